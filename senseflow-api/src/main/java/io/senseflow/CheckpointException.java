@@ -1,0 +1,14 @@
+package io.senseflow;
+
+/** A checkpoint or export could not be written, read or verified. Previous files are left intact. */
+public class CheckpointException extends SenseFlowException {
+    private static final long serialVersionUID = 1L;
+
+    public CheckpointException(String message) {
+        super(message);
+    }
+
+    public CheckpointException(String message, Throwable cause) {
+        super(message, cause);
+    }
+}

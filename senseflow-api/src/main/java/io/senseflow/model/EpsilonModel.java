@@ -1,0 +1,22 @@
+package io.senseflow.model;
+
+import io.senseflow.tensor.Tensor;
+
+/** A DDPM epsilon-prediction denoiser (SDXL-type) in its own convention: {@code x_t = a x0 + b eps}. */
+public interface EpsilonModel extends AutoCloseable {
+
+    /**
+     * @param xt states in the DDPM scaling
+     * @param timesteps DDPM timestep of each sample (0..999, may be fractional)
+     * @param conditioning conditioning
+     * @return the predicted noise
+     */
+    Tensor predictEpsilon(Tensor xt, float[] timesteps, Conditioning conditioning);
+
+    /** @return the latent geometry */
+    LatentFormat latentFormat();
+
+    @Override
+    default void close() {
+    }
+}

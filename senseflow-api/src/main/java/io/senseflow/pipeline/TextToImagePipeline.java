@@ -1,0 +1,300 @@
+package io.senseflow.pipeline;
+
+import io.senseflow.CancelledException;
+import io.senseflow.InvalidRequestException;
+import io.senseflow.NumericalException;
+import io.senseflow.SenseFlowException;
+import io.senseflow.image.Image;
+import io.senseflow.model.Conditioning;
+import io.senseflow.model.Generator;
+import io.senseflow.model.ImageDecoder;
+import io.senseflow.model.LatentFormat;
+import io.senseflow.model.PromptEncoder;
+import io.senseflow.noise.GaussianNoise;
+import io.senseflow.noise.NoiseKey;
+import io.senseflow.noise.Streams;
+import io.senseflow.schedule.Scheduler;
+import io.senseflow.schedule.SigmaSchedule;
+import io.senseflow.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Text to image, engine-free: tokenize and encode the prompts, draw the seeded initial noise, run the
+ * scheduler loop over the generator (classifier-free guidance batched as {@code [uncond; cond]} when on),
+ * decode, and return images with their settings and timings.
+ *
+ * <p>The pipeline holds no per-request state and is safe to share between threads when its components are
+ * (the ONNX Runtime components are). Closing it closes the components it was built with.
+ */
+public final class TextToImagePipeline implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(TextToImagePipeline.class);
+
+    private final String modelName;
+    private final PromptEncoder promptEncoder;
+    private final Generator generator;
+    private final ImageDecoder decoder;
+    private final Scheduler scheduler;
+    private final GuidanceMode guidanceMode;
+    private final ModelDefaults defaults;
+    private final List<AutoCloseable> owned;
+
+    private TextToImagePipeline(Builder b) {
+        this.modelName = b.modelName;
+        this.promptEncoder = b.promptEncoder;
+        this.generator = b.generator;
+        this.decoder = b.decoder;
+        this.scheduler = b.scheduler;
+        this.guidanceMode = b.guidanceMode;
+        this.defaults = b.defaults;
+        this.owned = List.copyOf(b.owned);
+    }
+
+    /** @return a new builder */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** @return the model's name */
+    public String modelName() {
+        return modelName;
+    }
+
+    /** @return the scheduler used when a request does not override it */
+    public Scheduler scheduler() {
+        return scheduler;
+    }
+
+    /** @return the defaults for unset request fields */
+    public ModelDefaults defaults() {
+        return defaults;
+    }
+
+    /** @return the generator's latent geometry */
+    public LatentFormat latentFormat() {
+        return generator.latentFormat();
+    }
+
+    /** @param request the request @return images and settings */
+    public GenerationResult generate(GenerationRequest request) {
+        return generate(request, ProgressListener.none(), CancellationToken.none());
+    }
+
+    /**
+     * Runs one request.
+     *
+     * @param request the request
+     * @param listener called after every step
+     * @param cancellation checked before every step
+     * @return images, final latents, effective settings and timings
+     * @throws InvalidRequestException if the request does not fit the model
+     * @throws CancelledException if cancelled
+     */
+    public GenerationResult generate(GenerationRequest request, ProgressListener listener, CancellationToken cancellation) {
+        Objects.requireNonNull(request, "request");
+        LatentFormat format = generator.latentFormat();
+        int width = request.width().orElse(defaults.width());
+        int height = request.height().orElse(defaults.height());
+        int multiple = format.pixelMultiple();
+        if (width % multiple != 0) {
+            throw InvalidRequestException.of("width", "a multiple of " + multiple + " (VAE factor " + format.downsample()
+                    + " x patch " + format.patchSize() + ")", width);
+        }
+        if (height % multiple != 0) {
+            throw InvalidRequestException.of("height", "a multiple of " + multiple + " (VAE factor " + format.downsample()
+                    + " x patch " + format.patchSize() + ")", height);
+        }
+        int n = request.batchSize();
+        int[] latentShape = format.latentShape(n, width, height);
+        request.latents().ifPresent(l -> {
+            if (!Arrays.equals(l.shape(), latentShape)) {
+                throw InvalidRequestException.of("latents", "shape " + Arrays.toString(latentShape) + " for " + width + "x"
+                        + height + " with " + format.channels() + " latent channels", Arrays.toString(l.shape()));
+            }
+        });
+        double guidance = request.guidanceScale().orElse(defaults.guidanceScale());
+        boolean cfg = guidanceMode == GuidanceMode.CFG && guidance > 1;
+        if (guidanceMode == GuidanceMode.NONE && request.guidanceScale().isPresent() && guidance != defaults.guidanceScale()) {
+            LOG.warn("{} takes no guidance (distilled in); guidanceScale {} is ignored", modelName, guidance);
+        }
+        SigmaSchedule schedule = request.sigmas().isPresent()
+                ? scheduler.timesteps(request.sigmas().get())
+                : scheduler.timesteps(request.numInferenceSteps().orElse(defaults.steps()), format.imageTokens(width, height));
+
+        List<NoiseKey> keys = request.effectiveNoiseKeys();
+        NoiseKey[] keyArray = keys.toArray(new NoiseKey[0]);
+
+        // 1. text
+        long t0 = System.nanoTime();
+        Conditioning cond = promptEncoder.encode(request.prompts()).repeatEach(request.imagesPerPrompt());
+        if (cfg) {
+            Conditioning uncond = promptEncoder.encodeNegative(request.negativePrompts()).repeatEach(request.imagesPerPrompt());
+            cond = Conditioning.concat(uncond, cond);
+        } else if (guidanceMode == GuidanceMode.EMBEDDED) {
+            cond = cond.withExtra("guidance", Tensor.full((float) guidance, n));
+        }
+        long t1 = System.nanoTime();
+
+        // 2. denoise
+        Tensor eps = request.latents().orElseGet(() -> GaussianNoise.sample(keyArray, Streams.INITIAL_NOISE, latentShape));
+        Tensor x = generator.pureNoiseState(eps, schedule.sigma(0));
+        int steps = schedule.numSteps();
+        long[] stepNanos = new long[steps];
+        for (int k = 0; k < steps; k++) {
+            if (cancellation.isCancelled()) {
+                throw new CancelledException("generation cancelled before step " + (k + 1) + " of " + steps);
+            }
+            long s0 = System.nanoTime();
+            float sigma = (float) schedule.sigma(k);
+            Tensor v = velocity(x, sigma, cond, cfg, (float) guidance);
+            if (!v.isFinite()) {
+                throw new NumericalException("generator output at step " + (k + 1) + " of " + steps + " (sigma " + sigma
+                        + ") has " + v.countNonFinite() + " NaN/Inf elements");
+            }
+            final int step = k;
+            x = scheduler.step(x, v, schedule, k, () -> GaussianNoise.sample(keyArray, Streams.stepNoise(step), latentShape));
+            stepNanos[k] = System.nanoTime() - s0;
+            listener.onStep(new ProgressListener.Step(k + 1, steps, schedule.sigma(k + 1), System.nanoTime() - t1, x));
+        }
+        long t2 = System.nanoTime();
+
+        // 3. decode
+        GenerationSettings settings = new GenerationSettings(modelName, request.prompts(), request.negativePrompts(),
+                schedule.sigmas(), guidance, cfg ? GuidanceMode.CFG : guidanceMode, keys, width, height,
+                request.imagesPerPrompt(), scheduler.toString());
+        List<Image> images = new ArrayList<>();
+        if (request.decode() && decoder != null) {
+            Tensor pixels = decoder.decode(x);
+            for (int i = 0; i < n; i++) {
+                images.add(Image.fromTensor(pixels, i, settings.metadataFor(i)));
+            }
+        }
+        long t3 = System.nanoTime();
+        return new GenerationResult(images, x, settings, new StageTimings(t1 - t0, t2 - t1, t3 - t2, stepNanos));
+    }
+
+    private Tensor velocity(Tensor x, float sigma, Conditioning cond, boolean cfg, float guidance) {
+        int n = x.batch();
+        if (!cfg) {
+            float[] s = new float[n];
+            Arrays.fill(s, sigma);
+            return generator.velocity(x, s, cond);
+        }
+        float[] s = new float[2 * n];
+        Arrays.fill(s, sigma);
+        Tensor both = generator.velocity(Tensor.concatBatch(x, x), s, cond);
+        Tensor uncond = both.sliceBatch(0, n);
+        Tensor condV = both.sliceBatch(n, 2 * n);
+        // v = v_u + w (v_c - v_u)
+        return Tensor.combine(1 - guidance, uncond, guidance, condV);
+    }
+
+    /** Closes the components handed to the builder with ownership. */
+    @Override
+    public void close() {
+        SenseFlowException failure = null;
+        for (AutoCloseable c : owned) {
+            try {
+                c.close();
+            } catch (Exception e) {
+                if (failure == null) {
+                    failure = new SenseFlowException("closing pipeline component " + c + " failed", e);
+                } else {
+                    failure.addSuppressed(e);
+                }
+            }
+        }
+        if (failure != null) {
+            throw failure;
+        }
+    }
+
+    /** Builder for {@link TextToImagePipeline}. */
+    public static final class Builder {
+        private String modelName = "unnamed";
+        private PromptEncoder promptEncoder;
+        private Generator generator;
+        private ImageDecoder decoder;
+        private Scheduler scheduler;
+        private GuidanceMode guidanceMode = GuidanceMode.CFG;
+        private ModelDefaults defaults;
+        private final List<AutoCloseable> owned = new ArrayList<>();
+
+        private Builder() {
+        }
+
+        /** @param name shown in settings and PNG metadata @return this */
+        public Builder modelName(String name) {
+            this.modelName = Objects.requireNonNull(name);
+            return this;
+        }
+
+        /** @param encoder the text side @return this */
+        public Builder promptEncoder(PromptEncoder encoder) {
+            this.promptEncoder = encoder;
+            return this;
+        }
+
+        /** @param gen the denoiser @return this */
+        public Builder generator(Generator gen) {
+            this.generator = gen;
+            return this;
+        }
+
+        /** @param dec latents to images; null for latents-only pipelines @return this */
+        public Builder decoder(ImageDecoder dec) {
+            this.decoder = dec;
+            return this;
+        }
+
+        /** @param s the default scheduler @return this */
+        public Builder scheduler(Scheduler s) {
+            this.scheduler = s;
+            return this;
+        }
+
+        /** @param mode how the model takes guidance @return this */
+        public Builder guidanceMode(GuidanceMode mode) {
+            this.guidanceMode = Objects.requireNonNull(mode);
+            return this;
+        }
+
+        /** @param d defaults for unset request fields @return this */
+        public Builder defaults(ModelDefaults d) {
+            this.defaults = d;
+            return this;
+        }
+
+        /**
+         * Hands components over: {@link TextToImagePipeline#close()} closes them in the given order.
+         *
+         * @param resources the components to own
+         * @return this
+         */
+        public Builder closing(AutoCloseable... resources) {
+            owned.addAll(Arrays.asList(resources));
+            return this;
+        }
+
+        /** @return the pipeline */
+        public TextToImagePipeline build() {
+            if (promptEncoder == null) {
+                throw InvalidRequestException.of("promptEncoder", "a prompt encoder", "none");
+            }
+            if (generator == null) {
+                throw InvalidRequestException.of("generator", "a generator", "none");
+            }
+            if (scheduler == null) {
+                throw InvalidRequestException.of("scheduler", "a scheduler", "none");
+            }
+            if (defaults == null) {
+                throw InvalidRequestException.of("defaults", "model defaults (steps, guidance, size)", "none");
+            }
+            return new TextToImagePipeline(this);
+        }
+    }
+}
