@@ -30,6 +30,18 @@ public final class SigmaGrid {
         return new SigmaGrid(Schedules.trainingTable(shift, imageTokens), "training table " + shift);
     }
 
+    /**
+     * @param ddpm a DDPM table
+     * @return its flow levels {@code b / (a + b)} for t = 0..steps-1, ascending (SDXL's grid)
+     */
+    public static SigmaGrid ddpm(DdpmSchedule ddpm) {
+        double[] l = new double[ddpm.steps()];
+        for (int t = 0; t < l.length; t++) {
+            l[t] = ddpm.flowSigma(t);
+        }
+        return new SigmaGrid(l, "ddpm");
+    }
+
     /** @param steps number of intervals @return the grid {@code t / steps} for t = 0..steps (FLUX's ISG grid with 1000) */
     public static SigmaGrid linear(int steps) {
         if (steps < 1) {
