@@ -206,16 +206,27 @@ public final class Mlp implements DifferentiableModule {
             int nout = widths[l + 1];
             float[] w = params.array("l" + l + ".weight");
             float[] bias = params.array("l" + l + ".bias");
+            // transpose once so the inner loop is an axpy over outputs (vectorises; a dot product would not)
+            float[] wt = new float[nin * nout];
+            for (int o = 0; o < nout; o++) {
+                for (int i = 0; i < nin; i++) {
+                    wt[i * nout + o] = w[o * nin + i];
+                }
+            }
             float[] z = new float[batch * nout];
             for (int b = 0; b < batch; b++) {
                 int aRow = b * nin;
-                for (int o = 0; o < nout; o++) {
-                    int wRow = o * nin;
-                    float acc = bias[o];
-                    for (int i = 0; i < nin; i++) {
-                        acc += w[wRow + i] * a[aRow + i];
+                int zRow = b * nout;
+                System.arraycopy(bias, 0, z, zRow, nout);
+                for (int i = 0; i < nin; i++) {
+                    float ai = a[aRow + i];
+                    if (ai == 0f) {
+                        continue;
                     }
-                    z[b * nout + o] = acc;
+                    int wtRow = i * nout;
+                    for (int o = 0; o < nout; o++) {
+                        z[zRow + o] += ai * wt[wtRow + o];
+                    }
                 }
             }
             if (l < layers - 1) {
