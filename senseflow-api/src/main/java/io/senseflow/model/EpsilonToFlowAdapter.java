@@ -54,6 +54,15 @@ public final class EpsilonToFlowAdapter implements Generator {
 
     /** @param sigma a flow level @return the map's constants there */
     public Coefficients coefficients(double sigma) {
+        return coefficients(schedule, sigma);
+    }
+
+    /**
+     * @param schedule a DDPM table
+     * @param sigma a flow level
+     * @return the map's constants there
+     */
+    public static Coefficients coefficients(DdpmSchedule schedule, double sigma) {
         double t = schedule.timestepForFlowSigma(sigma);
         double[] ab = schedule.scalesAt(t);
         return new Coefficients(t, ab[0], ab[1]);

@@ -22,6 +22,8 @@ public record ModuleInputs(Map<String, Tensor> tensors) {
     public static final String TOKENS = "tokens";
     /** Pooled text embedding {@code [B, P]}. */
     public static final String POOLED = "pooled";
+    /** A DDPM model's timestep per sample, shape {@code [B]} (set by {@link EpsilonFlowModule}). */
+    public static final String TIMESTEP = "timestep";
     /** Attention mask {@code [B, L]}. */
     public static final String MASK = "mask";
 

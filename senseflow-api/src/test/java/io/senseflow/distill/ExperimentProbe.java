@@ -33,13 +33,18 @@ public final class ExperimentProbe {
         int batch = args.length > 4 ? Integer.parseInt(args[4]) : 128;
         double emaDecay = args.length > 5 ? Double.parseDouble(args[5]) : 0;
         String only = args.length > 6 ? args[6] : "";
+        boolean cosine = args.length > 7 && args[7].equals("cos");
+        int ttur = args.length > 8 ? Integer.parseInt(args[8]) : 5;
+        int width = args.length > 9 ? Integer.parseInt(args[9]) : 64;
         for (Recipe r : Recipe.values()) {
             if (!only.isEmpty() && !only.contains(r.id())) {
                 continue;
             }
             long s0 = System.nanoTime();
             DistillationConfig cfg = DistillationConfig.preset(r, Family.CUSTOM).toBuilder().batchSize(batch).emaDecay(emaDecay).iterations(iters)
-                    .anchors(MixtureExperiment.ANCHORS).optimizers(AdamWConfig.constant(lr)).fakeScoreOptimizer(AdamWConfig.constant(lrF)).seed(5)
+                    .anchors(MixtureExperiment.ANCHORS).optimizers(AdamWConfig.constant(lr)).ttur(ttur).generatorOptimizer(cosine
+                    ? AdamWConfig.constant(lr).withLearningRate(io.senseflow.train.LearningRateSchedule.cosine(lr, 0, iters / ttur, lr / 30))
+                    : AdamWConfig.constant(lr)).fakeScoreOptimizer(AdamWConfig.constant(lrF)).seed(5)
                     .gan(new DistillationConfig.Gan(r.gan(), new GanWeighting(GanWeighting.Omega.ONE_MINUS_SIGMA_SQUARED, wgan))).build();
             Mlp g = MixtureExperiment.initFromTeacher(cfg.generatorOptimizer());
             Mlp f = MixtureExperiment.initFromTeacher(cfg.fakeScoreOptimizer());
