@@ -169,7 +169,10 @@ final class ProtoReader {
                 need(4, "fixed32 value");
                 pos += 4;
             }
-            case LEN -> pos += readLength();
+            case LEN -> {
+                int len = readLength(); // not "pos += readLength()": that would read pos before the call moves it
+                pos += len;
+            }
             default -> throw error(tagStart, "cannot skip wire type " + wireType);
         }
     }
