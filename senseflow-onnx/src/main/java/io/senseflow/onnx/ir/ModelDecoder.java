@@ -44,7 +44,7 @@ final class ModelDecoder {
             return new ModelDecoder(baseDir == null ? null : baseDir.toAbsolutePath().normalize())
                     .model(new ProtoReader(bytes, 0, bytes.length));
         } catch (WireFormatException e) {
-            throw new ModelLoadException(source + ": not a valid ONNX model: " + e.getMessage());
+            throw new ModelLoadException(source + ": cannot read ONNX model: " + e.getMessage());
         }
     }
 
