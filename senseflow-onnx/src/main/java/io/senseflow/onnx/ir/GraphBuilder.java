@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.function.Supplier;
 
 /**
  * Builds ONNX graphs in code. Every method that adds a node returns the name of the value it produces, so
@@ -207,6 +208,25 @@ public final class GraphBuilder {
         }
         scopes.addLast(name);
         return new Scope(name, scopes.size());
+    }
+
+    /**
+     * Runs {@code body} inside a naming scope and returns what it returns; the scope closes even if it throws. This
+     * form suits one method per block ({@code String h = g.inScope("attn", () -> attention(g, x))}) and avoids the
+     * javac {@code -Xlint:try} warning that an unreferenced try-with-resources scope variable gives.
+     *
+     * @param name a path component, without slashes
+     * @param body builds the block
+     * @param <T> what the block returns, usually its output value name
+     * @return the body's result
+     */
+    public <T> T inScope(String name, Supplier<T> body) {
+        Scope s = scope(name);
+        try {
+            return body.get();
+        } finally {
+            s.close();
+        }
     }
 
     /** An open naming scope. */

@@ -14,6 +14,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * Decodes a serialized {@code ModelProto} into the immutable IR, checking the wire format and the ONNX rules that
@@ -857,7 +858,7 @@ final class ModelDecoder {
     }
 
     /** Runs a parse step and prefixes errors with where in the model it happened. */
-    private static <T> T in(String where, java.util.function.Supplier<T> step) {
+    private static <T> T in(String where, Supplier<T> step) {
         try {
             return step.get();
         } catch (WireFormatException e) {

@@ -1,5 +1,6 @@
 package io.senseflow.onnx.ir;
 
+import io.senseflow.InvalidRequestException;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
@@ -164,7 +165,7 @@ public final class OnnxGraph {
      *
      * @param replacement the new tensor; its name selects the initializer
      * @return a copy with the initializer replaced
-     * @throws io.senseflow.InvalidRequestException if no initializer has that name
+     * @throws InvalidRequestException if no initializer has that name
      */
     public OnnxGraph withInitializer(TensorValue replacement) {
         List<TensorValue> list = new ArrayList<>(initializers);
@@ -174,7 +175,7 @@ public final class OnnxGraph {
                 return withInitializers(list);
             }
         }
-        throw new io.senseflow.InvalidRequestException("graph " + name + " has no initializer named " + replacement.name());
+        throw new InvalidRequestException("graph " + name + " has no initializer named " + replacement.name());
     }
 
     @Override

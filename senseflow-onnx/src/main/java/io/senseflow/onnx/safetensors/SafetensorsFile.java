@@ -7,6 +7,7 @@ import io.senseflow.onnx.json.Json;
 import io.senseflow.onnx.json.JsonArray;
 import io.senseflow.onnx.json.JsonException;
 import io.senseflow.onnx.json.JsonObject;
+import io.senseflow.onnx.json.JsonString;
 import io.senseflow.onnx.json.JsonValue;
 import io.senseflow.tensor.HalfPrecision;
 import io.senseflow.tensor.Tensor;
@@ -19,6 +20,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -176,7 +178,7 @@ public final class SafetensorsFile implements AutoCloseable {
             throw fail(path, "\"" + METADATA_KEY + "\" must be an object of strings, got " + value.kind());
         }
         for (Map.Entry<String, JsonValue> e : m.members().entrySet()) {
-            if (!(e.getValue() instanceof io.senseflow.onnx.json.JsonString s)) {
+            if (!(e.getValue() instanceof JsonString s)) {
                 throw fail(path, "\"" + METADATA_KEY + "\" entry \"" + e.getKey() + "\" must be a string, got "
                         + e.getValue().kind());
             }
@@ -210,12 +212,12 @@ public final class SafetensorsFile implements AutoCloseable {
         long count = 1;
         for (long d : shape) {
             if (d < 0) {
-                throw fail(path, label + " has a negative dimension in shape " + java.util.Arrays.toString(shape));
+                throw fail(path, label + " has a negative dimension in shape " + Arrays.toString(shape));
             }
             try {
                 count = Math.multiplyExact(count, d);
             } catch (ArithmeticException e) {
-                throw fail(path, label + " shape " + java.util.Arrays.toString(shape) + " overflows the element count");
+                throw fail(path, label + " shape " + Arrays.toString(shape) + " overflows the element count");
             }
         }
         long begin = offsets[0];
@@ -230,10 +232,10 @@ public final class SafetensorsFile implements AutoCloseable {
         try {
             bytes = Math.multiplyExact(count, (long) dtype.byteSize());
         } catch (ArithmeticException e) {
-            throw fail(path, label + " shape " + java.util.Arrays.toString(shape) + " overflows the byte size");
+            throw fail(path, label + " shape " + Arrays.toString(shape) + " overflows the byte size");
         }
         if (bytes != end - begin) {
-            throw fail(path, label + " is " + dtype + " " + java.util.Arrays.toString(shape) + " = " + bytes
+            throw fail(path, label + " is " + dtype + " " + Arrays.toString(shape) + " = " + bytes
                     + " bytes, but its data_offsets span " + (end - begin) + " bytes");
         }
         return new TensorInfo(name, dtype, shape, begin, end);
@@ -379,7 +381,7 @@ public final class SafetensorsFile implements AutoCloseable {
         for (int i = 0; i < s.length; i++) {
             if (shape[i] > Integer.MAX_VALUE) {
                 throw InvalidRequestException.of("tensor " + name + " shape", "dimensions that fit an int",
-                        java.util.Arrays.toString(shape));
+                        Arrays.toString(shape));
             }
             s[i] = (int) shape[i];
         }
@@ -449,7 +451,7 @@ public final class SafetensorsFile implements AutoCloseable {
             return;
         }
         closed = true;
-        java.util.Arrays.fill(chunks, null);
+        Arrays.fill(chunks, null);
         closeQuietly(channel);
     }
 

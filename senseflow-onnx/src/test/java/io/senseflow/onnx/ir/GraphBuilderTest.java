@@ -11,6 +11,7 @@ import org.junit.jupiter.api.Test;
 class GraphBuilderTest {
 
     @Test
+    @SuppressWarnings("try") // the scopes are used for their effect, not referenced
     void namesFollowPyTorchConventions() {
         GraphBuilder g = GraphBuilder.create("names");
         String x = g.input("x", DataType.FLOAT, Dim.of(2));
@@ -85,6 +86,16 @@ class GraphBuilderTest {
     }
 
     @Test
+    void inScopeClosesTheScopeEvenOnFailure() {
+        GraphBuilder g = GraphBuilder.create("lambda");
+        String x = g.input("x", DataType.FLOAT);
+        String y = g.inScope("outer", () -> g.inScope("inner", () -> g.neg(x)));
+        assertThat(y).isEqualTo("/outer/inner/Neg_output_0");
+        assertThatThrownBy(() -> g.inScope("failing", () -> g.neg("missing"))).isInstanceOf(InvalidRequestException.class);
+        assertThat(g.neg(x)).isEqualTo("/Neg_output_0");
+    }
+
+    @Test
     void scopesCloseInnermostFirst() {
         GraphBuilder g = GraphBuilder.create("scopes");
         GraphBuilder.Scope outer = g.scope("outer");
@@ -128,6 +139,35 @@ class GraphBuilderTest {
         assertThatThrownBy(g::build).isInstanceOf(IllegalStateException.class);
         // a graph output that is directly a graph input runs in ORT
         assertThat(Ort.run(m.withGraph(m.graph()), Map.of("x", Ort.In.floats(new float[] {3f})))).isNotEmpty();
+    }
+
+    @Test
+    void theExampleInDocsOnnxMdRuns() {
+        float[] weights = OrtExecutionTest.random(1, 12);
+        float[] bias = OrtExecutionTest.random(2, 3);
+        // as in docs/onnx.md
+        GraphBuilder g = GraphBuilder.create("classifier");
+        String x = g.input("x", DataType.FLOAT, Dim.symbolic("batch"), Dim.of(4));
+        String h = g.inScope("fc", () -> g.gemm(x,
+                g.initializer("weight", weights, 3, 4),
+                g.initializer("bias", bias, 3), 1f, 1f, false, true));
+        String probs = g.softmax(h, -1);
+        g.output(probs, "probs", DataType.FLOAT, Dim.symbolic("batch"), Dim.of(3));
+        g.metadata("senseflow.architecture", "classifier");
+        OnnxModel model = g.build();
+
+        assertThat(model.graph().initializers()).extracting(TensorValue::name).containsExactly("fc.weight", "fc.bias");
+        float[] p = Ort.run(model, Map.of("x", Ort.In.floats(new float[] {1, 2, 3, 4, 5, 6, 7, 8}, 2, 4))).get("probs").floats();
+        assertThat(p[0] + p[1] + p[2]).isCloseTo(1f, org.assertj.core.api.Assertions.within(1e-6f));
+
+        // the generic node builder, for operators without a helper (here: nearest-neighbour upsampling)
+        GraphBuilder r = GraphBuilder.create("upsample");
+        String img = r.input("img", DataType.FLOAT, Dim.of(1), Dim.of(1), Dim.of(2), Dim.of(2));
+        String up = r.op("Resize").input(img, "", r.floatVector(1, 1, 2, 2)).attr("mode", "nearest").output();
+        r.output(up, "up", DataType.FLOAT, Dim.of(1), Dim.of(1), Dim.of(4), Dim.of(4));
+        Ort.Out out = Ort.run(r.build(), Map.of("img", Ort.In.floats(new float[] {1, 2, 3, 4}, 1, 1, 2, 2))).get("up");
+        assertThat(out.shape()).containsExactly(1, 1, 4, 4);
+        assertThat(out.floats()).containsExactly(1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4);
     }
 
     @Test

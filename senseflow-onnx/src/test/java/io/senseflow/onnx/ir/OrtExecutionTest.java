@@ -86,10 +86,7 @@ class OrtExecutionTest {
         float[] b = random(5, 3);
         GraphBuilder g = GraphBuilder.create("attention_like");
         String x = g.input("x", DataType.FLOAT, Dim.symbolic("batch"), Dim.symbolic("seq"), Dim.of(4));
-        String y;
-        try (GraphBuilder.Scope s = g.scope("proj")) {
-            y = g.add(g.matMul(x, g.initializer("weight", w, 4, 3)), g.initializer("bias", b, 3));
-        }
+        String y = g.inScope("proj", () -> g.add(g.matMul(x, g.initializer("weight", w, 4, 3)), g.initializer("bias", b, 3)));
         g.output(g.softmax(y, -1), "p", DataType.FLOAT, Dim.symbolic("batch"), Dim.symbolic("seq"), Dim.of(3));
         OnnxModel model = g.build();
         assertThat(model.graph().initializer("proj.weight")).isPresent();
