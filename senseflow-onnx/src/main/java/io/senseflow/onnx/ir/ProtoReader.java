@@ -139,6 +139,15 @@ final class ProtoReader {
     String readString() {
         int start = pos;
         int len = readLength();
+        boolean ascii = true;
+        for (int i = pos; i < pos + len && ascii; i++) {
+            ascii = buf[i] >= 0;
+        }
+        if (ascii) { // names are almost always ASCII: skip the decoder
+            String s = new String(buf, pos, len, StandardCharsets.US_ASCII);
+            pos += len;
+            return s;
+        }
         try {
             String s = StandardCharsets.UTF_8.newDecoder()
                     .onMalformedInput(CodingErrorAction.REPORT)

@@ -92,6 +92,25 @@ class ExternalDataTest {
     }
 
     @Test
+    void subgraphInitializersGoToTheDataFileToo(@TempDir Path dir) {
+        GraphBuilder g = GraphBuilder.create("branches");
+        String x = g.input("x", DataType.FLOAT, Dim.of(3));
+        GraphBuilder then = g.subgraph("then");
+        then.output(then.mul(x, then.initializer("then_scale", new float[] {2, 3, 4}, 3)), DataType.FLOAT, Dim.of(3));
+        GraphBuilder otherwise = g.subgraph("else");
+        otherwise.output(otherwise.neg(x), DataType.FLOAT, Dim.of(3));
+        String y = g.op("If").input(g.greater(g.reduceSum(x, false), g.floatScalar(0f)))
+                .attr("then_branch", then.buildGraph()).attr("else_branch", otherwise.buildGraph()).output();
+        g.output(y, "y", DataType.FLOAT, Dim.of(3));
+        Path file = dir.resolve("model.onnx");
+        g.build().write(file, WriteOptions.externalData(0));
+        OnnxGraph sub = OnnxModel.read(file).graph().nodes("If").get(0).attribute("then_branch").orElseThrow().graphValue();
+        assertThat(sub.initializer("then_scale").orElseThrow().isExternal()).isTrue();
+        assertThat(Ort.run(file, Map.of("x", Ort.In.floats(new float[] {1, 1, 1}, 3))).get("y").floats())
+                .containsExactly(2, 3, 4);
+    }
+
+    @Test
     void rewritingCopiesPayloadsFromTheOldDataFile(@TempDir Path dir) throws Exception {
         Path first = dir.resolve("a/model.onnx");
         model().write(first, WriteOptions.externalData(1024));
