@@ -51,6 +51,53 @@ public final class Json {
         return new JsonObject(m, "");
     }
 
+    /**
+     * Decodes UTF-8 strictly: malformed or truncated sequences are errors, not replacement characters.
+     *
+     * @param utf8 the bytes (position to limit; the buffer is not consumed)
+     * @return the text
+     * @throws JsonException if the bytes are not valid UTF-8
+     */
+    public static String decodeUtf8(java.nio.ByteBuffer utf8) {
+        try {
+            return java.nio.charset.StandardCharsets.UTF_8.newDecoder()
+                    .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT)
+                    .decode(utf8.duplicate()).toString();
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new JsonException("text is not valid UTF-8 (" + e + ")");
+        }
+    }
+
+    /** @param value a parsed value @return its JSON kind for messages: object, array, string, number, boolean, null */
+    public static String kind(Object value) {
+        if (value == null) {
+            return "null";
+        }
+        if (value instanceof Map) {
+            return "an object";
+        }
+        if (value instanceof List) {
+            return "an array";
+        }
+        if (value instanceof String) {
+            return "a string";
+        }
+        if (value instanceof Boolean) {
+            return "a boolean";
+        }
+        return "a number";
+    }
+
+    /**
+     * @param object a parsed JSON object
+     * @return it, typed as the parser builds it
+     */
+    @SuppressWarnings("unchecked")
+    public static Map<String, Object> members(Map<?, ?> object) {
+        return (Map<String, Object>) object;
+    }
+
     /** @param value a JSON-mappable value @return compact JSON */
     public static String write(Object value) {
         StringBuilder sb = new StringBuilder();

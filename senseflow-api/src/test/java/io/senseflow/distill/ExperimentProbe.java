@@ -10,6 +10,14 @@ import java.util.List;
 
 /** Manual tuning harness (not a test): mvn -pl senseflow-api test-compile exec... run via the test classpath. */
 public final class ExperimentProbe {
+    static String perPrompt(List<Tensor> a, List<Tensor> b) {
+        StringBuilder per = new StringBuilder();
+        for (int q = 0; q < a.size(); q++) {
+            per.append(String.format(" %.3f", MixtureExperiment.swd(a.get(q), b.get(q))));
+        }
+        return per.toString();
+    }
+
     public static void main(String[] args) {
         long t0 = System.nanoTime();
         MixtureExperiment.teacherFit();
@@ -58,6 +66,12 @@ public final class ExperimentProbe {
                 System.out.printf("%-12s it %5d swd %.4f cov %.2f adh %.3f losses %s%n", r.id(), k + iters / 4,
                         MixtureExperiment.swd(st, data), MixtureExperiment.modeCoverage(st.get(0)), MixtureExperiment.adherence(st), m.losses());
             }
+            List<Tensor> fin = MixtureExperiment.studentSamples(ema != null ? ema : g, 3);
+            StringBuilder per = new StringBuilder();
+            for (int q = 0; q < fin.size(); q++) {
+                per.append(String.format(" %.3f", MixtureExperiment.swd(fin.get(q), data.get(q))));
+            }
+            System.out.println("per-prompt swd" + per + " | teacher50" + perPrompt(t50, data));
             System.out.printf("%s took %.1fs%n", r.id(), (System.nanoTime() - s0) / 1e9);
         }
     }

@@ -3,12 +3,9 @@ package io.senseflow.onnx.safetensors;
 import io.senseflow.InvalidRequestException;
 import io.senseflow.ModelLoadException;
 import io.senseflow.onnx.ir.TensorValue;
-import io.senseflow.onnx.json.Json;
-import io.senseflow.onnx.json.JsonArray;
-import io.senseflow.onnx.json.JsonException;
-import io.senseflow.onnx.json.JsonObject;
-import io.senseflow.onnx.json.JsonString;
-import io.senseflow.onnx.json.JsonValue;
+import io.senseflow.json.Json;
+import io.senseflow.json.JsonException;
+import io.senseflow.json.JsonObject;
 import io.senseflow.tensor.HalfPrecision;
 import io.senseflow.tensor.Tensor;
 import java.io.IOException;
@@ -132,17 +129,17 @@ public final class SafetensorsFile implements AutoCloseable {
 
     private static Map<String, TensorInfo> parseHeader(Path path, ByteBuffer header, long dataSize,
                                                        Map<String, String> metadata) {
-        JsonValue root;
+        Object root;
         try {
             root = Json.parse(Json.decodeUtf8(header));
         } catch (JsonException e) {
             throw fail(path, "header is not valid JSON: " + e.getMessage());
         }
-        if (!(root instanceof JsonObject obj)) {
-            throw fail(path, "header must be a JSON object, got " + root.kind());
+        if (!(root instanceof Map<?, ?> obj)) {
+            throw fail(path, "header must be a JSON object, got " + Json.kind(root));
         }
         Map<String, TensorInfo> tensors = new TreeMap<>();
-        for (Map.Entry<String, JsonValue> e : obj.members().entrySet()) {
+        for (Map.Entry<String, Object> e : Json.members(obj).entrySet()) {
             String name = e.getKey();
             if (name.equals(METADATA_KEY)) {
                 readMetadata(path, e.getValue(), metadata);
@@ -173,24 +170,25 @@ public final class SafetensorsFile implements AutoCloseable {
         return Collections.unmodifiableMap(tensors);
     }
 
-    private static void readMetadata(Path path, JsonValue value, Map<String, String> into) {
-        if (!(value instanceof JsonObject m)) {
-            throw fail(path, "\"" + METADATA_KEY + "\" must be an object of strings, got " + value.kind());
+    private static void readMetadata(Path path, Object value, Map<String, String> into) {
+        if (!(value instanceof Map<?, ?> m)) {
+            throw fail(path, "\"" + METADATA_KEY + "\" must be an object of strings, got " + Json.kind(value));
         }
-        for (Map.Entry<String, JsonValue> e : m.members().entrySet()) {
-            if (!(e.getValue() instanceof JsonString s)) {
+        for (Map.Entry<String, Object> e : Json.members(m).entrySet()) {
+            if (!(e.getValue() instanceof String s)) {
                 throw fail(path, "\"" + METADATA_KEY + "\" entry \"" + e.getKey() + "\" must be a string, got "
-                        + e.getValue().kind());
+                        + Json.kind(e.getValue()));
             }
-            into.put(e.getKey(), s.value());
+            into.put(e.getKey(), s);
         }
     }
 
-    private static TensorInfo entry(Path path, String name, JsonValue value, long dataSize) {
+    private static TensorInfo entry(Path path, String name, Object value, long dataSize) {
         String label = "tensor \"" + name + "\"";
-        if (!(value instanceof JsonObject o)) {
-            throw fail(path, label + " must be an object with dtype, shape and data_offsets, got " + value.kind());
+        if (!(value instanceof Map<?, ?> map)) {
+            throw fail(path, label + " must be an object with dtype, shape and data_offsets, got " + Json.kind(value));
         }
+        JsonObject o = JsonObject.of(Json.members(map));
         SafetensorsDtype dtype;
         long[] shape;
         long[] offsets;
@@ -200,12 +198,11 @@ public final class SafetensorsFile implements AutoCloseable {
             if (dtype == null) {
                 throw fail(path, label + " has unknown dtype \"" + dtypeName + "\"");
             }
-            shape = o.getArray("shape").toLongArray();
-            JsonArray off = o.getArray("data_offsets");
-            if (off.size() != 2) {
-                throw fail(path, label + " data_offsets must be [begin, end], got " + off.size() + " numbers");
+            shape = o.getLongArray("shape");
+            offsets = o.getLongArray("data_offsets");
+            if (offsets.length != 2) {
+                throw fail(path, label + " data_offsets must be [begin, end], got " + offsets.length + " numbers");
             }
-            offsets = off.toLongArray();
         } catch (JsonException e) {
             throw fail(path, label + ": " + e.getMessage());
         }

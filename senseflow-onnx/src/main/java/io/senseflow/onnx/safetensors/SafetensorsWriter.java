@@ -3,9 +3,7 @@ package io.senseflow.onnx.safetensors;
 import io.senseflow.InvalidRequestException;
 import io.senseflow.io.AtomicFiles;
 import io.senseflow.onnx.ir.TensorValue;
-import io.senseflow.onnx.json.JsonArray;
-import io.senseflow.onnx.json.JsonObject;
-import io.senseflow.onnx.json.JsonWriter;
+import io.senseflow.json.Json;
 import io.senseflow.tensor.HalfPrecision;
 import io.senseflow.tensor.Tensor;
 import java.io.IOException;
@@ -17,6 +15,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -239,23 +238,21 @@ public final class SafetensorsWriter {
     private Layout layout() {
         List<Entry> order = new ArrayList<>(tensors.values());
         order.sort((a, b) -> Arrays.compareUnsigned(utf8(a.name), utf8(b.name)));
-        JsonObject.Builder header = JsonObject.builder();
+        Map<String, Object> header = new LinkedHashMap<>();
         if (!metadata.isEmpty()) {
-            JsonObject.Builder m = JsonObject.builder();
-            metadata.forEach(m::put);
-            header.put("__metadata__", m.build());
+            header.put("__metadata__", new LinkedHashMap<>(metadata));
         }
         long offset = 0;
         for (Entry e : order) {
             long end = offset + e.data.remaining();
-            header.put(e.name, JsonObject.builder()
-                    .put("dtype", e.dtype.name())
-                    .put("shape", JsonArray.ofLongs(e.shape))
-                    .put("data_offsets", JsonArray.ofLongs(offset, end))
-                    .build());
+            Map<String, Object> t = new LinkedHashMap<>();
+            t.put("dtype", e.dtype.name());
+            t.put("shape", e.shape.clone());
+            t.put("data_offsets", new long[] {offset, end});
+            header.put(e.name, t);
             offset = end;
         }
-        byte[] json = JsonWriter.compact(header.build()).getBytes(StandardCharsets.UTF_8);
+        byte[] json = Json.write(header).getBytes(StandardCharsets.UTF_8);
         int padded = (json.length + 7) / 8 * 8;
         ByteBuffer prefix = ByteBuffer.allocate(8 + padded).order(ByteOrder.LITTLE_ENDIAN);
         prefix.putLong(padded).put(json);

@@ -315,10 +315,10 @@ class SafetensorsTest {
         assertRejected(dir, "utf8.safetensors", badUtf8, "UTF-8");
         assertRejected(dir, "not_json.safetensors", withHeader("{\"a\":", 0), "not valid JSON");
         assertRejected(dir, "trailing_garbage.safetensors", withHeader("{}  x", 0), "not valid JSON");
-        assertRejected(dir, "array.safetensors", withHeader("[1,2]", 0), "must be a JSON object, got array");
+        assertRejected(dir, "array.safetensors", withHeader("[1,2]", 0), "must be a JSON object, got an array");
         assertRejected(dir, "entry_kind.safetensors", withHeader("{\"w\":[1]}", 0), "tensor \"w\" must be an object");
         assertRejected(dir, "no_dtype.safetensors", withHeader("{\"w\":{\"shape\":[1],\"data_offsets\":[0,4]}}", 4),
-                "tensor \"w\"", "missing member \"dtype\"");
+                "tensor \"w\"", "dtype: required field is missing");
         assertRejected(dir, "dtype.safetensors", withHeader("{" + entry("w", "F17", "[1]", 0, 4) + "}", 4),
                 "tensor \"w\" has unknown dtype \"F17\"");
         assertRejected(dir, "negative_dim.safetensors", withHeader("{" + entry("w", "F32", "[-1]", 0, 4) + "}", 4),
@@ -348,11 +348,11 @@ class SafetensorsTest {
                 "data section has 6 bytes but the tensors cover 4");
         assertRejected(dir, "duplicate.safetensors",
                 withHeader("{" + entry("a", "F32", "[1]", 0, 4) + "," + entry("a", "F32", "[1]", 4, 8) + "}", 8),
-                "duplicate member name \"a\"");
+                "duplicate key \"a\"");
         assertRejected(dir, "metadata_kind.safetensors", withHeader("{\"__metadata__\":[\"x\"]}", 0),
                 "\"__metadata__\" must be an object of strings");
         assertRejected(dir, "metadata_value.safetensors", withHeader("{\"__metadata__\":{\"k\":1}}", 0),
-                "\"__metadata__\" entry \"k\" must be a string, got number");
+                "\"__metadata__\" entry \"k\" must be a string, got a number");
         byte[] good = new SafetensorsWriter().addFloats("w", new float[] {1, 2, 3}, 3).toByteArray();
         assertRejected(dir, "truncated.safetensors", java.util.Arrays.copyOf(good, good.length - 1),
                 "tensor \"w\" data ends at 12, past the end of the data section (11 bytes)");
