@@ -90,11 +90,12 @@ public final class Autoencoder {
      * @return the model, with the configuration and {@link ArchitectureMetadata#COMPONENT} in its metadata
      */
     public static OnnxModel build(Config config, Part part, long seed, Init init) {
-        Objects.requireNonNull(part, "part");
+        Checks.notNull("config", config);
+        Checks.notNull("part", part);
         GraphBuilder g = GraphBuilder.create(ARCHITECTURE + "_" + part.id());
         Params p = Params.values(g, seed, init);
         AutoencoderGraph.define(new Layers(g, p), config, part);
-        ArchitectureMetadata.write(g, ARCHITECTURE, config.toJson(), seed, init, FlowTransformer.count(p.specs()));
+        ArchitectureMetadata.write(g, ARCHITECTURE, config.toJson(), seed, init, ParameterSpec.totalElements(p.specs()));
         g.metadata(ArchitectureMetadata.COMPONENT, part.id());
         g.metadata(ArchitectureMetadata.SCALING_FACTOR, Double.toString(config.scalingFactor()));
         g.metadata(ArchitectureMetadata.SHIFT_FACTOR, Double.toString(config.shiftFactor()));
@@ -108,7 +109,8 @@ public final class Autoencoder {
      * @return name and shape of every parameter of that graph, in order, without creating weights
      */
     public static List<ParameterSpec> parameters(Config config, Part part) {
-        Objects.requireNonNull(part, "part");
+        Checks.notNull("config", config);
+        Checks.notNull("part", part);
         GraphBuilder g = GraphBuilder.create(ARCHITECTURE + "_" + part.id());
         Params p = Params.shapesOnly(g);
         AutoencoderGraph.define(new Layers(g, p), config, part);
@@ -117,7 +119,7 @@ public final class Autoencoder {
 
     /** @param config the architecture @param part which graph @return its number of parameter elements */
     public static long parameterCount(Config config, Part part) {
-        return FlowTransformer.count(parameters(config, part));
+        return ParameterSpec.totalElements(parameters(config, part));
     }
 
     /**

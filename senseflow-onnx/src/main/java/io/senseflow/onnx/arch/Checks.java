@@ -7,6 +7,12 @@ final class Checks {
     private Checks() {
     }
 
+    static void notNull(String argument, Object value) {
+        if (value == null) {
+            throw InvalidRequestException.of(argument, "a value", null);
+        }
+    }
+
     static void positive(String owner, String field, long value) {
         if (value <= 0) {
             throw invalid(owner, field, "a positive integer", value);

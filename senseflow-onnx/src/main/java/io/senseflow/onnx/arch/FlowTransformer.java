@@ -80,13 +80,15 @@ public final class FlowTransformer {
      * @param seed the initialisation seed
      * @param init the initialisation mode
      * @return the model, with its configuration in the metadata properties ({@link ArchitectureMetadata})
-     * @throws io.senseflow.InvalidRequestException if a parameter would have 2^31 elements or more
+     * @throws io.senseflow.InvalidRequestException if config or init is null, or a parameter would have 2^31 elements
+     *     or more
      */
     public static OnnxModel build(Config config, long seed, Init init) {
+        Checks.notNull("config", config);
         GraphBuilder g = GraphBuilder.create(ARCHITECTURE);
         Params p = Params.values(g, seed, init);
         FlowTransformerGraph.define(new Layers(g, p), config);
-        ArchitectureMetadata.write(g, ARCHITECTURE, config.toJson(), seed, init, count(p.specs()));
+        ArchitectureMetadata.write(g, ARCHITECTURE, config.toJson(), seed, init, ParameterSpec.totalElements(p.specs()));
         g.docString("SenseFlow flow transformer (SD3-style MMDiT), " + config);
         return g.build();
     }
@@ -98,6 +100,7 @@ public final class FlowTransformer {
      * @return name and shape of every parameter, in graph order
      */
     public static List<ParameterSpec> parameters(Config config) {
+        Checks.notNull("config", config);
         GraphBuilder g = GraphBuilder.create(ARCHITECTURE);
         Params p = Params.shapesOnly(g);
         FlowTransformerGraph.define(new Layers(g, p), config);
@@ -106,15 +109,7 @@ public final class FlowTransformer {
 
     /** @param config the architecture @return the number of parameter elements */
     public static long parameterCount(Config config) {
-        return count(parameters(config));
-    }
-
-    static long count(List<ParameterSpec> specs) {
-        long n = 0;
-        for (ParameterSpec s : specs) {
-            n += s.elementCount();
-        }
-        return n;
+        return ParameterSpec.totalElements(parameters(config));
     }
 
     /**

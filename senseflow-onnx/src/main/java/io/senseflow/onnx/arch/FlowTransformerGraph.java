@@ -136,7 +136,7 @@ final class FlowTransformerGraph {
         String emb = g.unsqueeze(nn.zeroLinear(linear, siluCond, 2, d, parts * d), 1);
         long[] sizes = new long[parts];
         java.util.Arrays.fill(sizes, d);
-        return parts == 1 ? new String[] {emb} : g.split(emb, 2, sizes);
+        return g.split(emb, 2, sizes);
     }
 
     /** {@code x (1 + scale) + shift}. */

@@ -1,7 +1,6 @@
 package io.senseflow.onnx.arch;
 
 import io.senseflow.onnx.ir.ConvOptions;
-import io.senseflow.onnx.ir.DataType;
 import io.senseflow.onnx.ir.GraphBuilder;
 import io.senseflow.onnx.ir.TensorValue;
 import java.util.HashMap;
@@ -122,10 +121,5 @@ final class Layers {
 
     private String zeros(long n) {
         return g.constant(TensorValue.ofFloats("", new float[Math.toIntExact(n)], n));
-    }
-
-    /** {@code x} cast to FLOAT. */
-    String toFloat(String x) {
-        return g.cast(x, DataType.FLOAT);
     }
 }

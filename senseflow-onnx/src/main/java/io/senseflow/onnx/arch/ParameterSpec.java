@@ -1,6 +1,7 @@
 package io.senseflow.onnx.arch;
 
 import java.util.Arrays;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -35,6 +36,18 @@ public final class ParameterSpec {
         long n = 1;
         for (long d : shape) {
             n *= d;
+        }
+        return n;
+    }
+
+    /**
+     * @param parameters a parameter list
+     * @return the total number of elements
+     */
+    public static long totalElements(List<ParameterSpec> parameters) {
+        long n = 0;
+        for (ParameterSpec p : parameters) {
+            n += p.elementCount();
         }
         return n;
     }

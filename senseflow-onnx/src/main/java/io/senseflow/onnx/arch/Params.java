@@ -99,7 +99,7 @@ final class Params {
         String full = g.parameterName(local);
         long n = 1;
         for (long d : shape) {
-            n = Math.multiplyExact(n, d);
+            n = d > 0 && n > Long.MAX_VALUE / d ? Long.MAX_VALUE : n * d; // saturate: refused below anyway
         }
         specs.add(new ParameterSpec(full, shape));
         if (shapesOnly) {

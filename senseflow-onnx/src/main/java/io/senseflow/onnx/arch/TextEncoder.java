@@ -57,16 +57,18 @@ public final class TextEncoder {
      * @return the model, with its configuration in the metadata properties ({@link ArchitectureMetadata})
      */
     public static OnnxModel build(Config config, long seed, Init init) {
+        Checks.notNull("config", config);
         GraphBuilder g = GraphBuilder.create(ARCHITECTURE);
         Params p = Params.values(g, seed, init);
         TextEncoderGraph.define(new Layers(g, p), config);
-        ArchitectureMetadata.write(g, ARCHITECTURE, config.toJson(), seed, init, FlowTransformer.count(p.specs()));
+        ArchitectureMetadata.write(g, ARCHITECTURE, config.toJson(), seed, init, ParameterSpec.totalElements(p.specs()));
         g.docString("SenseFlow text encoder, " + config);
         return g.build();
     }
 
     /** @param config the architecture @return name and shape of every parameter, in graph order, without weights */
     public static List<ParameterSpec> parameters(Config config) {
+        Checks.notNull("config", config);
         GraphBuilder g = GraphBuilder.create(ARCHITECTURE);
         Params p = Params.shapesOnly(g);
         TextEncoderGraph.define(new Layers(g, p), config);
@@ -75,7 +77,7 @@ public final class TextEncoder {
 
     /** @param config the architecture @return the number of parameter elements */
     public static long parameterCount(Config config) {
-        return FlowTransformer.count(parameters(config));
+        return ParameterSpec.totalElements(parameters(config));
     }
 
     /**

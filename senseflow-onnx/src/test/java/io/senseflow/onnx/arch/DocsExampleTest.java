@@ -35,7 +35,7 @@ class DocsExampleTest {
 
         assertThat(again).isEqualTo(cfg).isEqualTo(FlowTransformer.Config.defaults());
         assertThat(Files.exists(dir.resolve("transformer/model.onnx_data"))).isTrue();
-        assertThat(FlowTransformer.count(params)).isEqualTo(2_298_640L);
+        assertThat(ParameterSpec.totalElements(params)).isEqualTo(2_298_640L);
         assertThat(read.graph().initializers()).hasSameSizeAs(params);
         assertThat(TextEncoder.Config.fromMetadata(textEncoder)).isEqualTo(TextEncoder.Config.defaults());
         assertThat(Autoencoder.partOf(vaeEncoder)).isEqualTo(Autoencoder.Part.ENCODER);

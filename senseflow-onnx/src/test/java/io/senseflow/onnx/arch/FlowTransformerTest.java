@@ -291,6 +291,11 @@ class FlowTransformerTest {
                 .isInstanceOf(InvalidRequestException.class).hasMessageContaining("mlpRatio");
         assertThatThrownBy(() -> FlowTransformer.build(SMALL, 1, null))
                 .isInstanceOf(InvalidRequestException.class).hasMessageContaining("init");
+        assertThatThrownBy(() -> FlowTransformer.build(null, 1))
+                .isInstanceOf(InvalidRequestException.class).hasMessage("config: expected a value, got null");
+        assertThatThrownBy(() -> TextEncoder.parameters(null)).isInstanceOf(InvalidRequestException.class);
+        assertThatThrownBy(() -> Autoencoder.build(Autoencoder.Config.defaults(), null, 1, Init.DEFAULT))
+                .isInstanceOf(InvalidRequestException.class).hasMessageContaining("part");
         assertThat(b.build()).isEqualTo(SMALL);
     }
 }
