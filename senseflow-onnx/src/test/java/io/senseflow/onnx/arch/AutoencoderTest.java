@@ -59,6 +59,29 @@ class AutoencoderTest {
     }
 
     @Test
+    void nonSquareImagesAndASingleLevelMatchTheReference() {
+        Autoencoder.Config wide = SMALL.toBuilder().imageSize(8, 12).channels(4, 8).groups(2).build();
+        float[] x = Parity.normals(31, 8 * 12 * 3);
+        OnnxModel enc = Autoencoder.build(wide, Autoencoder.Part.ENCODER, 2, Init.RANDOM_ALL);
+        OrtRunner.Out z = OrtRunner.run(enc, Map.of("sample", OrtRunner.floats(x, 1, 3, 8, 12))).get("latent");
+        assertThat(z.shape()).containsExactly(1, 4, 4, 6);
+        Parity.assertMatches("autoencoder encoder, 8 x 12 (RANDOM_ALL)", z.values(),
+                new AutoencoderReference(wide, new Weights(enc)).encode(x));
+        OnnxModel dec = Autoencoder.build(wide, Autoencoder.Part.DECODER, 2, Init.RANDOM_ALL);
+        OrtRunner.Out y = OrtRunner.run(dec, Map.of("latent", OrtRunner.floats(z.values(), 1, 4, 4, 6))).get("sample");
+        assertThat(y.shape()).containsExactly(1, 3, 8, 12);
+        Parity.assertMatches("autoencoder decoder, 8 x 12 (RANDOM_ALL)", y.values(),
+                new AutoencoderReference(wide, new Weights(dec)).decode(z.values()));
+
+        Autoencoder.Config flat = SMALL.toBuilder().imageSize(6, 10).channels(8).build(); // no resampling at all
+        OnnxModel enc1 = Autoencoder.build(flat, Autoencoder.Part.ENCODER, 2, Init.RANDOM_ALL);
+        float[] x1 = Parity.normals(32, 6 * 10 * 3);
+        Parity.assertMatches("autoencoder encoder, one level (RANDOM_ALL)",
+                OrtRunner.run(enc1, Map.of("sample", OrtRunner.floats(x1, 1, 3, 6, 10))).get("latent").values(),
+                new AutoencoderReference(flat, new Weights(enc1)).encode(x1));
+    }
+
+    @Test
     void defaultConfigMapsThirtyTwoPixelImagesToEightByEightLatentsAndBack() {
         Autoencoder.Config def = Autoencoder.Config.defaults();
         OnnxModel enc = Autoencoder.buildEncoder(def, 1);

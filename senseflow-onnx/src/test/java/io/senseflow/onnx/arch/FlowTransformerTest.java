@@ -62,6 +62,23 @@ class FlowTransformerTest {
     }
 
     @Test
+    void nonSquareLatentsOddChannelsAndASingleBlockMatchTheReference() {
+        // a 2 x 3 patch grid catches any height/width mix-up in patchify, the position table or unpatchify
+        FlowTransformer.Config c = SMALL.toBuilder().latentChannels(3).latentSize(4, 6).patchSize(2).width(16).heads(2)
+                .depth(1).textLength(3).mlpRatio(1.5).build();
+        OnnxModel model = FlowTransformer.build(c, 12, Init.RANDOM_ALL);
+        Map<String, OrtRunner.In> in = inputs(c, 3, 200);
+        OrtRunner.Out out = OrtRunner.run(model, in).get("out_hidden_states");
+        assertThat(out.shape()).containsExactly(3, 3, 4, 6);
+        Weights w = new Weights(model);
+        float[] ref = new FlowTransformerReference(c, w).forward(data(in, "hidden_states"),
+                data(in, "encoder_hidden_states"), data(in, "pooled_projections"), data(in, "timestep"));
+        assertThat(w.unused()).isEmpty();
+        Parity.assertNotTrivial("non-square flow transformer output", ref);
+        Parity.assertMatches("flow transformer, 4 x 6 latents, depth 1 (RANDOM_ALL)", out.values(), ref);
+    }
+
+    @Test
     void aSampleDoesNotDependOnTheRestOfTheBatch() {
         OnnxModel model = FlowTransformer.build(SMALL, 3, Init.RANDOM_ALL);
         Map<String, OrtRunner.In> two = inputs(SMALL, 2, 5);
