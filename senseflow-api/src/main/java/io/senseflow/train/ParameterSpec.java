@@ -8,9 +8,36 @@ import java.util.Arrays;
  * @param name the parameter's name (the original name for imported models)
  * @param shape its dimensions
  */
-public record ParameterSpec(String name, int[] shape) {
+public record ParameterSpec(String name, int... shape) {
     public ParameterSpec {
         shape = shape.clone();
+    }
+
+    /**
+     * @param name the parameter's name
+     * @param dims dimensions as ONNX stores them
+     * @return the spec
+     * @throws io.senseflow.InvalidRequestException if a dimension does not fit an int
+     */
+    public static ParameterSpec of(String name, long... dims) {
+        int[] s = new int[dims.length];
+        for (int i = 0; i < dims.length; i++) {
+            if (dims[i] < 0 || dims[i] > Integer.MAX_VALUE) {
+                throw io.senseflow.InvalidRequestException.of("parameter " + name + " dimension " + i,
+                        "a size in [0, 2^31)", dims[i]);
+            }
+            s[i] = (int) dims[i];
+        }
+        return new ParameterSpec(name, s);
+    }
+
+    /** @param specs parameters @return their total number of elements */
+    public static long totalSize(java.util.List<ParameterSpec> specs) {
+        long n = 0;
+        for (ParameterSpec p : specs) {
+            n += p.size();
+        }
+        return n;
     }
 
     @Override

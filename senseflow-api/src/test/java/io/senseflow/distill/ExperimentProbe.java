@@ -44,6 +44,9 @@ public final class ExperimentProbe {
         boolean cosine = args.length > 7 && args[7].equals("cos");
         int ttur = args.length > 8 ? Integer.parseInt(args[8]) : 5;
         int width = args.length > 9 ? Integer.parseInt(args[9]) : 64;
+        double clip = args.length > 10 ? Double.parseDouble(args[10]) : 1.0;
+        double dmdW = args.length > 11 ? Double.parseDouble(args[11]) : 1.0;
+        double isgW = args.length > 12 ? Double.parseDouble(args[12]) : 1.0;
         for (Recipe r : Recipe.values()) {
             if (!only.isEmpty() && !only.contains(r.id())) {
                 continue;
@@ -54,6 +57,10 @@ public final class ExperimentProbe {
                     ? AdamWConfig.constant(lr).withLearningRate(io.senseflow.train.LearningRateSchedule.cosine(lr, 0, iters / ttur, lr / 30))
                     : AdamWConfig.constant(lr)).fakeScoreOptimizer(AdamWConfig.constant(lrF)).seed(5)
                     .gan(new DistillationConfig.Gan(r.gan(), new GanWeighting(GanWeighting.Omega.ONE_MINUS_SIGMA_SQUARED, wgan))).build();
+            cfg = cfg.toBuilder().generatorOptimizer(cfg.generatorOptimizer().withClipNorm(clip))
+                    .dmd(new DistillationConfig.Dmd(true, dmdW, cfg.dmd().noiseLevels(), cfg.dmd().guidance()))
+                    .isg(new DistillationConfig.Isg(cfg.isg().enabled(), isgW, cfg.isg().grid(), cfg.isg().margin(), cfg.isg().guidance(), cfg.isg().distance()))
+                    .build();
             Mlp g = MixtureExperiment.initFromTeacher(cfg.generatorOptimizer());
             Mlp f = MixtureExperiment.initFromTeacher(cfg.fakeScoreOptimizer());
             Mlp d = r.gan() ? new Mlp(MlpSpec.discriminator(2, 8, 64, 2), 9, cfg.discriminatorOptimizer()) : null;

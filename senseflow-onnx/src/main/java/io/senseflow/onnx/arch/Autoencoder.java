@@ -1,5 +1,6 @@
 package io.senseflow.onnx.arch;
 
+import io.senseflow.train.ParameterSpec;
 import io.senseflow.ModelLoadException;
 import io.senseflow.json.Json;
 import io.senseflow.json.JsonObject;
@@ -95,7 +96,7 @@ public final class Autoencoder {
         GraphBuilder g = GraphBuilder.create(ARCHITECTURE + "_" + part.id());
         Params p = Params.values(g, seed, init);
         AutoencoderGraph.define(new Layers(g, p), config, part);
-        ArchitectureMetadata.write(g, ARCHITECTURE, config.toJson(), seed, init, ParameterSpec.totalElements(p.specs()));
+        ArchitectureMetadata.write(g, ARCHITECTURE, config.toJson(), seed, init, ParameterSpec.totalSize(p.specs()));
         g.metadata(ArchitectureMetadata.COMPONENT, part.id());
         g.metadata(ArchitectureMetadata.SCALING_FACTOR, Double.toString(config.scalingFactor()));
         g.metadata(ArchitectureMetadata.SHIFT_FACTOR, Double.toString(config.shiftFactor()));
@@ -119,7 +120,7 @@ public final class Autoencoder {
 
     /** @param config the architecture @param part which graph @return its number of parameter elements */
     public static long parameterCount(Config config, Part part) {
-        return ParameterSpec.totalElements(parameters(config, part));
+        return ParameterSpec.totalSize(parameters(config, part));
     }
 
     /**

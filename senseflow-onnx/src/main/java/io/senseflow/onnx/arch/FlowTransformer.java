@@ -1,5 +1,6 @@
 package io.senseflow.onnx.arch;
 
+import io.senseflow.train.ParameterSpec;
 import io.senseflow.json.Json;
 import io.senseflow.json.JsonObject;
 import io.senseflow.onnx.ir.GraphBuilder;
@@ -88,7 +89,7 @@ public final class FlowTransformer {
         GraphBuilder g = GraphBuilder.create(ARCHITECTURE);
         Params p = Params.values(g, seed, init);
         FlowTransformerGraph.define(new Layers(g, p), config);
-        ArchitectureMetadata.write(g, ARCHITECTURE, config.toJson(), seed, init, ParameterSpec.totalElements(p.specs()));
+        ArchitectureMetadata.write(g, ARCHITECTURE, config.toJson(), seed, init, ParameterSpec.totalSize(p.specs()));
         g.docString("SenseFlow flow transformer (SD3-style MMDiT), " + config);
         return g.build();
     }
@@ -109,7 +110,7 @@ public final class FlowTransformer {
 
     /** @param config the architecture @return the number of parameter elements */
     public static long parameterCount(Config config) {
-        return ParameterSpec.totalElements(parameters(config));
+        return ParameterSpec.totalSize(parameters(config));
     }
 
     /**

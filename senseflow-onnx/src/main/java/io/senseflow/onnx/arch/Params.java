@@ -1,5 +1,6 @@
 package io.senseflow.onnx.arch;
 
+import io.senseflow.train.ParameterSpec;
 import io.senseflow.InvalidRequestException;
 import io.senseflow.noise.GaussianNoise;
 import io.senseflow.onnx.ir.DataType;
@@ -101,7 +102,7 @@ final class Params {
         for (long d : shape) {
             n = d > 0 && n > Long.MAX_VALUE / d ? Long.MAX_VALUE : n * d; // saturate: refused below anyway
         }
-        specs.add(new ParameterSpec(full, shape));
+        specs.add(ParameterSpec.of(full, shape));
         if (shapesOnly) {
             Dim[] dims = new Dim[shape.length];
             for (int i = 0; i < shape.length; i++) {

@@ -1,5 +1,6 @@
 package io.senseflow.onnx.arch;
 
+import io.senseflow.train.ParameterSpec;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -110,7 +111,7 @@ class AutoencoderTest {
             OnnxModel m = Autoencoder.build(SMALL, part, 4, Init.DEFAULT);
             List<ParameterSpec> fromGraph = new ArrayList<>();
             for (TensorValue t : m.graph().initializers()) {
-                fromGraph.add(new ParameterSpec(t.name(), t.dims()));
+                fromGraph.add(ParameterSpec.of(t.name(), t.dims()));
                 assertThat(t.name()).startsWith(part.id() + ".");
             }
             assertThat(Autoencoder.parameters(SMALL, part)).containsExactlyElementsOf(fromGraph);

@@ -1,5 +1,6 @@
 package io.senseflow.onnx.arch;
 
+import io.senseflow.train.ParameterSpec;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.senseflow.onnx.ir.OnnxModel;
@@ -35,7 +36,7 @@ class DocsExampleTest {
 
         assertThat(again).isEqualTo(cfg).isEqualTo(FlowTransformer.Config.defaults());
         assertThat(Files.exists(dir.resolve("transformer/model.onnx_data"))).isTrue();
-        assertThat(ParameterSpec.totalElements(params)).isEqualTo(2_298_640L);
+        assertThat(ParameterSpec.totalSize(params)).isEqualTo(2_298_640L);
         assertThat(read.graph().initializers()).hasSameSizeAs(params);
         assertThat(TextEncoder.Config.fromMetadata(textEncoder)).isEqualTo(TextEncoder.Config.defaults());
         assertThat(Autoencoder.partOf(vaeEncoder)).isEqualTo(Autoencoder.Part.ENCODER);

@@ -1,5 +1,6 @@
 package io.senseflow.onnx.arch;
 
+import io.senseflow.train.ParameterSpec;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -172,7 +173,7 @@ class FlowTransformerTest {
         OnnxModel model = FlowTransformer.build(SMALL, 1);
         List<ParameterSpec> fromGraph = new ArrayList<>();
         for (TensorValue t : model.graph().initializers()) {
-            fromGraph.add(new ParameterSpec(t.name(), t.dims()));
+            fromGraph.add(ParameterSpec.of(t.name(), t.dims()));
         }
         assertThat(FlowTransformer.parameters(SMALL)).containsExactlyElementsOf(fromGraph);
         assertThat(FlowTransformer.parameterCount(SMALL)).isEqualTo(expectedCount(SMALL));

@@ -1,5 +1,6 @@
 package io.senseflow.onnx.arch;
 
+import io.senseflow.train.ParameterSpec;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -90,7 +91,7 @@ class TextEncoderTest {
 
         List<ParameterSpec> fromGraph = new ArrayList<>();
         for (TensorValue t : model.graph().initializers()) {
-            fromGraph.add(new ParameterSpec(t.name(), t.dims()));
+            fromGraph.add(ParameterSpec.of(t.name(), t.dims()));
         }
         assertThat(TextEncoder.parameters(SMALL)).containsExactlyElementsOf(fromGraph);
         assertThat(fromGraph).contains(new ParameterSpec("embeddings.token_embedding.weight", 50, 32),

@@ -1,0 +1,157 @@
+package io.senseflow.distill;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.senseflow.pipeline.CancellationToken;
+import io.senseflow.reference.Mlp;
+import io.senseflow.reference.MlpSpec;
+import io.senseflow.tensor.Tensor;
+import io.senseflow.testing.MixtureFlowGenerator;
+import io.senseflow.train.AdamWConfig;
+import io.senseflow.train.LearningRateSchedule;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The 2-D distillation experiment of issue "distillation engine": each preset distils the exact velocity field
+ * of an 8-mode conditional Gaussian mixture into a 4-step generator; the students are compared with the teacher's
+ * own 50- and 4-step Euler samples by sliced Wasserstein distance (SWD) to exact data samples. The table it
+ * prints (and writes to target/distillation-experiment.md) is the one in docs/distillation.md.
+ */
+class DistillationExperimentTest {
+    static final int ITERATIONS = Integer.getInteger("experiment.iterations", 2000);
+    static final int BATCH = 128;
+    static final long SEED = 5;
+
+    record Row(String name, double swd, double coverage, double adherence, int nfe, double seconds) {
+    }
+
+    static final int GUIDED_ITERATIONS = ITERATIONS / 2;
+
+    static DistillationConfig config(Recipe recipe, TeacherGuidance guidance, int iterations) {
+        double lr = 1e-3;
+        return DistillationConfig.preset(recipe, Family.CUSTOM).toBuilder()
+                .seed(SEED).batchSize(BATCH).iterations(iterations).anchors(MixtureExperiment.ANCHORS)
+                .optimizers(AdamWConfig.constant(lr))
+                .generatorOptimizer(AdamWConfig.constant(lr).withLearningRate(
+                        LearningRateSchedule.cosine(lr, 0, iterations / 5, lr / 30)))
+                .dmd(new DistillationConfig.Dmd(true, 1, new TimestepSpec.TableIndex(1, 20, 980), guidance))
+                .isg(new DistillationConfig.Isg(recipe.isg(), 1, new GridSpec.Linear(1000), 20, guidance,
+                        SegmentDistance.pseudoHuber()))
+                .gan(new DistillationConfig.Gan(recipe.gan(), new GanWeighting(GanWeighting.Omega.ONE_MINUS_SIGMA_SQUARED, 1.0)))
+                .build();
+    }
+
+    /** Distils one student and returns it. */
+    static Mlp distil(DistillationConfig cfg) {
+        Mlp g = MixtureExperiment.initFromTeacher(cfg.generatorOptimizer());
+        Mlp f = MixtureExperiment.initFromTeacher(cfg.fakeScoreOptimizer());
+        Mlp d = cfg.gan().enabled() ? new Mlp(MlpSpec.discriminator(2, 8, 64, 2), 9, cfg.discriminatorOptimizer()) : null;
+        Distiller distiller = Distiller.builder().config(cfg).teacher(new MixtureFlowGenerator(MixtureExperiment.DATA))
+                .generator(g).fakeScore(f).discriminator(d).dataset(MixtureExperiment.dataset(SEED))
+                .promptEncoder(MixtureExperiment.PROMPTS).build();
+        distiller.run(CancellationToken.none());
+        return g;
+    }
+
+    static Row row(String name, List<Tensor> samples, List<Tensor> reference, int nfe, double seconds) {
+        return new Row(name, MixtureExperiment.swd(samples, reference), MixtureExperiment.modeCoverage(samples.get(0)),
+                MixtureExperiment.adherence(samples), nfe, seconds);
+    }
+
+    @Test
+    void everyPresetDistilsTheMixtureAndSenseFlowComesClose() throws Exception {
+        long start = System.nanoTime();
+        MixtureExperiment.teacherFit(); // shared initialisation of G and F, as real G and F start from the teacher
+        double fitSeconds = (System.nanoTime() - start) / 1e9;
+        MixtureFlowGenerator teacher = new MixtureFlowGenerator(MixtureExperiment.DATA);
+        List<Tensor> data = MixtureExperiment.dataSamples(11);
+        List<Tensor> data2 = MixtureExperiment.dataSamples(12);
+
+        Map<String, Future<Object[]>> runs = new LinkedHashMap<>();
+        ExecutorService pool = Executors.newFixedThreadPool(2);
+        try {
+            for (Recipe r : new Recipe[] {Recipe.SENSEFLOW, Recipe.DMD_IDA_ISG, Recipe.DMD_IDA, Recipe.VANILLA_DMD}) {
+                runs.put(r.id(), pool.submit(() -> timed(() -> distil(config(r, new TeacherGuidance.None(), ITERATIONS)))));
+            }
+            runs.put("senseflow, guided w=3", pool.submit(() -> timed(() -> distil(config(Recipe.SENSEFLOW,
+                    new TeacherGuidance.Cfg(3, 3), GUIDED_ITERATIONS)))));
+
+            List<Row> rows = new ArrayList<>();
+            rows.add(new Row("data vs data (floor)", MixtureExperiment.swd(data2, data), 1, MixtureExperiment.adherence(data2), 0, 0));
+            List<Tensor> t50 = MixtureExperiment.samples(teacher, MixtureExperiment.euler(), 50, 1, 3);
+            List<Tensor> t4 = MixtureExperiment.samples(teacher, MixtureExperiment.euler(), 4, 1, 3);
+            rows.add(row("teacher, 50-step Euler", t50, data, 50, 0));
+            rows.add(row("teacher, 4-step Euler", t4, data, 4, 0));
+            Map<String, Row> students = new LinkedHashMap<>();
+            for (Recipe r : Recipe.values()) {
+                Object[] res = runs.get(r.id()).get();
+                Row row = row("student " + r.id() + ", 4 steps", MixtureExperiment.studentSamples((Mlp) res[0], 3), data,
+                        4, (double) res[1]);
+                students.put(r.id(), row);
+                rows.add(row);
+            }
+            // guided: the target is the guided teacher's distribution, measured against its own 50-step samples
+            List<Tensor> g50 = MixtureExperiment.samples(teacher, MixtureExperiment.euler(), 50, 3, 3);
+            List<Tensor> g50b = MixtureExperiment.samples(teacher, MixtureExperiment.euler(), 50, 3, 4);
+            Object[] guided = runs.get("senseflow, guided w=3").get();
+            Row guidedRow = row("student senseflow, guided w=3 (vs guided teacher)",
+                    MixtureExperiment.studentSamples((Mlp) guided[0], 3), g50, 4, (double) guided[1]);
+            Row guidedFloor = row("guided teacher 50 vs itself (other seed)", g50b, g50, 100, 0);
+            Row guidedT4 = row("guided teacher, 4-step Euler (vs guided teacher)",
+                    MixtureExperiment.samples(teacher, MixtureExperiment.euler(), 4, 3, 3), g50, 8, 0);
+            rows.add(guidedFloor);
+            rows.add(guidedT4);
+            rows.add(guidedRow);
+
+            String table = table(rows, fitSeconds, (System.nanoTime() - start) / 1e9);
+            System.out.println(table);
+            Path out = Path.of("target", "distillation-experiment.md");
+            Files.createDirectories(out.getParent());
+            Files.writeString(out, table);
+
+            Row teacher50 = rows.get(1);
+            Row sense = students.get("senseflow");
+            assertThat(sense.swd()).as("senseflow SWD vs 1.5x teacher-50 SWD").isLessThanOrEqualTo(1.5 * teacher50.swd());
+            assertThat(sense.coverage()).as("senseflow covers all 8 modes").isEqualTo(1.0);
+            assertThat(sense.swd()).as("senseflow beats the teacher's own 4-step Euler").isLessThan(rows.get(2).swd());
+            assertThat(guidedRow.swd()).as("guided student beats the guided teacher's 4-step Euler")
+                    .isLessThan(guidedT4.swd());
+            for (Row r : students.values()) {
+                assertThat(r.swd()).as(r.name()).isFinite();
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    private static Object[] timed(java.util.function.Supplier<Mlp> run) {
+        long t0 = System.nanoTime();
+        Mlp m = run.get();
+        return new Object[] {m, (System.nanoTime() - t0) / 1e9};
+    }
+
+    private static String table(List<Row> rows, double fitSeconds, double totalSeconds) {
+        StringBuilder sb = new StringBuilder();
+        sb.append(String.format(Locale.ROOT, "| run | SWD to data | modes covered | prompt adherence | NFE | distillation time (s) |%n"));
+        sb.append("| --- | --- | --- | --- | --- | --- |\n");
+        for (Row r : rows) {
+            sb.append(String.format(Locale.ROOT, "| %s | %.4f | %.0f%% | %.1f%% | %d | %s |%n", r.name(), r.swd(),
+                    100 * r.coverage(), 100 * r.adherence(), r.nfe(), r.seconds() > 0 ? String.format(Locale.ROOT, "%.1f", r.seconds()) : ""));
+        }
+        sb.append(String.format(Locale.ROOT, "%n%d iterations (guided run %d), batch %d, %d samples per prompt x %d prompts, %d projections;"
+                + " teacher fit %.1f s; whole test %.1f s.%n", ITERATIONS, GUIDED_ITERATIONS, BATCH, MixtureExperiment.EVAL_SAMPLES,
+                MixtureExperiment.PROMPT_SET.size(), MixtureExperiment.PROJECTIONS, fitSeconds, totalSeconds));
+        return sb.toString();
+    }
+}
