@@ -36,8 +36,8 @@ import java.util.Set;
  *   <li>ids ({@link ModelInputs#putIds}) feed INT64, INT32 and smaller integer inputs (range-checked) and float
  *       inputs when each id is exactly representable;</li>
  *   <li>a rank-0 input (a scalar {@code timestep}) accepts a rank-1 value whose elements are all equal and uses that
- *       one value; different values are refused, because one run can only see one. {@code OrtGenerator} and
- *       {@code OrtEpsilonModel} instead run groups of equal timesteps separately. A rank-1 input accepts a scalar as
+ *       one value; different values are refused, because one run can only see one. {@link OrtGenerator} and
+ *       {@link OrtEpsilonModel} instead run groups of equal timesteps separately. A rank-1 input accepts a scalar as
  *       a one-element vector;</li>
  *   <li>every numeric output comes back as a float tensor (fp16/bf16 exactly, integers exactly up to 2^24).</li>
  * </ul>
