@@ -1,7 +1,5 @@
 package io.senseflow.onnx.runtime;
 
-import io.senseflow.InvalidRequestException;
-import io.senseflow.ModelLoadException;
 import io.senseflow.model.ImageDecoder;
 import io.senseflow.tensor.Tensor;
 import java.util.Objects;

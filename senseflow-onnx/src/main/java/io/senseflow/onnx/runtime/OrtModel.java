@@ -10,7 +10,6 @@ import ai.onnxruntime.TensorInfo;
 import io.senseflow.BackendException;
 import io.senseflow.InvalidRequestException;
 import io.senseflow.ModelLoadException;
-import io.senseflow.onnx.ir.DataType;
 import io.senseflow.onnx.ir.Dim;
 import io.senseflow.tensor.Tensor;
 import java.util.ArrayList;
