@@ -57,6 +57,39 @@ final class ModelFiles {
         return w.toByteArray();
     }
 
+    static byte[] toByteArrayWithExternalReferences(OnnxModel model, Map<String, ExternalData> references) {
+        Map<TensorValue, ExternalData> placements = new IdentityHashMap<>();
+        keepExternal(model.graph(), placements);
+        for (Map.Entry<String, ExternalData> e : references.entrySet()) {
+            TensorValue t = model.graph().initializer(e.getKey()).orElseThrow(() -> InvalidRequestException.of(
+                    "references", "names of main-graph initializers", "\"" + e.getKey() + "\""));
+            placements.put(t, e.getValue());
+        }
+        ProtoWriter w = new ModelEncoder(placements).model(model);
+        checkSize(w, "the model");
+        return w.toByteArray();
+    }
+
+    /** Maps every externally stored tensor of the graph and its subgraphs to its own reference. */
+    private static void keepExternal(OnnxGraph g, Map<TensorValue, ExternalData> out) {
+        for (TensorValue t : g.initializers()) {
+            if (t.isExternal()) {
+                out.put(t, t.externalData());
+            }
+        }
+        for (OnnxNode n : g.nodes()) {
+            for (OnnxAttribute a : n.attributes()) {
+                if (a.type() == AttributeType.GRAPH) {
+                    keepExternal(a.graphValue(), out);
+                } else if (a.type() == AttributeType.GRAPHS) {
+                    for (OnnxGraph sub : a.graphs()) {
+                        keepExternal(sub, out);
+                    }
+                }
+            }
+        }
+    }
+
     static void write(OnnxModel model, Path path, WriteOptions options) {
         Path target = path.toAbsolutePath();
         Map<TensorValue, ExternalData> placements = new IdentityHashMap<>();

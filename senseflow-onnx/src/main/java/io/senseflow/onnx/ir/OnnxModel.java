@@ -115,6 +115,22 @@ public final class OnnxModel {
         return ModelFiles.toByteArray(this);
     }
 
+    /**
+     * The serialized {@code ModelProto} for a runtime that resolves external data itself (ONNX Runtime, given the
+     * model's folder): payloads that already live in external data files stay references to them (locations as
+     * read), the main-graph initializers named in {@code references} become references to the given places and
+     * their payloads are not read, and every other payload is inline. ONNX Runtime's external initializers replace
+     * only initializers stored as external data; this is how the SDK swaps weights without touching the file.
+     *
+     * @param references main-graph initializer name to the external place written for it
+     * @return the serialized model
+     * @throws io.senseflow.InvalidRequestException if a name is not a main-graph initializer, or the model would
+     *     exceed protobuf's 2 GiB limit
+     */
+    public byte[] toByteArrayWithExternalReferences(Map<String, ExternalData> references) {
+        return ModelFiles.toByteArrayWithExternalReferences(this, references);
+    }
+
     // ---------------------------------------------------------------- properties
 
     /** @return the IR version */

@@ -1,0 +1,207 @@
+package io.senseflow.onnx.runtime;
+
+import io.senseflow.InvalidRequestException;
+import java.util.Objects;
+
+/**
+ * How ONNX Runtime sessions are created: threads, graph optimisation and execution provider. Immutable; build one
+ * with {@link #builder()} or start from {@link #defaults()} / {@link #cuda(int)}.
+ *
+ * <p>{@link ExecutionProvider#CUDA} is a request, not a promise: the runtime tries to create the session with the
+ * CUDA provider and, on any failure (CPU-only artifact, missing CUDA or cuDNN libraries, a bad device id, out of
+ * memory), creates it on the CPU instead and logs one warning per distinct configuration and process.
+ * {@link OrtModel#executionInfo()} says what a session actually runs on. ONNX Runtime's own list of available
+ * providers is not consulted: the GPU artifact lists CUDA even where the CUDA libraries cannot be loaded.
+ */
+public final class SessionConfig {
+    private final int intraOpThreads;
+    private final int interOpThreads;
+    private final OptimizationLevel optimizationLevel;
+    private final ExecutionProvider executionProvider;
+    private final int deviceId;
+    private final long cudaMemoryLimitBytes;
+    private final boolean deterministicCompute;
+
+    private SessionConfig(Builder b) {
+        this.intraOpThreads = b.intraOpThreads;
+        this.interOpThreads = b.interOpThreads;
+        this.optimizationLevel = b.optimizationLevel;
+        this.executionProvider = b.executionProvider;
+        this.deviceId = b.deviceId;
+        this.cudaMemoryLimitBytes = b.cudaMemoryLimitBytes;
+        this.deterministicCompute = b.deterministicCompute;
+    }
+
+    /** @return CPU, ONNX Runtime's default thread counts, all graph optimisations */
+    public static SessionConfig defaults() {
+        return builder().build();
+    }
+
+    /** @param deviceId the CUDA device @return the defaults with the CUDA provider requested on that device */
+    public static SessionConfig cuda(int deviceId) {
+        return builder().executionProvider(ExecutionProvider.CUDA).deviceId(deviceId).build();
+    }
+
+    /** @return a builder with the defaults */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** @return a builder starting from this configuration */
+    public Builder toBuilder() {
+        return new Builder()
+                .intraOpThreads(intraOpThreads)
+                .interOpThreads(interOpThreads)
+                .optimizationLevel(optimizationLevel)
+                .executionProvider(executionProvider)
+                .deviceId(deviceId)
+                .cudaMemoryLimitBytes(cudaMemoryLimitBytes)
+                .deterministicCompute(deterministicCompute);
+    }
+
+    /** @return threads used inside one operator; 0 lets ONNX Runtime choose (one per physical core) */
+    public int intraOpThreads() {
+        return intraOpThreads;
+    }
+
+    /** @return threads used to run independent operators in parallel; 0 lets ONNX Runtime choose */
+    public int interOpThreads() {
+        return interOpThreads;
+    }
+
+    /** @return the graph optimisation level */
+    public OptimizationLevel optimizationLevel() {
+        return optimizationLevel;
+    }
+
+    /** @return the requested execution provider */
+    public ExecutionProvider executionProvider() {
+        return executionProvider;
+    }
+
+    /** @return the CUDA device id (ignored on CPU) */
+    public int deviceId() {
+        return deviceId;
+    }
+
+    /**
+     * @return the CUDA memory arena limit in bytes, 0 for none. Set it when TensorFlow shares the GPU, so neither
+     *     engine takes all device memory.
+     */
+    public long cudaMemoryLimitBytes() {
+        return cudaMemoryLimitBytes;
+    }
+
+    /** @return whether ONNX Runtime is asked to use deterministic kernels where it has a choice */
+    public boolean deterministicCompute() {
+        return deterministicCompute;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        if (this == o) {
+            return true;
+        }
+        if (!(o instanceof SessionConfig)) {
+            return false;
+        }
+        SessionConfig c = (SessionConfig) o;
+        return intraOpThreads == c.intraOpThreads && interOpThreads == c.interOpThreads
+                && optimizationLevel == c.optimizationLevel && executionProvider == c.executionProvider
+                && deviceId == c.deviceId && cudaMemoryLimitBytes == c.cudaMemoryLimitBytes
+                && deterministicCompute == c.deterministicCompute;
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(intraOpThreads, interOpThreads, optimizationLevel, executionProvider, deviceId,
+                cudaMemoryLimitBytes, deterministicCompute);
+    }
+
+    @Override
+    public String toString() {
+        StringBuilder sb = new StringBuilder("SessionConfig{provider=").append(executionProvider);
+        if (executionProvider == ExecutionProvider.CUDA) {
+            sb.append(", device=").append(deviceId);
+            if (cudaMemoryLimitBytes > 0) {
+                sb.append(", cudaMemoryLimit=").append(cudaMemoryLimitBytes);
+            }
+        }
+        return sb.append(", intraOpThreads=").append(intraOpThreads)
+                .append(", interOpThreads=").append(interOpThreads)
+                .append(", optimization=").append(optimizationLevel)
+                .append(deterministicCompute ? ", deterministic" : "")
+                .append('}').toString();
+    }
+
+    /** Builds a {@link SessionConfig}; every setter checks its argument. */
+    public static final class Builder {
+        private int intraOpThreads;
+        private int interOpThreads;
+        private OptimizationLevel optimizationLevel = OptimizationLevel.ALL;
+        private ExecutionProvider executionProvider = ExecutionProvider.CPU;
+        private int deviceId;
+        private long cudaMemoryLimitBytes;
+        private boolean deterministicCompute;
+
+        private Builder() {
+        }
+
+        /** @param threads threads per operator, 0 for ONNX Runtime's choice @return this builder */
+        public Builder intraOpThreads(int threads) {
+            this.intraOpThreads = nonNegative("intraOpThreads", threads);
+            return this;
+        }
+
+        /** @param threads threads across operators, 0 for ONNX Runtime's choice @return this builder */
+        public Builder interOpThreads(int threads) {
+            this.interOpThreads = nonNegative("interOpThreads", threads);
+            return this;
+        }
+
+        /** @param level the graph optimisation level @return this builder */
+        public Builder optimizationLevel(OptimizationLevel level) {
+            this.optimizationLevel = Objects.requireNonNull(level, "optimizationLevel");
+            return this;
+        }
+
+        /** @param provider the requested provider @return this builder */
+        public Builder executionProvider(ExecutionProvider provider) {
+            this.executionProvider = Objects.requireNonNull(provider, "executionProvider");
+            return this;
+        }
+
+        /** @param id the CUDA device id @return this builder */
+        public Builder deviceId(int id) {
+            this.deviceId = nonNegative("deviceId", id);
+            return this;
+        }
+
+        /** @param bytes the CUDA arena limit, 0 for none @return this builder */
+        public Builder cudaMemoryLimitBytes(long bytes) {
+            if (bytes < 0) {
+                throw InvalidRequestException.of("cudaMemoryLimitBytes", "a non-negative byte count (0 = no limit)", bytes);
+            }
+            this.cudaMemoryLimitBytes = bytes;
+            return this;
+        }
+
+        /** @param on whether to ask for deterministic kernels @return this builder */
+        public Builder deterministicCompute(boolean on) {
+            this.deterministicCompute = on;
+            return this;
+        }
+
+        /** @return the configuration */
+        public SessionConfig build() {
+            return new SessionConfig(this);
+        }
+
+        private static int nonNegative(String field, int value) {
+            if (value < 0) {
+                throw InvalidRequestException.of(field, "a non-negative number (0 = ONNX Runtime's default)", value);
+            }
+            return value;
+        }
+    }
+}
