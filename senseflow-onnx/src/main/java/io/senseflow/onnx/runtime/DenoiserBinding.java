@@ -26,6 +26,7 @@ public final class DenoiserBinding {
     private final String pooled;
     private final String mask;
     private final String output;
+    private final int channelAxis;
     private final Map<String, ModelInputs.Value> constants;
 
     private DenoiserBinding(Builder b) {
@@ -36,6 +37,7 @@ public final class DenoiserBinding {
         this.pooled = b.pooled;
         this.mask = b.mask;
         this.output = b.output;
+        this.channelAxis = b.channelAxis;
         this.constants = Collections.unmodifiableMap(new LinkedHashMap<>(b.constants));
     }
 
@@ -52,7 +54,8 @@ public final class DenoiserBinding {
     /**
      * @return FLUX transformers: timestep {@code s} (the model scales it), pooled embedding on
      *     {@code pooled_projections}; {@code img_ids}, {@code txt_ids} and {@code guidance} come as constants or
-     *     conditioning extras
+     *     conditioning extras. The state is the {@code [B, C, H, W]} layout; {@link OrtFluxGenerator} packs it into
+     *     FLUX's token layout itself (with {@link Builder#channelAxis} 2)
      */
     public static DenoiserBinding flux() {
         return builder().timestepScale(1f).pooled("pooled_projections").build();
@@ -66,7 +69,7 @@ public final class DenoiserBinding {
     /** @return a builder starting from this binding */
     public Builder toBuilder() {
         Builder b = new Builder().sample(sample).timestep(timestep).timestepScale(timestepScale).tokens(tokens)
-                .pooled(pooled).mask(mask).output(output);
+                .pooled(pooled).mask(mask).output(output).channelAxis(channelAxis);
         b.constants.putAll(constants);
         return b;
     }
@@ -106,6 +109,14 @@ public final class DenoiserBinding {
         return output;
     }
 
+    /**
+     * @return the axis of the state that holds the latent channels: 1 for {@code [B, C, H, W]} states, 2 for token
+     *     states {@code [B, tokens, features]} such as FLUX's packed latents
+     */
+    public int channelAxis() {
+        return channelAxis;
+    }
+
     /** @return the names of the fixed inputs */
     public java.util.Set<String> constantNames() {
         return constants.keySet();
@@ -118,7 +129,8 @@ public final class DenoiserBinding {
     @Override
     public String toString() {
         return "DenoiserBinding{sample=" + sample + ", timestep=" + timestep + " x" + timestepScale + ", tokens=" + tokens
-                + ", pooled=" + pooled + ", mask=" + mask + ", output=" + output + ", constants=" + constants.keySet() + "}";
+                + ", pooled=" + pooled + ", mask=" + mask + ", output=" + output + ", channelAxis=" + channelAxis
+                + ", constants=" + constants.keySet() + "}";
     }
 
     /** Builds a {@link DenoiserBinding}. */
@@ -130,9 +142,23 @@ public final class DenoiserBinding {
         private String pooled;
         private String mask;
         private String output;
+        private int channelAxis = 1;
         private final Map<String, ModelInputs.Value> constants = new LinkedHashMap<>();
 
         private Builder() {
+        }
+
+        /**
+         * @param axis the axis of the state holding the latent channels, checked against the model and the latent
+         *     format (default 1; 2 for a token layout {@code [B, tokens, features]})
+         * @return this builder
+         */
+        public Builder channelAxis(int axis) {
+            if (axis < 1) {
+                throw InvalidRequestException.of("channelAxis", "an axis after the batch (1 or more)", axis);
+            }
+            this.channelAxis = axis;
+            return this;
         }
 
         /** @param name the state input @return this builder */

@@ -35,8 +35,9 @@ final class DenoiserRunner {
         this.output = binding.output() != null ? binding.output() : model.outputs().keySet().iterator().next();
         this.timestepSpec = model.input(binding.timestep());
         TensorSpec sample = model.input(binding.sample());
-        if (sample.rank() >= 2 && sample.fixedDim(1) >= 0 && sample.fixedDim(1) != format.channels()) {
-            throw new ModelLoadException(model.name() + " expects " + sample.fixedDim(1) + " latent channels on '"
+        int axis = binding.channelAxis();
+        if (sample.rank() > axis && sample.fixedDim(axis) >= 0 && sample.fixedDim(axis) != format.channels()) {
+            throw new ModelLoadException(model.name() + " expects " + sample.fixedDim(axis) + " latent channels on '"
                     + binding.sample() + "', but the latent format says " + format.channels());
         }
     }
@@ -63,12 +64,28 @@ final class DenoiserRunner {
      * @return the prediction, shaped like {@code x}
      */
     Tensor run(Tensor x, float[] timesteps, Conditioning c) {
+        return run(x, timesteps, c, Map.of());
+    }
+
+    /**
+     * @param x states
+     * @param timesteps the caller's timestep per sample
+     * @param c the conditioning
+     * @param perCall inputs without a batch axis that every run of this call receives unchanged (FLUX's
+     *     {@code img_ids}, which depend on the image size)
+     * @return the prediction, shaped like {@code x}
+     */
+    Tensor run(Tensor x, float[] timesteps, Conditioning c, Map<String, Tensor> perCall) {
         Objects.requireNonNull(x, "x");
         Objects.requireNonNull(c, "conditioning");
         int batch = x.batch();
-        if (x.rank() >= 2 && x.dim(1) != format.channels()) {
+        int axis = binding.channelAxis();
+        if (x.rank() > axis && x.dim(axis) != format.channels()) {
             throw new InvalidRequestException(model.name() + " expects " + format.channels() + " latent channels, got "
-                    + x.dim(1) + " (state shape " + Arrays.toString(x.shape()) + ")");
+                    + x.dim(axis) + " (state shape " + Arrays.toString(x.shape()) + ")");
+        }
+        for (String name : perCall.keySet()) {
+            requireInput(name);
         }
         if (timesteps.length != batch) {
             throw InvalidRequestException.of("timesteps", batch + " values, one per sample", timesteps.length);
@@ -84,22 +101,22 @@ final class DenoiserRunner {
             t[i] = integral ? (float) Math.rint(v) : v;
         }
         if (!timestepSpec.isScalar()) {
-            return checked(x, once(x, t, c));
+            return checked(x, once(x, t, c, perCall));
         }
         // a scalar timestep serves one run: run each stretch of equal timesteps on its own
         List<Tensor> parts = new ArrayList<>();
         int from = 0;
         for (int i = 1; i <= batch; i++) {
             if (i == batch || Float.floatToIntBits(t[i]) != Float.floatToIntBits(t[from])) {
-                parts.add(from == 0 && i == batch ? once(x, t, c)
-                        : once(x.sliceBatch(from, i), Arrays.copyOfRange(t, from, i), c.slice(from, i)));
+                parts.add(from == 0 && i == batch ? once(x, t, c, perCall)
+                        : once(x.sliceBatch(from, i), Arrays.copyOfRange(t, from, i), c.slice(from, i), perCall));
                 from = i;
             }
         }
         return checked(x, parts.size() == 1 ? parts.get(0) : Tensor.concatBatch(parts));
     }
 
-    private Tensor once(Tensor x, float[] t, Conditioning c) {
+    private Tensor once(Tensor x, float[] t, Conditioning c, Map<String, Tensor> perCall) {
         ModelInputs in = ModelInputs.create().put(binding.sample(), x).put(binding.timestep(), Tensor.vector(t));
         if (binding.tokens() != null) {
             in.put(binding.tokens(), c.tokens());
@@ -122,6 +139,13 @@ final class DenoiserRunner {
             if (!model.hasInput(e.getKey())) {
                 throw new InvalidRequestException("conditioning extra '" + e.getKey() + "' matches no input of " + model.name()
                         + "; its inputs are " + model.inputs().keySet());
+            }
+            in.put(e.getKey(), e.getValue());
+        }
+        for (Map.Entry<String, Tensor> e : perCall.entrySet()) {
+            if (in.names().contains(e.getKey())) {
+                throw new InvalidRequestException("input '" + e.getKey() + "' of " + model.name()
+                        + " is set by the generator itself and must not come as a conditioning extra");
             }
             in.put(e.getKey(), e.getValue());
         }

@@ -175,6 +175,9 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
         private Integer maxLength;
         private Long padId;
         private String padToken;
+        private Integer defaultMaxLength;
+        private Long defaultPadId;
+        private String defaultPadToken;
         private boolean addSpecialTokens = true;
 
         private Builder(Path file) {
@@ -212,6 +215,33 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
             return this;
         }
 
+        /**
+         * @param length the padded length when neither {@link #maxLength} nor a {@code tokenizer_config.json} gives one
+         *     (layout loaders pass their family's length, such as CLIP's 77)
+         * @return this builder
+         */
+        public Builder defaultMaxLength(int length) {
+            if (length < 1) {
+                throw InvalidRequestException.of("defaultMaxLength", "at least 1", length);
+            }
+            this.defaultMaxLength = length;
+            return this;
+        }
+
+        /** @param token the padding token when nothing else names one (looked up in the file) @return this builder */
+        public Builder defaultPadToken(String token) {
+            this.defaultPadToken = Objects.requireNonNull(token, "defaultPadToken");
+            this.defaultPadId = null;
+            return this;
+        }
+
+        /** @param id the padding id when nothing else names one @return this builder */
+        public Builder defaultPadId(long id) {
+            this.defaultPadId = id;
+            this.defaultPadToken = null;
+            return this;
+        }
+
         /** @param on whether to add the file's special tokens (default true) @return this builder */
         public Builder addSpecialTokens(boolean on) {
             this.addSpecialTokens = on;
@@ -220,7 +250,8 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
 
         /**
          * Padding id, in order: {@link #padId}, {@link #padToken}, the file's {@code padding.pad_id}, the
-         * {@code pad_token} of a {@code tokenizer_config.json} beside it.
+         * {@code pad_token} of a {@code tokenizer_config.json} beside it, {@link #defaultPadId}/{@link #defaultPadToken}.
+         * Length: {@link #maxLength}, that config's {@code model_max_length}, {@link #defaultMaxLength}.
          *
          * @return the tokenizer
          * @throws ModelLoadException naming the file if it is missing, not JSON, not a tokenizer, or gives no way to
@@ -246,6 +277,9 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
             if (fromConfig != null && fromConfig <= Integer.MAX_VALUE) {
                 return fromConfig.intValue();
             }
+            if (defaultMaxLength != null) {
+                return defaultMaxLength;
+            }
             throw new ModelLoadException(json.file() + ": no padded length known; set HfTokenizer.Builder.maxLength "
                     + "(CLIP: 77) or put model_max_length in a tokenizer_config.json beside it");
         }
@@ -262,6 +296,12 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
             }
             if (json.configPadToken() != null) {
                 return lookUp(json, json.configPadToken(), "pad_token of tokenizer_config.json");
+            }
+            if (defaultPadId != null) {
+                return defaultPadId;
+            }
+            if (defaultPadToken != null) {
+                return lookUp(json, defaultPadToken, "the default padToken");
             }
             throw new ModelLoadException(json.file() + ": no padding id known (the file has no \"padding\" section and "
                     + "no tokenizer_config.json with pad_token is beside it); set HfTokenizer.Builder.padToken or padId "
