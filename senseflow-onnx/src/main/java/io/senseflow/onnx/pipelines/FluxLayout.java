@@ -49,7 +49,7 @@ final class FluxLayout {
         int pooledWidth = Sd3Layout.dim(tm, "pooled_projections", 1, tcfg, "pooled_projection_dim", -1, tcfgName);
         boolean guidance = tm.hasInput(OrtFluxGenerator.GUIDANCE);
 
-        VaeParts vae = VaeParts.load(ctx, channels, tm.name() + " (" + features + " packed features = 4 x)", 0.3611, 0.1159);
+        VaeParts vae = VaeParts.load(ctx, channels, tm.name(), 0.3611, 0.1159);
         LatentFormat format = new LatentFormat(channels, vae.factor(), 2);
         OrtFluxGenerator generator = ctx.track(OrtFluxGenerator.create(tm, DenoiserBinding.flux(), Parameterization.VELOCITY, format));
 

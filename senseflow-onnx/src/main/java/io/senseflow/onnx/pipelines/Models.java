@@ -50,6 +50,12 @@ public final class Models {
     public static LoadedModel load(Path dir, LoadOptions options) {
         Objects.requireNonNull(options, "options");
         ModelFolder folder = ModelFolder.open(dir);
+        for (String component : options.weights().keySet()) {
+            if (!folder.hasModel(component)) {
+                throw new ModelLoadException("LoadOptions.weights names component '" + component + "', but " + folder.dir()
+                        + " has no " + component + "/" + ModelFolder.MODEL_FILE);
+            }
+        }
         ModelFamily family = options.family().orElseGet(() -> detect(folder));
         boolean senseflow = options.senseflowCheckpoint()
                 .or(() -> ModelFolder.bool(folder.index(), "senseflow_checkpoint", ModelFolder.INDEX))

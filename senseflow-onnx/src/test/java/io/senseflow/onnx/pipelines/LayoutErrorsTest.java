@@ -88,6 +88,9 @@ class LayoutErrorsTest {
         assertThatThrownBy(() -> Models.load(f.dir(), OPTIONS))
                 .isInstanceOf(ModelLoadException.class).hasMessageContaining("weights.safetensors");
         Files.delete(weights);
+        assertThatThrownBy(() -> Models.load(f.dir(), OPTIONS.toBuilder().weights("unte", Path.of("w.safetensors")).build()))
+                .isInstanceOf(ModelLoadException.class)
+                .hasMessage("LoadOptions.weights names component 'unte', but " + f.dir().toAbsolutePath() + " has no unte/model.onnx");
         try (LoadedModel m = Models.load(f.dir(), OPTIONS)) {
             assertThat(m.family()).isEqualTo(ModelFamily.SDXL);
         }
