@@ -24,7 +24,12 @@ final class ConvHandler {
         if (spatial != 1 && spatial != 2) {
             throw c.fail("only 1-D and 2-D convolutions are supported, got " + spatial + " spatial dimensions");
         }
-        long[] xs = c.staticShape(0, "Conv");
+        long[] xs = c.shape(0);
+        if (xs == null || Arrays.stream(xs, 1, xs.length).anyMatch(d -> d < 0)) {
+            throw c.fail("Conv needs the channel and spatial sizes of input 0 ('" + c.node().inputs().get(0) + "') at"
+                    + " import, but they are " + (xs == null ? "unknown" : Arrays.toString(xs))
+                    + "; specialise the graph's input shapes (ImportOptions.inputShape)");
+        }
         long[] ws = c.staticShape(1, "Conv");
         long group = c.attrInt("group", 1);
         long[] kernel = Arrays.copyOfRange(ws, 2, ws.length);

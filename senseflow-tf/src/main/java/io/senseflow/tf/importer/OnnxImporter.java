@@ -259,7 +259,7 @@ public final class OnnxImporter {
         Output<?> input(String name) {
             Output<?> p = provided.get(name);
             ValueInfo info = declaredInputs.get(name);
-            DataType dt = DataTypes.toTf(info.elementType(), "graph input '" + name + "'");
+            DataType dt = tfType(info.elementType(), "graph input '" + name + "'");
             if (p == null) {
                 long[] shape = options.inputShape(name);
                 if (shape == null) {
@@ -284,7 +284,7 @@ public final class OnnxImporter {
             if (!floating || !options.isTrainable(t.name())) {
                 return Value.constant(t);
             }
-            DataType dt = DataTypes.toTf(t.dataType(), "initializer '" + t.name() + "'");
+            DataType dt = tfType(t.dataType(), "initializer '" + t.name() + "'");
             TfVariable var = variables.get(t.name());
             if (var == null) {
                 var = TfVariable.create(root.scoped("vars"), t.name(), t.name(), dt, t.dims(), true, t);
@@ -352,7 +352,11 @@ public final class OnnxImporter {
                 if (out == null) {
                     NodeContext ctx = new NodeContext(n, opset, root.scoped(NodeContext.label(n)), ins, this::materialize);
                     out = h.apply(ctx);
-                    imported++;
+                    if (java.util.Arrays.stream(out).allMatch(v -> v == null || v.isConstant())) {
+                        folded++; // Constant, Shape of a static shape, ...
+                    } else {
+                        imported++;
+                    }
                 }
             } catch (OnnxImportException e) {
                 throw e;
@@ -379,6 +383,14 @@ public final class OnnxImporter {
                 parts.add(n.inputs().get(i) + ": " + (ins.get(i) == null ? "absent" : ins.get(i).toString()));
             }
             return parts.toString();
+        }
+    }
+
+    private static DataType tfType(io.senseflow.onnx.ir.DataType t, String what) {
+        try {
+            return DataTypes.toTf(t, what);
+        } catch (io.senseflow.InvalidRequestException e) {
+            throw new OnnxImportException("ONNX import: " + e.getMessage(), e);
         }
     }
 
