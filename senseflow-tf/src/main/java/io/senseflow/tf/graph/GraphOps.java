@@ -5,6 +5,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.tensorflow.Graph;
+import org.tensorflow.GraphOperation;
 import org.tensorflow.Operation;
 import org.tensorflow.Output;
 import org.tensorflow.ndarray.Shape;
@@ -254,7 +255,7 @@ public final class GraphOps {
      * @param deps operations to run
      * @return a no-op that runs after all of them (a target for {@code Session.Runner.addTarget})
      */
-    public Operation group(String local, List<? extends Operation> deps) {
+    public GraphOperation group(String local, List<? extends Operation> deps) {
         Op op = op("NoOp", local);
         for (Operation d : deps) {
             op.control(d);
