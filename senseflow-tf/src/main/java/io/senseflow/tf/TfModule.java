@@ -8,6 +8,7 @@ import io.senseflow.tensor.Tensor;
 import io.senseflow.tf.graph.DataTypes;
 import io.senseflow.tf.graph.GraphOps;
 import io.senseflow.tf.graph.TfTensors;
+import io.senseflow.tf.graph.TfVariable;
 import io.senseflow.tf.importer.ImportOptions;
 import io.senseflow.tf.importer.ImportedGraph;
 import io.senseflow.tf.importer.OnnxImporter;
@@ -47,6 +48,11 @@ import org.tensorflow.proto.DataType;
  *         .build()) { ... }
  * }</pre>
  *
+ * <p>Input shapes: the graph is imported once with the shapes of {@link ImportOptions} (or as declared). Graphs
+ * whose shape arithmetic needs static sizes (most exports) are specialised to one batch size that way; with
+ * {@link Builder#specialisePerShape(boolean)} the module imports another copy of the graph, over the same
+ * variables, for each new combination of input shapes it is called with.
+ *
  * <p>Gradient accumulators are TensorFlow variables (never copied to Java unless read). In
  * {@link GradientMode#INPUTS} the accumulate op is simply not run, so accumulated parameter gradients stay exactly as
  * they were; a module without an optimizer (frozen) offers input-only backward. Not thread-safe.
@@ -56,70 +62,68 @@ public final class TfModule implements DifferentiableModule {
     private final TfWorkspace workspace;
     private final boolean ownsWorkspace;
     private final GraphOps ops;
-    private final ImportedGraph graph;
-    private final List<Bound> inputs;
-    private final Output<?> output;
+    private final OnnxModel model;
+    private final ImportOptions importOptions;
+    private final List<InputBinding> bindings;
+    private final Map<String, ValueInfo> declared;
+    private final String outputName;
     private final String outputLike;
+    private final boolean specialise;
+    private final Map<String, TfVariable> variables = new LinkedHashMap<>();
+    private final List<Variant> variants = new ArrayList<>();
     private final TfParameterStore parameters;
     private final TfAdamW optimizer;
-    private final Map<BackwardGraph.Form, BackwardGraph> backward = new EnumMap<>(BackwardGraph.Form.class);
     private boolean closed;
 
     private record Bound(InputBinding binding, Output<?> placeholder, long[] shape) {
     }
 
+    /** The graph imported for one set of input shapes, over the module's variables. */
+    private static final class Variant {
+        final List<Bound> inputs;
+        final ImportedGraph graph;
+        final Output<?> output;
+        final Map<BackwardGraph.Form, BackwardGraph> backward = new EnumMap<>(BackwardGraph.Form.class);
+
+        Variant(List<Bound> inputs, ImportedGraph graph, Output<?> output) {
+            this.inputs = inputs;
+            this.graph = graph;
+            this.output = output;
+        }
+    }
+
     private TfModule(Builder b) {
         Objects.requireNonNull(b.model, "model");
         this.name = b.name;
+        this.model = b.model;
+        this.bindings = List.copyOf(b.bindings);
+        this.outputLike = b.outputLike;
+        this.specialise = b.specialise;
         this.ownsWorkspace = b.workspace == null;
         this.workspace = ownsWorkspace ? TfWorkspace.create(b.sessionOptions) : b.workspace;
         try {
             this.ops = workspace.newScope(b.name);
-            ImportOptions importOptions = b.importOptions;
-            OnnxImporter importer = new OnnxImporter(b.model, importOptions);
-            Map<String, ValueInfo> declared = importer.declaredInputs();
-            this.inputs = new ArrayList<>();
-            Map<String, Output<?>> provided = new LinkedHashMap<>();
-            GraphOps in = ops.scoped("inputs");
-            for (InputBinding binding : b.bindings) {
+            this.outputName = b.output != null ? b.output : b.model.graph().outputs().get(0).name();
+            this.importOptions = b.importOptions.toBuilder().outputs(outputName).build();
+            this.declared = new OnnxImporter(b.model, importOptions).declaredInputs();
+            Map<String, long[]> shapes = new LinkedHashMap<>();
+            for (InputBinding binding : bindings) {
                 ValueInfo info = declared.get(binding.graphInput());
                 if (info == null) {
                     throw InvalidRequestException.of("input binding " + binding.moduleInput(), "a graph input, one of "
                             + declared.keySet(), binding.graphInput());
                 }
                 long[] shape = importOptions.inputShape(binding.graphInput());
-                if (shape == null) {
-                    shape = declaredShape(info);
-                }
-                Output<?> p = in.placeholder(DataType.DT_FLOAT, shape == null ? Shape.unknown() : Shape.of(shape),
-                        binding.moduleInput());
-                Output<?> fed = p;
-                if (binding.scale() != 1) {
-                    fed = in.binary("Mul", fed, in.scalar((float) binding.scale()));
-                }
-                DataType want = DataTypes.toTf(info.elementType(), "graph input '" + binding.graphInput() + "'");
-                if (DataTypes.isInteger(want)) {
-                    fed = in.unary("Round", fed); // ids fed as floats
-                }
-                fed = in.cast(fed, want);
-                provided.put(binding.graphInput(), fed);
-                inputs.add(new Bound(binding, p, shape));
+                shapes.put(binding.graphInput(), shape != null ? shape : declaredShape(info));
             }
             for (String gi : declared.keySet()) {
-                if (!provided.containsKey(gi)) {
+                if (!shapes.containsKey(gi)) {
                     throw new InvalidRequestException("module " + name + ": graph input '" + gi + "' has no binding; add"
                             + " one with Builder.input(InputBinding.of(<module input>, \"" + gi + "\"))");
                 }
             }
-            String out = b.output != null ? b.output : b.model.graph().outputs().get(0).name();
-            ImportOptions withOutput = importOptions.toBuilder().outputs(out).build();
-            this.graph = new OnnxImporter(b.model, withOutput).importInto(workspace.graph(), ops.scope() + "/graph",
-                    provided, new LinkedHashMap<>());
-            Output<?> y = graph.output(out);
-            this.output = y.dataType() == DataType.DT_FLOAT ? y : ops.cast(y, DataType.DT_FLOAT);
-            this.outputLike = b.outputLike;
-            graph.initializeVariables(workspace.session());
-            this.parameters = new TfParameterStore(workspace, ops.scoped("params"), graph.trainableVariables());
+            Variant first = importVariant(shapes);
+            this.parameters = new TfParameterStore(workspace, ops.scoped("params"), first.graph.trainableVariables());
             this.optimizer = b.optimizer == null ? null
                     : new TfAdamW(workspace, ops.scoped("adamw"), parameters, b.optimizer);
         } catch (RuntimeException e) {
@@ -128,6 +132,47 @@ public final class TfModule implements DifferentiableModule {
             }
             throw e;
         }
+    }
+
+    private Variant importVariant(Map<String, long[]> shapes) {
+        GraphOps scope = ops.scoped(variants.isEmpty() ? "v" : "v" + variants.size());
+        GraphOps in = scope.scoped("inputs");
+        List<Bound> inputs = new ArrayList<>();
+        Map<String, Output<?>> provided = new LinkedHashMap<>();
+        ImportOptions.Builder opts = importOptions.toBuilder();
+        for (InputBinding binding : bindings) {
+            ValueInfo info = declared.get(binding.graphInput());
+            long[] shape = shapes.get(binding.graphInput());
+            if (shape != null) {
+                opts.inputShape(binding.graphInput(), shape);
+            }
+            Output<?> p = in.placeholder(DataType.DT_FLOAT, shape == null ? Shape.unknown() : Shape.of(shape),
+                    binding.moduleInput());
+            Output<?> fed = p;
+            if (binding.scale() != 1) {
+                fed = in.binary("Mul", fed, in.scalar((float) binding.scale()));
+            }
+            DataType want = DataTypes.toTf(info.elementType(), "graph input '" + binding.graphInput() + "'");
+            if (DataTypes.isInteger(want)) {
+                fed = in.unary("Round", fed); // ids arrive as floats
+            }
+            provided.put(binding.graphInput(), in.cast(fed, want));
+            inputs.add(new Bound(binding, p, shape));
+        }
+        java.util.Set<String> before = new java.util.HashSet<>(variables.keySet());
+        ImportedGraph g = new OnnxImporter(model, opts.build()).importInto(workspace.graph(), scope.scope() + "/graph",
+                provided, variables);
+        List<TfVariable> fresh = new ArrayList<>();
+        variables.forEach((k, v) -> {
+            if (!before.contains(k)) {
+                fresh.add(v);
+            }
+        });
+        io.senseflow.tf.graph.VariableInitializer.run(workspace.session(), fresh);
+        Output<?> y = g.output(outputName);
+        Variant v = new Variant(inputs, g, y.dataType() == DataType.DT_FLOAT ? y : scope.cast(y, DataType.DT_FLOAT));
+        variants.add(v);
+        return v;
     }
 
     private static long[] declaredShape(ValueInfo info) {
@@ -152,31 +197,30 @@ public final class TfModule implements DifferentiableModule {
         return workspace;
     }
 
-    /** @return the imported graph (inputs, outputs, variables, name map) */
+    /** @return the graph imported at construction (inputs, outputs, variables, name map) */
     public ImportedGraph importedGraph() {
-        return graph;
+        return variants.get(0).graph;
     }
 
-    // ------------------------------------------------------------------ forward
-
-    private void feedInputs(Runs r, ModuleInputs in) {
-        for (Bound b : inputs) {
-            r.feed(b.placeholder(), adapt(in.get(b.binding().moduleInput()), b.shape(), "input " + b.binding().moduleInput()));
-        }
+    /** @return how many input-shape variants of the graph have been imported */
+    public int variantCount() {
+        return variants.size();
     }
 
-    /** Reshapes a tensor to a placeholder's layout when only the layout differs. */
-    private Tensor adapt(Tensor t, long[] shape, String what) {
-        if (shape == null) {
-            return t;
-        }
+    // ------------------------------------------------------------------ inputs
+
+    /** @return the shape to feed a tensor as, or null if it does not fit a placeholder of {@code shape} */
+    private static int[] fit(Tensor t, long[] shape) {
         int[] s = t.shape();
+        if (shape == null) {
+            return s;
+        }
         boolean same = s.length == shape.length;
         for (int i = 0; same && i < s.length; i++) {
             same = shape[i] < 0 || shape[i] == s[i];
         }
         if (same) {
-            return t;
+            return s;
         }
         int unknown = 0;
         long known = 1;
@@ -191,10 +235,60 @@ public final class TfModule implements DifferentiableModule {
             }
         }
         if (unknown > 1 || (unknown == 0 && known != t.size()) || (unknown == 1 && (known == 0 || t.size() % known != 0))) {
-            throw InvalidRequestException.of("module " + name + " " + what, "a tensor of shape " + Arrays.toString(shape)
-                    + " (or the same number of elements)", Arrays.toString(s));
+            return null;
         }
-        return t.reshape(target);
+        if (unknown == 1) {
+            for (int i = 0; i < target.length; i++) {
+                if (target[i] < 0) {
+                    target[i] = (int) (t.size() / known);
+                }
+            }
+        }
+        return target;
+    }
+
+    private Variant variantFor(ModuleInputs in) {
+        for (Variant v : variants) {
+            boolean ok = true;
+            for (Bound b : v.inputs) {
+                ok &= fit(in.get(b.binding().moduleInput()), b.shape()) != null;
+            }
+            if (ok) {
+                return v;
+            }
+        }
+        Variant first = variants.get(0);
+        if (!specialise) {
+            for (Bound b : first.inputs) {
+                Tensor t = in.get(b.binding().moduleInput());
+                if (fit(t, b.shape()) == null) {
+                    throw InvalidRequestException.of("module " + name + " input " + b.binding().moduleInput(),
+                            "a tensor of shape " + Arrays.toString(b.shape()) + " (or the same layout with that many"
+                                    + " elements; build with specialisePerShape(true) to accept other shapes)",
+                            Arrays.toString(t.shape()));
+                }
+            }
+        }
+        // a new variant with every graph input fixed to what this call feeds
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        for (Bound b : first.inputs) {
+            Tensor t = in.get(b.binding().moduleInput());
+            long[] decl = declaredShape(declared.get(b.binding().graphInput()));
+            int[] s = fit(t, decl);
+            if (s == null) {
+                throw InvalidRequestException.of("module " + name + " input " + b.binding().moduleInput(),
+                        "a tensor fitting the graph input's shape " + Arrays.toString(decl), Arrays.toString(t.shape()));
+            }
+            shapes.put(b.binding().graphInput(), Arrays.stream(s).asLongStream().toArray());
+        }
+        return importVariant(shapes);
+    }
+
+    private void feedInputs(Runs r, Variant v, ModuleInputs in) {
+        for (Bound b : v.inputs) {
+            Tensor t = in.get(b.binding().moduleInput());
+            r.feed(b.placeholder(), t.reshape(fit(t, b.shape())));
+        }
     }
 
     private Tensor shapeOutput(Tensor y, ModuleInputs in) {
@@ -205,12 +299,15 @@ public final class TfModule implements DifferentiableModule {
         return like.size() == y.size() ? y.reshape(like.shape()) : y;
     }
 
+    // ------------------------------------------------------------------ forward
+
     @Override
     public Tensor forward(ModuleInputs in) {
         ensureOpen();
+        Variant v = variantFor(in);
         Runs r = new Runs(workspace.session(), "forward of module " + name);
-        feedInputs(r, in);
-        r.fetch(output);
+        feedInputs(r, v, in);
+        r.fetch(v.output);
         try (Result res = r.run()) {
             return shapeOutput(TfTensors.toTensor(res.get(0)), in);
         }
@@ -218,32 +315,42 @@ public final class TfModule implements DifferentiableModule {
 
     // ------------------------------------------------------------------ backward
 
-    private BackwardGraph backwardGraph(BackwardGraph.Form form) {
-        return backward.computeIfAbsent(form, f -> {
+    private BackwardGraph backwardGraph(Variant v, BackwardGraph.Form form) {
+        return v.backward.computeIfAbsent(form, f -> {
             Map<String, Output<?>> params = new LinkedHashMap<>();
             if (optimizer != null) {
-                graph.variableReads().forEach((k, v) -> {
-                    if (graph.trainableVariables().stream().anyMatch(t -> t.originalName().equals(k))) {
-                        params.put(k, v);
+                for (io.senseflow.train.ParameterSpec p : parameters.specs()) {
+                    Output<?> read = v.graph.variableReads().get(p.name());
+                    if (read != null) {
+                        params.put(p.name(), read);
                     }
-                });
+                }
             }
             Map<String, Output<?>> ins = new LinkedHashMap<>();
-            for (Bound b : inputs) {
+            for (Bound b : v.inputs) {
                 if (b.binding().differentiable()) {
                     ins.put(b.binding().moduleInput(), b.placeholder());
                 }
             }
-            return BackwardGraph.build(ops.scoped("backward_" + f.name().toLowerCase(java.util.Locale.ROOT)), output, f,
-                    params, ins, optimizer);
+            GraphOps where = ops.scoped("backward_" + f.name().toLowerCase(java.util.Locale.ROOT));
+            return BackwardGraph.build(where, v.output, f, params, ins, optimizer);
         });
     }
 
-    private int batchOf(ModuleInputs in) {
+    private int batchOf(Variant v, ModuleInputs in) {
         if (in.getOrNull(ModuleInputs.X) != null) {
             return in.batch();
         }
-        return in.get(inputs.get(0).binding().moduleInput()).batch();
+        return in.get(v.inputs.get(0).binding().moduleInput()).batch();
+    }
+
+    private static Tensor feedLike(Tensor t, Output<?> placeholder, String what) {
+        Shape s = placeholder.shape();
+        int[] target = fit(t, s.isUnknown() ? null : s.asArray());
+        if (target == null) {
+            throw InvalidRequestException.of(what, "a tensor of shape " + s, Arrays.toString(t.shape()));
+        }
+        return t.reshape(target);
     }
 
     @Override
@@ -253,34 +360,34 @@ public final class TfModule implements DifferentiableModule {
             throw new InvalidRequestException("backward of module " + name + ": the module is frozen (no optimizer); use"
                     + " GradientMode.INPUTS");
         }
+        Variant v = variantFor(in);
         BackwardGraph.Form form = BackwardGraph.Form.of(upstream);
-        BackwardGraph bg = backwardGraph(form);
+        BackwardGraph bg = backwardGraph(v, form);
         Runs r = new Runs(workspace.session(), "backward of module " + name);
-        feedInputs(r, in);
-        long[] outShape = Value.shape(output);
-        switch (form) {
-            case EXPLICIT -> r.feed(bg.upstream, adapt(((Upstream.Explicit) upstream).gradient(), outShape, "upstream gradient"));
-            default -> {
-                int batch = batchOf(in);
-                float[] w = upstream.weights();
-                if (w == null) {
-                    w = new float[batch];
-                    Arrays.fill(w, 1f);
-                } else if (w.length != batch) {
-                    throw InvalidRequestException.of("upstream weights", batch + " per-sample values", w.length);
-                }
-                r.feed(bg.weights, Tensor.of(w, w.length));
-                if (upstream instanceof Upstream.Linear l) {
-                    r.feed(bg.scale, l.scale());
-                } else if (upstream instanceof Upstream.Mse m) {
-                    r.feed(bg.target, adapt(m.target(), outShape, "mse target"));
-                } else if (upstream instanceof Upstream.Hinge h) {
-                    r.feed(bg.sign, (float) h.sign());
-                    r.feed(bg.negSign, (float) -h.sign());
-                }
+        feedInputs(r, v, in);
+        if (form == BackwardGraph.Form.EXPLICIT) {
+            r.feed(bg.upstream, feedLike(((Upstream.Explicit) upstream).gradient(), bg.upstream, "module " + name
+                    + " upstream gradient"));
+        } else {
+            int batch = batchOf(v, in);
+            float[] w = upstream.weights();
+            if (w == null) {
+                w = new float[batch];
+                Arrays.fill(w, 1f);
+            } else if (w.length != batch) {
+                throw InvalidRequestException.of("upstream weights", batch + " per-sample values", w.length);
+            }
+            r.feed(bg.weights, Tensor.of(w, w.length));
+            if (upstream instanceof Upstream.Linear l) {
+                r.feed(bg.scale, l.scale());
+            } else if (upstream instanceof Upstream.Mse m) {
+                r.feed(bg.target, feedLike(m.target(), bg.target, "module " + name + " mse target"));
+            } else if (upstream instanceof Upstream.Hinge h) {
+                r.feed(bg.sign, (float) h.sign());
+                r.feed(bg.negSign, (float) -h.sign());
             }
         }
-        int outIndex = r.fetch(output);
+        int outIndex = r.fetch(v.output);
         int lossIndex = bg.loss == null ? -1 : r.fetch(bg.loss);
         Map<String, Integer> gradIndex = new LinkedHashMap<>();
         if (mode.inputs()) {
@@ -294,7 +401,7 @@ public final class TfModule implements DifferentiableModule {
             double loss = lossIndex < 0 ? Double.NaN : TfTensors.scalarValue(res.get(lossIndex));
             Map<String, Tensor> grads = new LinkedHashMap<>();
             if (mode.inputs()) {
-                for (Bound b : inputs) {
+                for (Bound b : v.inputs) {
                     String k = b.binding().moduleInput();
                     if (!b.binding().differentiable()) {
                         continue;
@@ -306,14 +413,6 @@ public final class TfModule implements DifferentiableModule {
                 }
             }
             return new BackwardResult(loss, y, grads);
-        }
-    }
-
-    /** Static shape helper. */
-    private static final class Value {
-        static long[] shape(Output<?> o) {
-            Shape s = o.shape();
-            return s.isUnknown() ? null : s.asArray();
         }
     }
 
@@ -357,6 +456,7 @@ public final class TfModule implements DifferentiableModule {
         private String output;
         private String outputLike;
         private AdamWConfig optimizer;
+        private boolean specialise;
 
         private Builder(OnnxModel model) {
             this.model = model;
@@ -407,6 +507,16 @@ public final class TfModule implements DifferentiableModule {
         /** @param config AdamW settings; null (the default) for a frozen module @return this */
         public Builder optimizer(AdamWConfig config) {
             this.optimizer = config;
+            return this;
+        }
+
+        /**
+         * @param on import another copy of the graph (over the same variables) for each new combination of input
+         *     shapes a call brings, instead of refusing shapes the first import does not accept
+         * @return this
+         */
+        public Builder specialisePerShape(boolean on) {
+            this.specialise = on;
             return this;
         }
 

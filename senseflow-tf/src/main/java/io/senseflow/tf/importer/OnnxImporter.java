@@ -310,8 +310,12 @@ public final class OnnxImporter {
             if (t.byteSize() <= options.inlineConstantBytes()) {
                 out = constOps.constant(t);
             } else {
-                String key = "frozen:" + t.name();
+                String key = "frozen:" + t.name() + Arrays.toString(t.dims());
                 TfVariable var = variables.get(key);
+                if (var != null && !sameBytes(var.initialValue(), t)) {
+                    var = null; // a folded value that differs in this import (another input shape): a new variable
+                    key = key + "#" + variables.size();
+                }
                 if (var == null) {
                     var = TfVariable.create(root.scoped("frozen"), t.name(), t.name(), v.dtype(), t.dims(), false, t);
                     variables.put(key, var);
@@ -384,6 +388,10 @@ public final class OnnxImporter {
             }
             return parts.toString();
         }
+    }
+
+    private static boolean sameBytes(TensorValue a, TensorValue b) {
+        return a == b || a.dataType() == b.dataType() && Arrays.equals(a.dims(), b.dims()) && a.bytes().equals(b.bytes());
     }
 
     private static DataType tfType(io.senseflow.onnx.ir.DataType t, String what) {
