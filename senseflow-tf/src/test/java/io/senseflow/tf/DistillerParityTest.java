@@ -65,7 +65,11 @@ class DistillerParityTest {
     }
 
     static DistillationConfig config() {
-        return DistillationConfig.preset(Recipe.SENSEFLOW, Family.CUSTOM).toBuilder().batchSize(16)
+        return config(Recipe.SENSEFLOW);
+    }
+
+    static DistillationConfig config(Recipe recipe) {
+        return DistillationConfig.preset(recipe, Family.CUSTOM).toBuilder().batchSize(16)
                 .iterations(ITERATIONS).seed(5).ttur(2).emaDecay(0.9).optimizers(AdamWConfig.constant(1e-3))
                 .dmd(new DistillationConfig.Dmd(true, 1, new TimestepSpec.TableIndex(1, 20, 980),
                         new TeacherGuidance.Cfg(1.5, 3))).build();
@@ -78,6 +82,55 @@ class DistillerParityTest {
         return Distiller.builder().config(cfg).teacher(new MixtureFlowGenerator(DATA)).generator(m.g())
                 .fakeScore(m.f()).discriminator(m.d()).ema(m.ema().parameters()).dataset(dataset(cfg.seed()))
                 .promptEncoder(PROMPTS).build();
+    }
+
+    static Modules tfModules(TfWorkspace ws, DistillationConfig cfg) {
+        Map<String, Tensor> gInit = new Mlp(DENOISER, 1, null).parameters().snapshot();
+        return new Modules(MlpGraph.module(DENOISER, gInit, cfg.generatorOptimizer(), ws, "generator"),
+                MlpGraph.module(DENOISER, gInit, cfg.fakeScoreOptimizer(), ws, "fake_score"),
+                MlpGraph.module(DISCRIMINATOR, new Mlp(DISCRIMINATOR, 2, null).parameters().snapshot(),
+                        cfg.discriminatorOptimizer(), ws, "discriminator"),
+                MlpGraph.module(DENOISER, new Mlp(DENOISER, 99, null).parameters().snapshot(), null, ws, "ema"));
+    }
+
+    @Test
+    void idaBlendsTheFakeScoreInTheGraphExactlyAfterEachGeneratorStep() {
+        DistillationConfig cfg = config(Recipe.DMD_IDA).toBuilder().ttur(1)
+                .fakeScoreOptimizer(AdamWConfig.constant(0)).build();
+        try (TfWorkspace ws = TfWorkspace.create()) {
+            Modules m = tfModules(ws, cfg);
+            Distiller run = distiller(cfg, m);
+            Map<String, Tensor> fBefore = m.f().parameters().snapshot();
+            run.step();
+            Map<String, Tensor> gAfter = m.g().parameters().snapshot();
+            double lambda = cfg.ida().lambda();
+            for (ParameterSpec p : m.f().parameters().specs()) {
+                float[] fb = fBefore.get(p.name()).toArray();
+                float[] ga = gAfter.get(p.name()).toArray();
+                float[] want = new float[fb.length];
+                for (int i = 0; i < fb.length; i++) {
+                    want[i] = (float) (lambda * fb[i] + (1 - lambda) * ga[i]);
+                }
+                assertThat(m.f().parameters().read(p.name()).toArray()).as(p.name()).containsExactly(want);
+            }
+            assertThat(m.f().parameters().snapshot()).isNotEqualTo(fBefore);
+        }
+    }
+
+    @Test
+    void twoTensorFlowRunsWithTheSameSeedAreBitIdentical() {
+        DistillationConfig cfg = config().toBuilder().iterations(6).build();
+        try (TfWorkspace a = TfWorkspace.create(); TfWorkspace b = TfWorkspace.create()) {
+            Modules ma = tfModules(a, cfg);
+            Modules mb = tfModules(b, cfg);
+            distiller(cfg, ma).run(CancellationToken.none());
+            distiller(cfg, mb).run(CancellationToken.none());
+            assertThat(ma.g().parameters().snapshot()).isEqualTo(mb.g().parameters().snapshot());
+            assertThat(ma.f().parameters().snapshot()).isEqualTo(mb.f().parameters().snapshot());
+            assertThat(ma.d().parameters().snapshot()).isEqualTo(mb.d().parameters().snapshot());
+            assertThat(ma.ema().parameters().snapshot()).isEqualTo(mb.ema().parameters().snapshot());
+            assertThat(ma.g().optimizer().state().slots()).isEqualTo(mb.g().optimizer().state().slots());
+        }
     }
 
     @Test

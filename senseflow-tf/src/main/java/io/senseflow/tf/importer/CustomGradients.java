@@ -7,13 +7,14 @@ import org.tensorflow.TensorFlow;
 
 /**
  * Zero gradients for operators TensorFlow's C++ gradient registry leaves out although their derivative is zero
- * wherever it exists (rounding, integer division and remainders, comparisons of floats). Without them,
+ * wherever it exists (rounding, integer division, NaN/Inf tests). Remainders are not among them (their derivative
+ * is not zero): the Mod handler composes a differentiable form instead. Without them,
  * {@code Graph.addGradients} fails as soon as such an op lies between a variable and the loss, e.g. a rounding in
  * a position computation. Registration is process-wide in TensorFlow; it happens once, on the first import.
  */
 final class CustomGradients {
-    private static final String[] ZERO_GRADIENT_OPS = {"Ceil", "Round", "FloorMod", "FloorDiv", "TruncateDiv",
-        "TruncateMod", "Mod", "IsNan", "IsInf", "OnesLike"};
+    private static final String[] ZERO_GRADIENT_OPS = {"Ceil", "Round", "FloorDiv", "TruncateDiv", "IsNan", "IsInf",
+        "OnesLike"};
     private static boolean registered;
 
     private CustomGradients() {

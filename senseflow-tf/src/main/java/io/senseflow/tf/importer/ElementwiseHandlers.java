@@ -29,7 +29,20 @@ final class ElementwiseHandlers {
             if (!fmod && DataTypes.isFloating(c.dtype(0))) {
                 throw c.fail("fmod=0 is defined for integers only; floating-point inputs need fmod=1");
             }
-            return NodeContext.one(c.ops().binary(fmod ? "TruncateMod" : "FloorMod", c.in(0), c.in(1)));
+            GraphOps o = c.ops();
+            Output<?> exact = o.binary(fmod ? "TruncateMod" : "FloorMod", c.in(0), c.in(1));
+            if (!DataTypes.isFloating(c.dtype(0))) {
+                return NodeContext.one(exact);
+            }
+            // TensorFlow has no C++ gradient for TruncateMod: the value is the exact remainder, the gradient that of
+            // a - b trunc(a / b) (d/da = 1, d/db = -trunc(a / b))
+            Output<?> a = c.in(0);
+            Output<?> b = c.in(1);
+            Output<?> q = o.binary("RealDiv", a, b);
+            Output<?> trunc = o.binary("Mul", o.unary("Sign", q), o.unary("Floor", o.unary("Abs", q)));
+            Output<?> smooth = o.binary("Sub", a, o.binary("Mul", b, trunc));
+            Output<?> zero = o.binary("Sub", smooth, o.unary("StopGradient", smooth));
+            return NodeContext.one(o.binary("AddV2", o.unary("StopGradient", exact), zero));
         });
         variadic(t, "Max", "Maximum");
         variadic(t, "Min", "Minimum");

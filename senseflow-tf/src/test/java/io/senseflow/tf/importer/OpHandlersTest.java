@@ -51,7 +51,13 @@ class OpHandlersTest {
                 g.input("b", DataType.INT64, d(6))), DataType.INT64)).gen("a", (r, i) -> r.nextInt(21) - 10)
                 .gen("b", (r, i) -> (r.nextBoolean() ? 1 : -1) * (1 + r.nextInt(4))).noGrad());
         c.add(OpCase.of("Mod fmod=1", (g, f) -> out(g.op("Mod").input(g.input("a", f, d(6)), g.input("b", f, d(6)))
-                .attr("fmod", 1).output())).gen("b", awayFromZero).noGrad());
+                .attr("fmod", 1).output())).gen("a", (r, i) -> r.nextDouble() * 10 - 5).gen("b", awayFromZero));
+        c.add(OpCase.of("Ceil and Round on a gradient path", (g, f) -> {
+            String a = g.input("a", f, d(2, 3));
+            String b = g.input("b", f, d(2, 3));
+            String k = g.add(g.op("Ceil").input(b).output(), g.op("Round").input(a).output());
+            return out(g.add(g.mul(a, k), b));
+        }).gen("a", (r, i) -> r.nextInt(5) - 2 + 0.1 + 0.3 * r.nextDouble()).gen("b", (r, i) -> r.nextInt(5) + 0.2 + 0.6 * r.nextDouble()));
         c.add(OpCase.of("Mod int64", (g, f) -> out(g.op("Mod").input(g.input("a", DataType.INT64, d(6)),
                 g.input("b", DataType.INT64, d(6))).output(), DataType.INT64)).gen("a", (r, i) -> r.nextInt(21) - 10)
                 .gen("b", (r, i) -> (r.nextBoolean() ? 1 : -1) * (1 + r.nextInt(4))).noGrad());
@@ -70,6 +76,8 @@ class OpHandlersTest {
         unary(c, "Cos", null, true);
         unary(c, "Tan", (r, i) -> r.nextDouble() * 2 - 1, true);
         unary(c, "Atan", null, true);
+        unary(c, "Sinh", null, true);
+        unary(c, "Cosh", null, true);
         unary(c, "Floor", null, false);
         unary(c, "Ceil", null, false);
         unary(c, "Round", (r, i) -> (r.nextInt(9) - 4) * 0.5 + (r.nextInt(3) == 0 ? 0 : r.nextDouble() * 0.4 - 0.2), false);
@@ -152,6 +160,10 @@ class OpHandlersTest {
         c.add(OpCase.of("BatchNormalization inference", (g, f) -> out(g.op("BatchNormalization").input(
                 g.input("x", f, d(2, 3, 4)), g.input("s", f, d(3)), g.input("b", f, d(3)), g.input("m", f, d(3)),
                 g.input("v", f, d(3))).output())).gen("v", positive));
+        c.add(OpCase.of("GlobalMaxPool", (g, f) -> out(g.op("GlobalMaxPool").input(g.input("x", f, d(2, 3, 4, 5))).output())));
+        c.add(OpCase.of("CastLike int64 to float", (g, f) -> out(g.op("CastLike").input(g.input("x", DataType.INT64, d(2, 3)),
+                g.input("like", f, d(1))).output())).noGrad());
+        c.add(OpCase.of("Dropout inference", (g, f) -> out(g.op("Dropout").input(g.input("x", f, d(2, 3))).output())));
         c.add(OpCase.of("GlobalAveragePool", (g, f) -> out(g.op("GlobalAveragePool").input(g.input("x", f, d(2, 3, 4, 5)))
                 .output())));
         // matrix products
