@@ -333,7 +333,13 @@ public final class TfModule implements DifferentiableModule {
                 }
             }
             GraphOps where = ops.scoped("backward_" + f.name().toLowerCase(java.util.Locale.ROOT));
-            return BackwardGraph.build(where, v.output, f, params, ins, optimizer);
+            try {
+                return BackwardGraph.build(where, v.output, f, params, ins, optimizer);
+            } catch (org.tensorflow.exceptions.TensorFlowException | IllegalStateException e) {
+                throw new io.senseflow.BackendException("module " + name + ": TensorFlow could not build the backward"
+                        + " pass for the " + f.name().toLowerCase(java.util.Locale.ROOT) + " upstream form: "
+                        + Runs.firstLine(e.getMessage()), e);
+            }
         });
     }
 
