@@ -4,7 +4,6 @@ import io.senseflow.onnx.ir.DataType;
 import io.senseflow.onnx.ir.OnnxAttribute;
 import io.senseflow.onnx.ir.OnnxNode;
 import io.senseflow.onnx.ir.TensorValue;
-import io.senseflow.tf.graph.DataTypes;
 import io.senseflow.tf.graph.GraphOps;
 import java.util.Arrays;
 import java.util.List;
@@ -189,10 +188,6 @@ final class NodeContext {
         return node.attribute(name).map(OnnxAttribute::floatValue).orElse(def);
     }
 
-    float[] attrFloats(String name, float[] def) {
-        return node.attribute(name).map(OnnxAttribute::floats).orElse(def);
-    }
-
     String attrString(String name, String def) {
         return node.attribute(name).map(OnnxAttribute::stringValue).orElse(def);
     }
@@ -214,11 +209,5 @@ final class NodeContext {
 
     static Value[] one(Output<?> o) {
         return new Value[] {Value.of(o)};
-    }
-
-    void requireFloat(int i) {
-        if (!DataTypes.isFloating(dtype(i))) {
-            throw fail("input " + i + " must be a floating-point tensor, got " + DataTypes.name(dtype(i)));
-        }
     }
 }

@@ -2,7 +2,6 @@ package io.senseflow.tf.importer;
 
 import io.senseflow.onnx.ir.OnnxAttribute;
 import io.senseflow.onnx.ir.TensorValue;
-import io.senseflow.tf.graph.DataTypes;
 import io.senseflow.tf.graph.GraphOps;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -593,9 +592,5 @@ final class ShapeHandlers {
             idx = o.binary("ExpandDims", idx, o.scalarInt(axis));
         }
         return NodeContext.one(idx);
-    }
-
-    static boolean isFloat(DataType t) {
-        return DataTypes.isFloating(t);
     }
 }

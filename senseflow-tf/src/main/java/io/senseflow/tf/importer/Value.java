@@ -64,13 +64,6 @@ final class Value {
         this.output = o;
     }
 
-    long byteSize() {
-        if (constant != null) {
-            return constant.byteSize();
-        }
-        return -1;
-    }
-
     @Override
     public String toString() {
         return DataTypes.name(dtype) + (shape == null ? "[?]" : Arrays.toString(shape)) + (constant != null ? " const" : "");
