@@ -35,15 +35,15 @@ import java.util.Map;
  * exact data samples.
  */
 final class MixtureExperiment {
-    static final GaussianMixture DATA = GaussianMixture.ring(8, 2.0, Double.parseDouble(System.getProperty("mixStd", "0.2")));
+    static final GaussianMixture DATA = GaussianMixture.ring(8, 2.0, 0.2);
     static final MixturePrompts PROMPTS = new MixturePrompts(8);
     static final List<String> PROMPT_SET = List.of("all", "modes 0,1,2,3", "modes 4,5,6,7", "modes 0,2,4,6",
             "modes 1,3,5,7", "modes 2");
     static final double[] ANCHORS = {1, 0.75, 0.5, 0.25};
-    static final MlpSpec SPEC = MlpSpec.denoiser(2, 8, Integer.getInteger("mlpWidth", 128), 3);
+    static final MlpSpec SPEC = MlpSpec.denoiser(2, 8, 128, 3);
     static final int EVAL_SAMPLES = 1000;
     static final int PROJECTIONS = 32;
-    static final int FIT_STEPS = Integer.getInteger("fitSteps", 1500);
+    static final int FIT_STEPS = 1500;
 
     private static Map<String, Tensor> pretrained;
 

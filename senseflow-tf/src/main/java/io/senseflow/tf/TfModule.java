@@ -1,0 +1,537 @@
+package io.senseflow.tf;
+
+import io.senseflow.InvalidRequestException;
+import io.senseflow.onnx.ir.Dim;
+import io.senseflow.onnx.ir.OnnxModel;
+import io.senseflow.onnx.ir.ValueInfo;
+import io.senseflow.tensor.Tensor;
+import io.senseflow.tf.graph.DataTypes;
+import io.senseflow.tf.graph.GraphOps;
+import io.senseflow.tf.graph.TfTensors;
+import io.senseflow.tf.graph.TfVariable;
+import io.senseflow.tf.importer.ImportOptions;
+import io.senseflow.tf.importer.ImportedGraph;
+import io.senseflow.tf.importer.OnnxImporter;
+import io.senseflow.train.AdamWConfig;
+import io.senseflow.train.BackwardResult;
+import io.senseflow.train.DifferentiableModule;
+import io.senseflow.train.GradientMode;
+import io.senseflow.train.ModuleInputs;
+import io.senseflow.train.Optimizer;
+import io.senseflow.train.ParameterStore;
+import io.senseflow.train.Upstream;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.EnumMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import org.tensorflow.Output;
+import org.tensorflow.Result;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.proto.DataType;
+
+/**
+ * A {@link DifferentiableModule} running an imported ONNX graph in TensorFlow (DESIGN.md, "The seam"): forward,
+ * vector-Jacobian products from an explicit upstream gradient or an in-graph loss form evaluated in the same session
+ * run as the forward, named parameters as TensorFlow variables, and AdamW over exactly this module's parameters.
+ *
+ * <pre>{@code
+ * try (TfModule g = TfModule.builder(OnnxModel.read(path))
+ *         .input(InputBinding.of(ModuleInputs.X, "sample"))
+ *         .input(InputBinding.of(ModuleInputs.SIGMA, "timestep").scaled(1000))
+ *         .input(InputBinding.of(ModuleInputs.TOKENS, "encoder_hidden_states"))
+ *         .output("out_sample").outputLike(ModuleInputs.X)
+ *         .importOptions(ImportOptions.builder().inputShape("sample", 4, 16, 32, 32).build())
+ *         .optimizer(AdamWConfig.released())
+ *         .build()) { ... }
+ * }</pre>
+ *
+ * <p>Input shapes: the graph is imported once with the shapes of {@link ImportOptions} (or as declared). Graphs
+ * whose shape arithmetic needs static sizes (most exports) are specialised to one batch size that way; with
+ * {@link Builder#specialisePerShape(boolean)} the module imports another copy of the graph, over the same
+ * variables, for each new combination of input shapes it is called with.
+ *
+ * <p>Gradient accumulators are TensorFlow variables (never copied to Java unless read). In
+ * {@link GradientMode#INPUTS} the accumulate op is simply not run, so accumulated parameter gradients stay exactly as
+ * they were; a module without an optimizer (frozen) offers input-only backward. Not thread-safe.
+ */
+public final class TfModule implements DifferentiableModule {
+    private final String name;
+    private final TfWorkspace workspace;
+    private final boolean ownsWorkspace;
+    private final GraphOps ops;
+    private final OnnxModel model;
+    private final ImportOptions importOptions;
+    private final List<InputBinding> bindings;
+    private final Map<String, ValueInfo> declared;
+    private final String outputName;
+    private final String outputLike;
+    private final boolean specialise;
+    private final Map<String, TfVariable> variables = new LinkedHashMap<>();
+    private final List<Variant> variants = new ArrayList<>();
+    private final TfParameterStore parameters;
+    private final TfAdamW optimizer;
+    private boolean closed;
+
+    private record Bound(InputBinding binding, Output<?> placeholder, long[] shape) {
+    }
+
+    /** The graph imported for one set of input shapes, over the module's variables. */
+    private static final class Variant {
+        final List<Bound> inputs;
+        final ImportedGraph graph;
+        final Output<?> output;
+        final Map<BackwardGraph.Form, BackwardGraph> backward = new EnumMap<>(BackwardGraph.Form.class);
+
+        Variant(List<Bound> inputs, ImportedGraph graph, Output<?> output) {
+            this.inputs = inputs;
+            this.graph = graph;
+            this.output = output;
+        }
+    }
+
+    private TfModule(Builder b) {
+        Objects.requireNonNull(b.model, "model");
+        this.name = b.name;
+        this.model = b.model;
+        this.bindings = List.copyOf(b.bindings);
+        this.outputLike = b.outputLike;
+        this.specialise = b.specialise;
+        this.ownsWorkspace = b.workspace == null;
+        this.workspace = ownsWorkspace ? TfWorkspace.create(b.sessionOptions) : b.workspace;
+        try {
+            this.ops = workspace.newScope(b.name);
+            this.outputName = b.output != null ? b.output : b.model.graph().outputs().get(0).name();
+            this.importOptions = b.importOptions.toBuilder().outputs(outputName).build();
+            this.declared = new OnnxImporter(b.model, importOptions).declaredInputs();
+            Map<String, long[]> shapes = new LinkedHashMap<>();
+            for (InputBinding binding : bindings) {
+                ValueInfo info = declared.get(binding.graphInput());
+                if (info == null) {
+                    throw InvalidRequestException.of("input binding " + binding.moduleInput(), "a graph input, one of "
+                            + declared.keySet(), binding.graphInput());
+                }
+                long[] shape = importOptions.inputShape(binding.graphInput());
+                shapes.put(binding.graphInput(), shape != null ? shape : declaredShape(info));
+            }
+            for (String gi : declared.keySet()) {
+                if (!shapes.containsKey(gi)) {
+                    throw new InvalidRequestException("module " + name + ": graph input '" + gi + "' has no binding; add"
+                            + " one with Builder.input(InputBinding.of(<module input>, \"" + gi + "\"))");
+                }
+            }
+            Variant first = importVariant(shapes);
+            this.parameters = new TfParameterStore(workspace, ops.scoped("params"), first.graph.trainableVariables());
+            this.optimizer = b.optimizer == null ? null
+                    : new TfAdamW(workspace, ops.scoped("adamw"), parameters, b.optimizer);
+        } catch (RuntimeException e) {
+            if (ownsWorkspace) {
+                workspace.close();
+            }
+            throw e;
+        }
+    }
+
+    private Variant importVariant(Map<String, long[]> shapes) {
+        GraphOps scope = ops.scoped(variants.isEmpty() ? "v" : "v" + variants.size());
+        GraphOps in = scope.scoped("inputs");
+        List<Bound> inputs = new ArrayList<>();
+        Map<String, Output<?>> provided = new LinkedHashMap<>();
+        ImportOptions.Builder opts = importOptions.toBuilder();
+        for (InputBinding binding : bindings) {
+            ValueInfo info = declared.get(binding.graphInput());
+            long[] shape = shapes.get(binding.graphInput());
+            if (shape != null) {
+                opts.inputShape(binding.graphInput(), shape);
+            }
+            Output<?> p = in.placeholder(DataType.DT_FLOAT, shape == null ? Shape.unknown() : Shape.of(shape),
+                    binding.moduleInput());
+            Output<?> fed = p;
+            if (binding.scale() != 1) {
+                fed = in.binary("Mul", fed, in.scalar((float) binding.scale()));
+            }
+            DataType want = DataTypes.toTf(info.elementType(), "graph input '" + binding.graphInput() + "'");
+            if (DataTypes.isInteger(want)) {
+                fed = in.unary("Round", fed); // ids arrive as floats
+            }
+            provided.put(binding.graphInput(), in.cast(fed, want));
+            inputs.add(new Bound(binding, p, shape));
+        }
+        java.util.Set<String> before = new java.util.HashSet<>(variables.keySet());
+        ImportedGraph g = new OnnxImporter(model, opts.build()).importInto(workspace.graph(), scope.scope() + "/graph",
+                provided, variables);
+        List<TfVariable> fresh = new ArrayList<>();
+        variables.forEach((k, v) -> {
+            if (!before.contains(k)) {
+                fresh.add(v);
+            }
+        });
+        io.senseflow.tf.graph.VariableInitializer.run(workspace.session(), fresh);
+        Output<?> y = g.output(outputName);
+        Variant v = new Variant(inputs, g, y.dataType() == DataType.DT_FLOAT ? y : scope.cast(y, DataType.DT_FLOAT));
+        variants.add(v);
+        return v;
+    }
+
+    private static long[] declaredShape(ValueInfo info) {
+        if (info.shape() == null) {
+            return null;
+        }
+        return info.shape().stream().mapToLong(d -> d instanceof Dim.Fixed f ? f.value() : -1).toArray();
+    }
+
+    /** @param model the ONNX graph @return a builder */
+    public static Builder builder(OnnxModel model) {
+        return new Builder(model);
+    }
+
+    /** @return the module's name (its scope in the workspace) */
+    public String name() {
+        return name;
+    }
+
+    /** @return the workspace the module lives in */
+    public TfWorkspace workspace() {
+        return workspace;
+    }
+
+    /** @return the graph imported at construction (inputs, outputs, variables, name map) */
+    public ImportedGraph importedGraph() {
+        return variants.get(0).graph;
+    }
+
+    /** @return how many input-shape variants of the graph have been imported */
+    public int variantCount() {
+        return variants.size();
+    }
+
+    // ------------------------------------------------------------------ inputs
+
+    /** @return the shape to feed a tensor as, or null if it does not fit a placeholder of {@code shape} */
+    private static int[] fit(Tensor t, long[] shape) {
+        int[] s = t.shape();
+        if (shape == null) {
+            return s;
+        }
+        boolean same = s.length == shape.length;
+        for (int i = 0; same && i < s.length; i++) {
+            same = shape[i] < 0 || shape[i] == s[i];
+        }
+        if (same) {
+            return s;
+        }
+        int unknown = 0;
+        long known = 1;
+        int[] target = new int[shape.length];
+        for (int i = 0; i < shape.length; i++) {
+            if (shape[i] < 0) {
+                unknown++;
+                target[i] = -1;
+            } else {
+                known *= shape[i];
+                target[i] = (int) shape[i];
+            }
+        }
+        if (unknown > 1 || (unknown == 0 && known != t.size()) || (unknown == 1 && (known == 0 || t.size() % known != 0))) {
+            return null;
+        }
+        if (unknown == 1) {
+            for (int i = 0; i < target.length; i++) {
+                if (target[i] < 0) {
+                    target[i] = (int) (t.size() / known);
+                }
+            }
+        }
+        return target;
+    }
+
+    private Variant variantFor(ModuleInputs in) {
+        for (Variant v : variants) {
+            boolean ok = true;
+            for (Bound b : v.inputs) {
+                ok &= fit(in.get(b.binding().moduleInput()), b.shape()) != null;
+            }
+            if (ok) {
+                return v;
+            }
+        }
+        Variant first = variants.get(0);
+        if (!specialise) {
+            for (Bound b : first.inputs) {
+                Tensor t = in.get(b.binding().moduleInput());
+                if (fit(t, b.shape()) == null) {
+                    throw InvalidRequestException.of("module " + name + " input " + b.binding().moduleInput(),
+                            "a tensor of shape " + Arrays.toString(b.shape()) + " (or the same layout with that many"
+                                    + " elements; build with specialisePerShape(true) to accept other shapes)",
+                            Arrays.toString(t.shape()));
+                }
+            }
+        }
+        // a new variant with every graph input fixed to what this call feeds
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        for (Bound b : first.inputs) {
+            Tensor t = in.get(b.binding().moduleInput());
+            long[] decl = declaredShape(declared.get(b.binding().graphInput()));
+            int[] s = fit(t, decl);
+            if (s == null) {
+                throw InvalidRequestException.of("module " + name + " input " + b.binding().moduleInput(),
+                        "a tensor fitting the graph input's shape " + Arrays.toString(decl), Arrays.toString(t.shape()));
+            }
+            shapes.put(b.binding().graphInput(), Arrays.stream(s).asLongStream().toArray());
+        }
+        return importVariant(shapes);
+    }
+
+    private void feedInputs(Runs r, Variant v, ModuleInputs in) {
+        for (Bound b : v.inputs) {
+            Tensor t = in.get(b.binding().moduleInput());
+            r.feed(b.placeholder(), t.reshape(fit(t, b.shape())));
+        }
+    }
+
+    private Tensor shapeOutput(Tensor y, ModuleInputs in) {
+        if (outputLike == null) {
+            return y;
+        }
+        Tensor like = in.get(outputLike);
+        return like.size() == y.size() ? y.reshape(like.shape()) : y;
+    }
+
+    // ------------------------------------------------------------------ forward
+
+    @Override
+    public Tensor forward(ModuleInputs in) {
+        ensureOpen();
+        Variant v = variantFor(in);
+        Runs r = new Runs(workspace.session(), "forward of module " + name);
+        feedInputs(r, v, in);
+        r.fetch(v.output);
+        try (Result res = r.run()) {
+            return shapeOutput(TfTensors.toTensor(res.get(0)), in);
+        }
+    }
+
+    // ------------------------------------------------------------------ backward
+
+    private BackwardGraph backwardGraph(Variant v, BackwardGraph.Form form) {
+        return v.backward.computeIfAbsent(form, f -> {
+            Map<String, Output<?>> params = new LinkedHashMap<>();
+            if (optimizer != null) {
+                for (io.senseflow.train.ParameterSpec p : parameters.specs()) {
+                    Output<?> read = v.graph.variableReads().get(p.name());
+                    if (read != null) {
+                        params.put(p.name(), read);
+                    }
+                }
+            }
+            Map<String, Output<?>> ins = new LinkedHashMap<>();
+            for (Bound b : v.inputs) {
+                if (b.binding().differentiable()) {
+                    ins.put(b.binding().moduleInput(), b.placeholder());
+                }
+            }
+            GraphOps where = ops.scoped("backward_" + f.name().toLowerCase(java.util.Locale.ROOT));
+            try {
+                return BackwardGraph.build(where, v.output, f, params, ins, optimizer);
+            } catch (org.tensorflow.exceptions.TensorFlowException | IllegalStateException e) {
+                throw new io.senseflow.BackendException("module " + name + ": TensorFlow could not build the backward"
+                        + " pass for the " + f.name().toLowerCase(java.util.Locale.ROOT) + " upstream form: "
+                        + Runs.firstLine(e.getMessage()), e);
+            }
+        });
+    }
+
+    private int batchOf(Variant v, ModuleInputs in) {
+        if (in.getOrNull(ModuleInputs.X) != null) {
+            return in.batch();
+        }
+        return in.get(v.inputs.get(0).binding().moduleInput()).batch();
+    }
+
+    private static Tensor feedLike(Tensor t, Output<?> placeholder, String what) {
+        Shape s = placeholder.shape();
+        int[] target = fit(t, s.isUnknown() ? null : s.asArray());
+        if (target == null) {
+            throw InvalidRequestException.of(what, "a tensor of shape " + s, Arrays.toString(t.shape()));
+        }
+        return t.reshape(target);
+    }
+
+    @Override
+    public BackwardResult backward(ModuleInputs in, Upstream upstream, GradientMode mode) {
+        ensureOpen();
+        if (mode.parameters() && optimizer == null) {
+            throw new InvalidRequestException("backward of module " + name + ": the module is frozen (no optimizer); use"
+                    + " GradientMode.INPUTS");
+        }
+        Variant v = variantFor(in);
+        BackwardGraph.Form form = BackwardGraph.Form.of(upstream);
+        BackwardGraph bg = backwardGraph(v, form);
+        Runs r = new Runs(workspace.session(), "backward of module " + name);
+        feedInputs(r, v, in);
+        if (form == BackwardGraph.Form.EXPLICIT) {
+            r.feed(bg.upstream, feedLike(((Upstream.Explicit) upstream).gradient(), bg.upstream, "module " + name
+                    + " upstream gradient"));
+        } else {
+            int batch = batchOf(v, in);
+            float[] w = upstream.weights();
+            if (w == null) {
+                w = new float[batch];
+                Arrays.fill(w, 1f);
+            } else if (w.length != batch) {
+                throw InvalidRequestException.of("upstream weights", batch + " per-sample values", w.length);
+            }
+            r.feed(bg.weights, Tensor.of(w, w.length));
+            if (upstream instanceof Upstream.Linear l) {
+                r.feed(bg.scale, l.scale());
+            } else if (upstream instanceof Upstream.Mse m) {
+                r.feed(bg.target, feedLike(m.target(), bg.target, "module " + name + " mse target"));
+            } else if (upstream instanceof Upstream.Hinge h) {
+                r.feed(bg.sign, (float) h.sign());
+                r.feed(bg.negSign, (float) -h.sign());
+            }
+        }
+        int outIndex = r.fetch(v.output);
+        int lossIndex = bg.loss == null ? -1 : r.fetch(bg.loss);
+        Map<String, Integer> gradIndex = new LinkedHashMap<>();
+        if (mode.inputs()) {
+            bg.inputGradients.forEach((k, g) -> gradIndex.put(k, r.fetch(g)));
+        }
+        if (mode.parameters() && bg.accumulate != null) {
+            r.target(bg.accumulate);
+        }
+        try (Result res = r.run()) {
+            Tensor y = shapeOutput(TfTensors.toTensor(res.get(outIndex)), in);
+            double loss = lossIndex < 0 ? Double.NaN : TfTensors.scalarValue(res.get(lossIndex));
+            Map<String, Tensor> grads = new LinkedHashMap<>();
+            if (mode.inputs()) {
+                for (Bound b : v.inputs) {
+                    String k = b.binding().moduleInput();
+                    if (!b.binding().differentiable()) {
+                        continue;
+                    }
+                    Tensor given = in.get(k);
+                    Integer idx = gradIndex.get(k);
+                    grads.put(k, idx == null ? Tensor.zeros(given.shape())
+                            : TfTensors.toTensor(res.get(idx)).reshape(given.shape()));
+                }
+            }
+            return new BackwardResult(loss, y, grads);
+        }
+    }
+
+    @Override
+    public ParameterStore parameters() {
+        ensureOpen();
+        return parameters;
+    }
+
+    @Override
+    public Optimizer optimizer() {
+        return optimizer;
+    }
+
+    private void ensureOpen() {
+        if (closed) {
+            throw new IllegalStateException("TfModule " + name + " is closed");
+        }
+        workspace.ensureOpen();
+    }
+
+    /** Closes the module; when it created its own workspace, the workspace (graph, session, variables) too. */
+    @Override
+    public void close() {
+        if (!closed) {
+            closed = true;
+            if (ownsWorkspace) {
+                workspace.close();
+            }
+        }
+    }
+
+    /** Builder of {@link TfModule}. */
+    public static final class Builder {
+        private final OnnxModel model;
+        private String name = "module";
+        private TfWorkspace workspace;
+        private TfSessionOptions sessionOptions = TfSessionOptions.defaults();
+        private ImportOptions importOptions = ImportOptions.defaults();
+        private final List<InputBinding> bindings = new ArrayList<>();
+        private String output;
+        private String outputLike;
+        private AdamWConfig optimizer;
+        private boolean specialise;
+
+        private Builder(OnnxModel model) {
+            this.model = model;
+        }
+
+        /** @param n the module's name (scope in the workspace, used in messages) @return this */
+        public Builder name(String n) {
+            this.name = n;
+            return this;
+        }
+
+        /** @param w a shared workspace (the caller closes it); default: the module's own @return this */
+        public Builder workspace(TfWorkspace w) {
+            this.workspace = w;
+            return this;
+        }
+
+        /** @param o session settings of the module's own workspace @return this */
+        public Builder sessionOptions(TfSessionOptions o) {
+            this.sessionOptions = o;
+            return this;
+        }
+
+        /** @param o import settings (shapes, trainable parameters) @return this */
+        public Builder importOptions(ImportOptions o) {
+            this.importOptions = o;
+            return this;
+        }
+
+        /** @param b one input binding @return this */
+        public Builder input(InputBinding b) {
+            bindings.add(b);
+            return this;
+        }
+
+        /** @param graphOutput the primary output (default: the graph's first output) @return this */
+        public Builder output(String graphOutput) {
+            this.output = graphOutput;
+            return this;
+        }
+
+        /** @param moduleInput give outputs this input's shape when the sizes agree (e.g. x) @return this */
+        public Builder outputLike(String moduleInput) {
+            this.outputLike = moduleInput;
+            return this;
+        }
+
+        /** @param config AdamW settings; null (the default) for a frozen module @return this */
+        public Builder optimizer(AdamWConfig config) {
+            this.optimizer = config;
+            return this;
+        }
+
+        /**
+         * @param on import another copy of the graph (over the same variables) for each new combination of input
+         *     shapes a call brings, instead of refusing shapes the first import does not accept
+         * @return this
+         */
+        public Builder specialisePerShape(boolean on) {
+            this.specialise = on;
+            return this;
+        }
+
+        /** @return the module */
+        public TfModule build() {
+            if (bindings.isEmpty()) {
+                throw new InvalidRequestException("module " + name + ": no input bindings");
+            }
+            return new TfModule(this);
+        }
+    }
+}

@@ -1,0 +1,200 @@
+package io.senseflow.tf.importer;
+
+import io.senseflow.InvalidRequestException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Predicate;
+import java.util.regex.Pattern;
+
+/**
+ * How an ONNX graph is imported into TensorFlow. Immutable; build with {@link #builder()}.
+ *
+ * <ul>
+ *   <li><b>Input shapes</b> specialise graph inputs (fix batch, sequence or spatial sizes). With static shapes the
+ *       shape arithmetic of exported graphs ({@code Shape -> Gather -> Concat -> Reshape}) folds to constants.</li>
+ *   <li><b>Trainable</b> selects, by original name, which float initializers become trainable variables (default:
+ *       all). The others are frozen: constants (or non-trainable variables when large).</li>
+ *   <li><b>Untie shared parameters</b> (default on): PyTorch's exporter replaces parameters that happen to hold
+ *       equal values by {@code Identity} nodes of one initializer ({@code model.pooler.dense.bias =
+ *       Identity(model.embeddings.LayerNorm.bias)}). They are separate parameters of the model, so each such
+ *       Identity output becomes its own variable, initialised with the shared value.</li>
+ *   <li><b>Outputs</b>: which values to import (default: the graph outputs); any intermediate value name may be
+ *       tapped. Nodes not needed for them are not imported.</li>
+ *   <li><b>Inline limit</b>: constants up to this many bytes are embedded in the graph; larger ones become
+ *       non-trainable variables initialised by feeding (the GraphDef has a 2 GB limit).</li>
+ *   <li><b>Fold limit</b>: a node whose inputs are all known at import is evaluated then, unless its result would
+ *       exceed this many bytes.</li>
+ * </ul>
+ */
+public final class ImportOptions {
+    private final Map<String, long[]> inputShapes;
+    private final Predicate<String> trainable;
+    private final String trainableDescription;
+    private final boolean untieSharedParameters;
+    private final List<String> outputs;
+    private final long inlineConstantBytes;
+    private final long foldLimitBytes;
+
+    private ImportOptions(Builder b) {
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        b.inputShapes.forEach((k, v) -> shapes.put(k, v.clone()));
+        this.inputShapes = shapes;
+        this.trainable = b.trainable;
+        this.trainableDescription = b.trainableDescription;
+        this.untieSharedParameters = b.untieSharedParameters;
+        this.outputs = List.copyOf(b.outputs);
+        this.inlineConstantBytes = b.inlineConstantBytes;
+        this.foldLimitBytes = b.foldLimitBytes;
+    }
+
+    /** @return the defaults: dynamic shapes as declared, all float initializers trainable */
+    public static ImportOptions defaults() {
+        return builder().build();
+    }
+
+    /** @return a builder with the defaults */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** @return a builder starting from these options */
+    public Builder toBuilder() {
+        Builder b = new Builder();
+        inputShapes.forEach(b::inputShape);
+        b.trainable = trainable;
+        b.trainableDescription = trainableDescription;
+        b.untieSharedParameters = untieSharedParameters;
+        b.outputs.addAll(outputs);
+        b.inlineConstantBytes = inlineConstantBytes;
+        b.foldLimitBytes = foldLimitBytes;
+        return b;
+    }
+
+    /** @param input a graph input name @return its specialised shape (-1 for dynamic), or null */
+    public long[] inputShape(String input) {
+        long[] s = inputShapes.get(input);
+        return s == null ? null : s.clone();
+    }
+
+    /** @return the names with specialised shapes */
+    public java.util.Set<String> specialisedInputs() {
+        return inputShapes.keySet();
+    }
+
+    /** @param originalName an initializer name @return whether it becomes a trainable variable */
+    public boolean isTrainable(String originalName) {
+        return trainable.test(originalName);
+    }
+
+    /** @return whether Identity-shared parameters are untied */
+    public boolean untieSharedParameters() {
+        return untieSharedParameters;
+    }
+
+    /** @return the values to import; empty for the graph outputs */
+    public List<String> outputs() {
+        return outputs;
+    }
+
+    /** @return the largest constant embedded in the graph, in bytes */
+    public long inlineConstantBytes() {
+        return inlineConstantBytes;
+    }
+
+    /** @return the largest folded result, in bytes */
+    public long foldLimitBytes() {
+        return foldLimitBytes;
+    }
+
+    @Override
+    public String toString() {
+        StringBuilder s = new StringBuilder("ImportOptions[trainable=").append(trainableDescription);
+        inputShapes.forEach((k, v) -> s.append(", ").append(k).append('=').append(java.util.Arrays.toString(v)));
+        return s.append(", untie=").append(untieSharedParameters).append(", outputs=").append(outputs).append(']')
+                .toString();
+    }
+
+    /** Builder of {@link ImportOptions}. */
+    public static final class Builder {
+        private final Map<String, long[]> inputShapes = new LinkedHashMap<>();
+        private Predicate<String> trainable = n -> true;
+        private String trainableDescription = "all";
+        private boolean untieSharedParameters = true;
+        private final List<String> outputs = new ArrayList<>();
+        private long inlineConstantBytes = 1L << 20;
+        private long foldLimitBytes = 64L << 20;
+
+        private Builder() {
+        }
+
+        /**
+         * @param input a graph input name
+         * @param dims its shape; -1 keeps a dimension dynamic
+         * @return this
+         */
+        public Builder inputShape(String input, long... dims) {
+            for (long d : dims) {
+                if (d < -1) {
+                    throw InvalidRequestException.of("input shape of " + input, "sizes >= 0 or -1 (dynamic)",
+                            java.util.Arrays.toString(dims));
+                }
+            }
+            inputShapes.put(input, dims.clone());
+            return this;
+        }
+
+        /**
+         * @param which selects trainable initializers by original name
+         * @param description what it selects, for messages
+         * @return this
+         */
+        public Builder trainable(Predicate<String> which, String description) {
+            this.trainable = which;
+            this.trainableDescription = description;
+            return this;
+        }
+
+        /** @param regex initializers whose original name matches (find) become trainable @return this */
+        public Builder trainablePattern(String regex) {
+            Pattern p = Pattern.compile(regex);
+            return trainable(n -> p.matcher(n).find(), "/" + regex + "/");
+        }
+
+        /** @return this, with every initializer frozen */
+        public Builder frozen() {
+            return trainable(n -> false, "none");
+        }
+
+        /** @param on whether to untie Identity-shared parameters @return this */
+        public Builder untieSharedParameters(boolean on) {
+            this.untieSharedParameters = on;
+            return this;
+        }
+
+        /** @param names the values to import (graph outputs or intermediate values) @return this */
+        public Builder outputs(String... names) {
+            outputs.clear();
+            outputs.addAll(List.of(names));
+            return this;
+        }
+
+        /** @param bytes largest constant embedded in the graph @return this */
+        public Builder inlineConstantBytes(long bytes) {
+            this.inlineConstantBytes = bytes;
+            return this;
+        }
+
+        /** @param bytes largest result folded at import @return this */
+        public Builder foldLimitBytes(long bytes) {
+            this.foldLimitBytes = bytes;
+            return this;
+        }
+
+        /** @return the options */
+        public ImportOptions build() {
+            return new ImportOptions(this);
+        }
+    }
+}

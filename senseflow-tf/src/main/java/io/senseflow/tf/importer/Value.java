@@ -1,0 +1,71 @@
+package io.senseflow.tf.importer;
+
+import io.senseflow.onnx.ir.TensorValue;
+import io.senseflow.tf.graph.DataTypes;
+import java.util.Arrays;
+import org.tensorflow.Output;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.proto.DataType;
+
+/**
+ * One ONNX value during import: a TensorFlow output, or a tensor known at import time (a constant, a folded
+ * result, a frozen initializer) that is put into the graph only when a non-folded op needs it.
+ */
+final class Value {
+    private final DataType dtype;
+    private final long[] shape;
+    private final TensorValue constant;
+    private Output<?> output;
+
+    private Value(DataType dtype, long[] shape, TensorValue constant, Output<?> output) {
+        this.dtype = dtype;
+        this.shape = shape;
+        this.constant = constant;
+        this.output = output;
+    }
+
+    static Value of(Output<?> o) {
+        return new Value(o.dataType(), shapeOf(o.shape()), null, o);
+    }
+
+    static Value constant(TensorValue t) {
+        return new Value(DataTypes.toTf(t.dataType(), "constant '" + t.name() + "'"), t.dims(), t, null);
+    }
+
+    static long[] shapeOf(Shape s) {
+        if (s.isUnknown()) {
+            return null;
+        }
+        return s.asArray();
+    }
+
+    DataType dtype() {
+        return dtype;
+    }
+
+    /** @return the static shape (-1 for unknown dimensions), or null for unknown rank */
+    long[] shape() {
+        return shape == null ? null : shape.clone();
+    }
+
+    boolean isConstant() {
+        return constant != null;
+    }
+
+    TensorValue constant() {
+        return constant;
+    }
+
+    Output<?> output() {
+        return output;
+    }
+
+    void setOutput(Output<?> o) {
+        this.output = o;
+    }
+
+    @Override
+    public String toString() {
+        return DataTypes.name(dtype) + (shape == null ? "[?]" : Arrays.toString(shape)) + (constant != null ? " const" : "");
+    }
+}
