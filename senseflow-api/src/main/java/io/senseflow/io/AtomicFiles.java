@@ -54,6 +54,7 @@ public final class AtomicFiles {
                 writer.write(ch);
                 ch.force(true);
             }
+            readableByOthers(tmp, abs);
             try {
                 Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             } catch (AtomicMoveNotSupportedException e) {
@@ -71,6 +72,21 @@ public final class AtomicFiles {
                     // best effort: the temporary file is hidden and never read
                 }
             }
+        }
+    }
+
+    /**
+     * Temporary files are created owner-only; the result should look like any other file the user writes: keep the
+     * replaced file's permissions, or rw-r--r-- for a new one (where the file system has POSIX permissions).
+     */
+    private static void readableByOthers(Path tmp, Path target) {
+        try {
+            java.util.Set<java.nio.file.attribute.PosixFilePermission> perms = Files.exists(target)
+                    ? Files.getPosixFilePermissions(target)
+                    : java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--");
+            Files.setPosixFilePermissions(tmp, perms);
+        } catch (UnsupportedOperationException | IOException ignored) {
+            // not a POSIX file system: keep the default
         }
     }
 
