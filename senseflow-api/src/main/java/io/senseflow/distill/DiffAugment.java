@@ -45,7 +45,7 @@ public final class DiffAugment implements Augmentation {
 
     private static final int DRAWS_PER_SAMPLE = 7;
 
-    private final Set<Op> ops;
+    private final EnumSet<Op> ops;
     private final double translationRatio;
     private final double cutoutRatio;
 
@@ -81,7 +81,7 @@ public final class DiffAugment implements Augmentation {
 
     /** @return the operations applied */
     public Set<Op> ops() {
-        return EnumSet.copyOf(ops.isEmpty() ? EnumSet.noneOf(Op.class) : ops);
+        return EnumSet.copyOf(ops);
     }
 
     /** Per-sample parameters of one application. */

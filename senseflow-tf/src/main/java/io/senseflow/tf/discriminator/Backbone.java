@@ -47,7 +47,7 @@ public final class Backbone {
         this.patchWidth = b.patchWidth;
     }
 
-    /** @param model the backbone graph @return a builder: all graph outputs' taps empty, ImageNet preprocessing */
+    /** @param model the backbone graph @return a builder with no taps yet, ImageNet preprocessing, CLS dropped */
     public static Builder builder(OnnxModel model) {
         return new Builder(model);
     }
