@@ -31,8 +31,10 @@ public record AdversarialLoss(GanWeighting weighting) implements DistillationObj
         Tensor images = gan.decoder() == null ? x0 : gan.decoder().forward(ModuleInputs.of(x0, null));
         Augmentation.Applied aug = gan.augmentation().apply(images, ctx.random("gan.augment"));
         float[] omega = weighting.omega(ctx.sigmas());
-        BackwardResult r = gan.discriminator().backward(ModuleInputs.of(aug.output(), ctx.conditioning()),
-                Upstream.linear(-weighting.weight(), omega), GradientMode.INPUTS);
+        ModuleInputs in = RandomInputs.complete(gan.discriminator(), ModuleInputs.of(aug.output(), ctx.conditioning()),
+                ctx.random("gan.discriminator_inputs"));
+        BackwardResult r = gan.discriminator().backward(in, Upstream.linear(-weighting.weight(), omega),
+                GradientMode.INPUTS);
         Tensor dImages = aug.backward(r.inputGradient(ModuleInputs.X));
         Tensor dx0 = gan.decoder() == null ? dImages
                 : gan.decoder().backward(ModuleInputs.of(x0, null), Upstream.explicit(dImages), GradientMode.INPUTS)

@@ -91,14 +91,31 @@ public record DistillationConfig(long seed, int batchSize, long iterations, doub
     }
 
     /**
-     * The GAN term and discriminator update (§4.4, §4.8).
+     * The GAN term and discriminator update (§4.4, §4.8). The discriminator's learning rate is
+     * {@code discriminatorOptimizer}'s.
      *
      * @param enabled on or off
      * @param weighting {@code omega} and {@code w_gan}
+     * @param discriminator which discriminator; {@link DiscriminatorKind#NONE} only when the term is off
      */
-    public record Gan(boolean enabled, GanWeighting weighting) {
+    public record Gan(boolean enabled, GanWeighting weighting, DiscriminatorKind discriminator) {
         public Gan {
             Objects.requireNonNull(weighting, "gan.weighting");
+            Objects.requireNonNull(discriminator, "gan.discriminator");
+            if (enabled && discriminator == DiscriminatorKind.NONE) {
+                throw InvalidRequestException.of("gan.discriminator", "vfm or fake-score-features when gan.enabled is"
+                        + " true", "none");
+            }
+        }
+
+        /**
+         * The term with SenseFlow's discriminator (a frozen vision backbone with heads) when enabled.
+         *
+         * @param enabled on or off
+         * @param weighting {@code omega} and {@code w_gan}
+         */
+        public Gan(boolean enabled, GanWeighting weighting) {
+            this(enabled, weighting, enabled ? DiscriminatorKind.VFM : DiscriminatorKind.NONE);
         }
     }
 
@@ -426,6 +443,7 @@ public record DistillationConfig(long seed, int batchSize, long iterations, doub
         g.put("enabled", gan.enabled());
         g.put("omega", gan.weighting().omega().name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'));
         g.put("weight", gan.weighting().weight());
+        g.put("discriminator", gan.discriminator().id());
         m.put("gan", g);
         Map<String, Object> a = new LinkedHashMap<>();
         a.put("enabled", ida.enabled());
@@ -482,7 +500,7 @@ public record DistillationConfig(long seed, int batchSize, long iterations, doub
                             guidanceFromJson(d.getObject("guidance"))),
                     new Isg(i.getBoolean("enabled"), i.getDouble("weight"), GridSpec.fromJson(i.getObject("grid")),
                             i.getInt("margin"), guidanceFromJson(i.getObject("guidance")), distance),
-                    new Gan(g.getBoolean("enabled"), new GanWeighting(omega, g.getDouble("weight"))),
+                    ganFromJson(g, omega),
                     new Ida(a.getBoolean("enabled"), a.getDouble("lambda")),
                     o.getDouble("ema_decay"), TimestepSpec.fromJson(o.getObject("fake_score_timesteps")),
                     adamFromJson(o.getObject("generator_optimizer")), adamFromJson(o.getObject("fake_score_optimizer")),
@@ -490,6 +508,16 @@ public record DistillationConfig(long seed, int batchSize, long iterations, doub
         } catch (JsonException e) {
             throw new InvalidRequestException("distillation config: " + e.getMessage(), e);
         }
+    }
+
+    /** {@code discriminator} may be absent (configs written before it existed): then the constructor's default. */
+    private static Gan ganFromJson(JsonObject g, GanWeighting.Omega omega) {
+        GanWeighting w = new GanWeighting(omega, g.getDouble("weight"));
+        boolean enabled = g.getBoolean("enabled");
+        if (!g.has("discriminator")) {
+            return new Gan(enabled, w);
+        }
+        return new Gan(enabled, w, DiscriminatorKind.fromId(g.getString("discriminator")));
     }
 
     private static Map<String, Object> guidanceJson(TeacherGuidance g) {

@@ -294,10 +294,12 @@ public final class Distiller {
                 }
                 fakeImages = augmentation.apply(fakeImages, random("discriminator.augment_fake", it)).output();
                 discriminator.optimizer().zeroGradients();
-                BackwardResult rr = discriminator.backward(ModuleInputs.of(realImages, cond), Upstream.hinge(1, omega),
-                        GradientMode.PARAMETERS);
-                BackwardResult rf = discriminator.backward(ModuleInputs.of(fakeImages, cond), Upstream.hinge(-1, omega),
-                        GradientMode.PARAMETERS);
+                ModuleInputs realIn = RandomInputs.complete(discriminator, ModuleInputs.of(realImages, cond),
+                        random("discriminator.inputs_real", it));
+                ModuleInputs fakeIn = RandomInputs.complete(discriminator, ModuleInputs.of(fakeImages, cond),
+                        random("discriminator.inputs_fake", it));
+                BackwardResult rr = discriminator.backward(realIn, Upstream.hinge(1, omega), GradientMode.PARAMETERS);
+                BackwardResult rf = discriminator.backward(fakeIn, Upstream.hinge(-1, omega), GradientMode.PARAMETERS);
                 losses.put("discriminator_real", rr.loss());
                 losses.put("discriminator_fake", rf.loss());
                 requireFinite(rr.loss() + rf.loss(), "discriminator loss", it);
@@ -610,6 +612,11 @@ public final class Distiller {
             }
             if (discriminator != null && !discriminator.trainable()) {
                 throw new InvalidRequestException("the discriminator must have trainable heads (an optimizer)");
+            }
+            if (config.gan().enabled() && config.gan().discriminator() == DiscriminatorKind.FAKE_SCORE_FEATURES
+                    && decoder != null) {
+                throw InvalidRequestException.of("decoder", "none with gan.discriminator fake-score-features (it looks"
+                        + " at the generator's samples, as the fake score does, not at decoded images)", "a decoder");
             }
             if (ema != null) {
                 ParameterStore.requireSameArchitecture(ema, generator.parameters(), "EMA");

@@ -54,6 +54,19 @@ public final class TfAdamW implements Optimizer {
                         Output<?> stepSize, Output<?> sqrtBc2, Output<?> eps, GraphOperation op) {
     }
 
+    /**
+     * AdamW over a store built outside a {@link TfModule} (e.g. discriminator heads).
+     *
+     * @param workspace the store's workspace
+     * @param ops where to build the slots and update ops
+     * @param params the parameters
+     * @param config hyper-parameters
+     * @return the optimizer
+     */
+    public static TfAdamW of(TfWorkspace workspace, GraphOps ops, TfParameterStore params, AdamWConfig config) {
+        return new TfAdamW(workspace, ops, params, config);
+    }
+
     TfAdamW(TfWorkspace workspace, GraphOps ops, TfParameterStore params, AdamWConfig config) {
         this.workspace = workspace;
         this.params = params;
@@ -145,7 +158,7 @@ public final class TfAdamW implements Optimizer {
      * @param gradients gradient per parameter name (parameters without one are left out)
      * @return the op, or null when there is nothing to accumulate
      */
-    GraphOperation accumulate(GraphOps where, Map<String, Output<?>> gradients) {
+    public GraphOperation accumulate(GraphOps where, Map<String, Output<?>> gradients) {
         List<GraphOperation> adds = new ArrayList<>();
         gradients.forEach((name, g) -> adds.add(where.op("AssignAddVariableOp").in(grads.get(name).handle())
                 .in(where.cast(g, DataType.DT_FLOAT)).attr("dtype", DataType.DT_FLOAT).build()));

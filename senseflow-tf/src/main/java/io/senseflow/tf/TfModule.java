@@ -148,20 +148,33 @@ public final class TfModule implements DifferentiableModule {
             }
             Output<?> p = in.placeholder(DataType.DT_FLOAT, shape == null ? Shape.unknown() : Shape.of(shape),
                     binding.moduleInput());
-            Output<?> fed = p;
-            if (binding.scale() != 1) {
-                fed = in.binary("Mul", fed, in.scalar((float) binding.scale()));
-            }
-            DataType want = DataTypes.toTf(info.elementType(), "graph input '" + binding.graphInput() + "'");
-            if (DataTypes.isInteger(want)) {
-                fed = in.unary("Round", fed); // ids arrive as floats
-            }
-            provided.put(binding.graphInput(), in.cast(fed, want));
+            provided.put(binding.graphInput(), applyBinding(in, binding, info, p));
             inputs.add(new Bound(binding, p, shape));
         }
+        ImportedGraph g = importOver(opts.build(), scope.scope() + "/graph", provided);
+        Output<?> y = g.output(outputName);
+        Variant v = new Variant(inputs, g, y.dataType() == DataType.DT_FLOAT ? y : scope.cast(y, DataType.DT_FLOAT));
+        variants.add(v);
+        return v;
+    }
+
+    /** graph input = cast(scale * module input), ids rounded (they arrive as floats). */
+    private static Output<?> applyBinding(GraphOps in, InputBinding binding, ValueInfo info, Output<?> value) {
+        Output<?> fed = value;
+        if (binding.scale() != 1) {
+            fed = in.binary("Mul", fed, in.scalar((float) binding.scale()));
+        }
+        DataType want = DataTypes.toTf(info.elementType(), "graph input '" + binding.graphInput() + "'");
+        if (DataTypes.isInteger(want)) {
+            fed = in.unary("Round", fed);
+        }
+        return in.cast(fed, want);
+    }
+
+    /** Imports the model over this module's variables and initialises the variables it had to create. */
+    private ImportedGraph importOver(ImportOptions options, String scope, Map<String, Output<?>> provided) {
         java.util.Set<String> before = new java.util.HashSet<>(variables.keySet());
-        ImportedGraph g = new OnnxImporter(model, opts.build()).importInto(workspace.graph(), scope.scope() + "/graph",
-                provided, variables);
+        ImportedGraph g = new OnnxImporter(model, options).importInto(workspace.graph(), scope, provided, variables);
         List<TfVariable> fresh = new ArrayList<>();
         variables.forEach((k, v) -> {
             if (!before.contains(k)) {
@@ -169,10 +182,55 @@ public final class TfModule implements DifferentiableModule {
             }
         });
         io.senseflow.tf.graph.VariableInitializer.run(workspace.session(), fresh);
-        Output<?> y = g.output(outputName);
-        Variant v = new Variant(inputs, g, y.dataType() == DataType.DT_FLOAT ? y : scope.cast(y, DataType.DT_FLOAT));
-        variants.add(v);
-        return v;
+        return g;
+    }
+
+    /**
+     * Imports this module's graph once more into its workspace, over the module's own variables, as a view for
+     * another module to look inside: any intermediate value may be requested as an output, and nothing built on
+     * the view enters this module's gradient accumulators or optimizer (only this module's backward graphs
+     * accumulate). The view's inputs go through this module's bindings (scale, cast). Variables are shared, so
+     * the view always sees the current parameters (after optimizer steps, IDA blends, writes). Used by the
+     * discriminator on the fake score's features (DMD2 style).
+     *
+     * @param scope where to build, a scope of this module's workspace
+     * @param moduleInputs a float32 value per bound module input ({@code x}, {@code sigma}, ...), shaped like the
+     *     graph input it feeds; static shapes specialise the import
+     * @param outputs the values to import (graph outputs or intermediate value names)
+     * @return the imported view
+     */
+    public ImportedGraph importView(GraphOps scope, Map<String, Output<?>> moduleInputs, List<String> outputs) {
+        ensureOpen();
+        if (outputs.isEmpty()) {
+            throw InvalidRequestException.of("view of module " + name + ": outputs", "at least one value name", outputs);
+        }
+        ImportOptions.Builder opts = importOptions.toBuilder().outputs(outputs.toArray(new String[0]));
+        Map<String, Output<?>> provided = new LinkedHashMap<>();
+        for (InputBinding binding : bindings) {
+            Output<?> given = moduleInputs.get(binding.moduleInput());
+            if (given == null) {
+                throw InvalidRequestException.of("view of module " + name + ": module input '" + binding.moduleInput()
+                        + "'", "a value (the module binds " + bindings.stream().map(InputBinding::moduleInput).toList()
+                        + ")", "none");
+            }
+            Shape s = given.shape();
+            if (!s.isUnknown()) {
+                opts.inputShape(binding.graphInput(), s.asArray());
+            }
+            provided.put(binding.graphInput(), applyBinding(scope.scoped("inputs"), binding,
+                    declared.get(binding.graphInput()), given));
+        }
+        return importOver(opts.build(), scope.scope() + "/graph", provided);
+    }
+
+    /** @return the ONNX model the module runs */
+    public OnnxModel model() {
+        return model;
+    }
+
+    /** @return the input bindings, in order */
+    public List<InputBinding> bindings() {
+        return bindings;
     }
 
     private static long[] declaredShape(ValueInfo info) {

@@ -38,6 +38,18 @@ public final class TfParameterStore implements ParameterStore {
     private record Blend(Output<?> keep, Output<?> rest, Map<String, Output<?>> sources, GraphOperation op) {
     }
 
+    /**
+     * A store over variables a module built itself (outside an ONNX import), e.g. discriminator heads.
+     *
+     * @param workspace the workspace the variables live in
+     * @param ops where the store builds its reads, blends and copies (a scope of that workspace)
+     * @param variables the trainable float32 variables, initialised
+     * @return the store
+     */
+    public static TfParameterStore of(TfWorkspace workspace, GraphOps ops, List<TfVariable> variables) {
+        return new TfParameterStore(workspace, ops, variables);
+    }
+
     TfParameterStore(TfWorkspace workspace, GraphOps ops, List<TfVariable> variables) {
         this.workspace = workspace;
         this.ops = ops;

@@ -61,9 +61,10 @@ public final class TfWorkspace implements AutoCloseable {
 
     /**
      * @param base a wanted scope name
-     * @return a builder under a scope unused by other modules of this workspace ({@code base}, {@code base_1}, ...)
+     * @return a builder under a scope unused by other modules of this workspace ({@code base}, {@code base_1}, ...),
+     *     for modules built outside this package (the discriminator, for instance)
      */
-    GraphOps newScope(String base) {
+    public GraphOps newScope(String base) {
         ensureOpen();
         String name = io.senseflow.tf.graph.TfNames.flat(base);
         String s = name;
