@@ -99,8 +99,11 @@ public record MemoryBudget(long deviceBytes, long heapBytes, String description)
         if (bytes == Long.MAX_VALUE) {
             return "unlimited";
         }
-        return bytes >= (1L << 30) ? String.format(Locale.ROOT, "%.2f GiB", bytes / (double) (1L << 30))
-                : String.format(Locale.ROOT, "%.1f MiB", bytes / (double) (1L << 20));
+        if (bytes >= (1L << 30)) {
+            return String.format(Locale.ROOT, "%.2f GiB", bytes / (double) (1L << 30));
+        }
+        return bytes >= (1L << 20) ? String.format(Locale.ROOT, "%.1f MiB", bytes / (double) (1L << 20))
+                : String.format(Locale.ROOT, "%.1f KiB", bytes / 1024.0);
     }
 
     private static long memAvailable() {

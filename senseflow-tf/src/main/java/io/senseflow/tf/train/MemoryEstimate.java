@@ -75,12 +75,12 @@ public record MemoryEstimate(List<Item> items) {
     public String table() {
         StringBuilder sb = new StringBuilder();
         for (Item i : items) {
-            sb.append(String.format(Locale.ROOT, "  %-62s %12s  %s%n", i.what(), MemoryBudget.gib(i.bytes()),
+            sb.append(String.format(Locale.ROOT, "  %-84s %11s  %s%n", i.what(), MemoryBudget.gib(i.bytes()),
                     i.pool().name().toLowerCase(Locale.ROOT)));
         }
-        sb.append(String.format(Locale.ROOT, "  %-62s %12s%n", "total device (native or GPU)",
+        sb.append(String.format(Locale.ROOT, "  %-84s %11s%n", "total device (native or GPU)",
                 MemoryBudget.gib(deviceBytes())));
-        sb.append(String.format(Locale.ROOT, "  %-62s %12s%n", "total JVM heap", MemoryBudget.gib(heapBytes())));
+        sb.append(String.format(Locale.ROOT, "  %-84s %11s%n", "total JVM heap", MemoryBudget.gib(heapBytes())));
         return sb.toString();
     }
 
