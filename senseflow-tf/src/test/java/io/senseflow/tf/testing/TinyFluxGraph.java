@@ -52,6 +52,17 @@ public final class TinyFluxGraph {
         return g.build();
     }
 
+    /** @return the float initializers of {@code teacher(1)} by name */
+    public static java.util.Map<String, Tensor> initialParameters() {
+        java.util.Map<String, Tensor> m = new java.util.LinkedHashMap<>();
+        for (io.senseflow.onnx.ir.TensorValue t : teacher(1).graph().initializers()) {
+            if (t.dataType() == DataType.FLOAT) {
+                m.put(t.name(), t.toTensor());
+            }
+        }
+        return m;
+    }
+
     private record Weights(GraphBuilder g, long seed) {
         String linear(String name, String in, int fanIn, int fanOut) {
             float scale = (float) (1 / Math.sqrt(fanIn));
