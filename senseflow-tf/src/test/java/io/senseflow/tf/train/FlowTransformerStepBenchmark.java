@@ -61,9 +61,29 @@ class FlowTransformerStepBenchmark {
 
     @Test
     void stepTimeAtBatch32() {
+        OnnxModel model = FlowTransformer.build(config(), 1);
+        MemoryEstimate e = MemoryEstimate.builder()
+                .trainable("flow transformer", FlowTransformer.parameterCount(config()), 0)
+                .pass("training step at batch " + BATCH, GraphActivations.of(model, DenoiserSpec.batchShapes(model, BATCH,
+                        ImportOptions.builder().frozen().build())).bytes(), true).build();
+        System.out.print("memory estimate:\n" + e.table());
         for (int threads : new int[] {2, 1}) {
             measure(threads);
+            System.out.println("resident memory of the process now: " + rssMiB() + " MiB");
         }
+    }
+
+    static long rssMiB() {
+        try {
+            for (String l : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status"))) {
+                if (l.startsWith("VmRSS:")) {
+                    return Long.parseLong(l.replaceAll("[^0-9]", "")) / 1024;
+                }
+            }
+        } catch (java.io.IOException e) {
+            return -1;
+        }
+        return -1;
     }
 
     private static void measure(int threads) {
