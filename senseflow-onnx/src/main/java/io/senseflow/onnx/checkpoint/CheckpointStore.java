@@ -309,15 +309,40 @@ public final class CheckpointStore {
         }
     }
 
+    /**
+     * Cleans up after a save that was interrupted (a crash, a kill): temporary folders go; a checkpoint that was moved
+     * aside to be replaced goes back to its place if the replacement never arrived.
+     */
     private void removeStale() throws IOException {
+        List<Path> stale = new ArrayList<>();
         try (DirectoryStream<Path> s = Files.newDirectoryStream(root)) {
             for (Path p : s) {
                 String n = p.getFileName().toString();
                 if ((n.startsWith(TEMP_PREFIX) || n.startsWith(OLD_PREFIX)) && Files.isDirectory(p)) {
-                    LOG.warn("removing the leftover of an interrupted checkpoint save: {}", p);
-                    deleteQuietly(p);
+                    stale.add(p);
                 }
             }
+        }
+        for (Path p : stale) {
+            if (p.getFileName().toString().startsWith(OLD_PREFIX)) {
+                Path back = replacedFolder(p);
+                if (back != null && !Files.exists(back)) {
+                    LOG.warn("restoring checkpoint {} that an interrupted save had moved aside", back);
+                    move(p, back);
+                    continue;
+                }
+            }
+            LOG.warn("removing the leftover of an interrupted checkpoint save: {}", p);
+            deleteQuietly(p);
+        }
+    }
+
+    private Path replacedFolder(Path old) {
+        try {
+            String text = new String(Files.readAllBytes(old.resolve(CheckpointManifest.FILE_NAME)), StandardCharsets.UTF_8);
+            return folderFor(CheckpointManifest.fromJson(text, old.toString()).iteration());
+        } catch (IOException | CheckpointException e) {
+            return null;
         }
     }
 

@@ -262,4 +262,24 @@ class CheckpointStoreTest {
                 .hasMessageContaining("module name").hasMessageContaining("../g");
         assertThat(CheckpointStore.at(dir).list()).isEmpty();
     }
+
+    @Test
+    void theLeftoversOfAnInterruptedSaveAreCleanedUpAndAMovedAsideCheckpointComesBack() throws IOException {
+        Path two = savedAt(2);
+        Path four = savedAt(4);
+        // a crash while replacing iteration 4: the old folder was moved aside, the new one not yet renamed in
+        Path aside = dir.resolve(".checkpoint-old-123");
+        Files.move(four, aside);
+        Path half = Files.createDirectories(dir.resolve(".checkpoint-tmp-456"));
+        Files.writeString(half.resolve("config.json"), "{}");
+        assertThat(CheckpointStore.at(dir).list()).containsExactly(two);
+        Run r = run(config(), 1);
+        r.distiller().runUntil(6, CancellationToken.none());
+        CheckpointStore.at(dir).save(r.distiller().snapshot());
+        try (Stream<Path> s = Files.list(dir)) {
+            assertThat(s.map(p -> p.getFileName().toString()).sorted().toList())
+                    .containsExactly("checkpoint-000000002", "checkpoint-000000004", "checkpoint-000000006");
+        }
+        assertThat(CheckpointStore.load(four).iteration()).isEqualTo(4);
+    }
 }
