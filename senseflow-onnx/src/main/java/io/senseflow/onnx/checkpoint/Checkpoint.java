@@ -6,6 +6,7 @@ import io.senseflow.distill.TrainingSnapshot;
 import io.senseflow.json.Json;
 import io.senseflow.json.JsonException;
 import io.senseflow.tensor.Tensor;
+import io.senseflow.train.FlowMatchingTrainer;
 import io.senseflow.train.ParameterSpec;
 import io.senseflow.train.ParameterStore;
 import java.nio.file.Path;
@@ -99,6 +100,21 @@ public record Checkpoint(Path folder, CheckpointManifest manifest, TrainingSnaps
         requireConfig(distiller.config().toJson());
         try {
             distiller.restore(snapshot);
+        } catch (CheckpointException e) {
+            throw new CheckpointException(folder + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Checks the config, then restores the trainer (which checks the model's names and shapes).
+     *
+     * @param trainer a trainer built with the same config and architecture
+     * @throws CheckpointException naming the folder and what differs
+     */
+    public void restore(FlowMatchingTrainer trainer) {
+        requireConfig(trainer.config().toJson());
+        try {
+            trainer.restore(snapshot);
         } catch (CheckpointException e) {
             throw new CheckpointException(folder + ": " + e.getMessage(), e);
         }

@@ -112,6 +112,11 @@ class FlowMatchingTeacherTest {
             assertThat(cp.snapshot().parameters().get(FlowMatchingTrainer.MODULE))
                     .isEqualTo(teacher.parameters().snapshot());
             assertThat(FlowMatchingConfig.fromJson(cp.snapshot().configJson())).isEqualTo(cfg);
+            // a longer run (another config) is refused with the differing field named
+            FlowMatchingTrainer longer = FlowMatchingTrainer.builder().config(cfg.withSteps(2 * STEPS)).model(teacher)
+                    .dataset(latents(11)).build();
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> cp.restore(longer))
+                    .isInstanceOf(io.senseflow.CheckpointException.class).hasMessageContaining("steps: 300 vs 600");
         }
     }
 
