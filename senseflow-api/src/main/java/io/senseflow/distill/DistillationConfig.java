@@ -8,7 +8,6 @@ import io.senseflow.schedule.AnchorPreset;
 import io.senseflow.schedule.FewStepScheduler;
 import io.senseflow.schedule.IntraSegmentTimesteps;
 import io.senseflow.train.AdamWConfig;
-import io.senseflow.train.LearningRateSchedule;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -547,31 +546,11 @@ public record DistillationConfig(long seed, int batchSize, long iterations, doub
     }
 
     private static Map<String, Object> adamJson(AdamWConfig c) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        LearningRateSchedule lr = c.learningRate();
-        m.put("lr", lr.peak());
-        m.put("warmup", (long) lr.warmupSteps());
-        m.put("decay", lr.decay().name().toLowerCase(java.util.Locale.ROOT));
-        m.put("total_steps", lr.totalSteps());
-        m.put("min_lr", lr.minimum());
-        m.put("beta1", c.beta1());
-        m.put("beta2", c.beta2());
-        m.put("epsilon", c.epsilon());
-        m.put("weight_decay", c.weightDecay());
-        m.put("clip_norm", c.clipNorm());
-        return m;
+        return c.toJson();
     }
 
     private static AdamWConfig adamFromJson(JsonObject o) {
-        LearningRateSchedule.Decay decay;
-        try {
-            decay = LearningRateSchedule.Decay.valueOf(o.getString("decay").toUpperCase(java.util.Locale.ROOT));
-        } catch (IllegalArgumentException e) {
-            throw InvalidRequestException.of(o.pathOf("decay"), "constant or cosine", o.getString("decay"));
-        }
-        return new AdamWConfig(new LearningRateSchedule(o.getDouble("lr"), o.getInt("warmup"), decay,
-                o.getLong("total_steps"), o.getDouble("min_lr")), o.getDouble("beta1"), o.getDouble("beta2"),
-                o.getDouble("epsilon"), o.getDouble("weight_decay"), o.getDouble("clip_norm"));
+        return AdamWConfig.fromJson(o);
     }
 
     private static void requireWeight(String field, double w) {

@@ -1,6 +1,11 @@
 package io.senseflow.train;
 
 import io.senseflow.InvalidRequestException;
+import io.senseflow.json.JsonObject;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
 
 /**
  * AdamW (Loshchilov and Hutter) with decoupled weight decay and global-norm clipping. The released SenseFlow
@@ -63,5 +68,44 @@ public record AdamWConfig(LearningRateSchedule learningRate, double beta1, doubl
     /** @param decay decoupled weight decay @return a copy with it */
     public AdamWConfig withWeightDecay(double decay) {
         return new AdamWConfig(learningRate, beta1, beta2, epsilon, decay, clipNorm);
+    }
+
+    /**
+     * @return the JSON form used in run configs: {@code lr}, {@code warmup}, {@code decay} ({@code constant} or
+     *     {@code cosine}), {@code total_steps}, {@code min_lr}, {@code beta1}, {@code beta2}, {@code epsilon},
+     *     {@code weight_decay}, {@code clip_norm}
+     */
+    public Map<String, Object> toJson() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("lr", learningRate.peak());
+        m.put("warmup", (long) learningRate.warmupSteps());
+        m.put("decay", learningRate.decay().name().toLowerCase(Locale.ROOT));
+        m.put("total_steps", learningRate.totalSteps());
+        m.put("min_lr", learningRate.minimum());
+        m.put("beta1", beta1);
+        m.put("beta2", beta2);
+        m.put("epsilon", epsilon);
+        m.put("weight_decay", weightDecay);
+        m.put("clip_norm", clipNorm);
+        return m;
+    }
+
+    /**
+     * @param o the JSON form of {@link #toJson()}; unknown fields are errors
+     * @return the config
+     * @throws InvalidRequestException or {@link io.senseflow.json.JsonException} naming the field
+     */
+    public static AdamWConfig fromJson(JsonObject o) {
+        o.requireOnly(Set.of("lr", "warmup", "decay", "total_steps", "min_lr", "beta1", "beta2", "epsilon",
+                "weight_decay", "clip_norm"));
+        LearningRateSchedule.Decay decay;
+        try {
+            decay = LearningRateSchedule.Decay.valueOf(o.getString("decay").toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw InvalidRequestException.of(o.pathOf("decay"), "constant or cosine", o.getString("decay"));
+        }
+        return new AdamWConfig(new LearningRateSchedule(o.getDouble("lr"), o.getInt("warmup"), decay,
+                o.getLong("total_steps"), o.getDouble("min_lr")), o.getDouble("beta1"), o.getDouble("beta2"),
+                o.getDouble("epsilon"), o.getDouble("weight_decay"), o.getDouble("clip_norm"));
     }
 }

@@ -10,21 +10,45 @@ import org.tensorflow.proto.RewriterConfig;
  * Settings of the TensorFlow session a {@link TfWorkspace} runs. Thread counts are fixed (never "as many as there
  * are cores") so runs are reproducible: on CPU, TensorFlow's kernels give bit-identical results for the same inputs
  * and the same thread counts (tested), but a different intra-op thread count may change how reductions and matrix
- * products are split, and with it the last bits. GPU memory grows on demand instead of being grabbed up front, so
- * ONNX Runtime can share the device.
+ * products are split, and with it the last bits.
+ *
+ * <p>GPU (with the {@code -Pgpu} build, TensorFlow's {@code linux-x86_64-gpu} natives): memory always grows on demand
+ * instead of being grabbed up front, so ONNX Runtime can share the device; {@link #withGpu(int, long)} pins the session to
+ * one device and caps TensorFlow's memory there (a virtual device with a memory limit), which, together with ONNX
+ * Runtime's {@code cudaMemoryLimitBytes}, splits one GPU between the trainer and an ONNX Runtime teacher. On a CPU-only
+ * build these settings are ignored.
  *
  * @param intraOpThreads threads inside one kernel (matrix products, reductions)
  * @param interOpThreads kernels run concurrently
  * @param graphOptimizations whether TensorFlow's graph optimizer (Grappler) rewrites the graph; off gives kernels
  *     exactly as built (useful when comparing against another backend bit for bit)
+ * @param gpuDevice the one GPU the session sees ({@code visible_device_list}), or -1 for TensorFlow's default (all)
+ * @param gpuMemoryLimitBytes TensorFlow's memory cap on that GPU, or 0 for none (growth on demand only)
  */
-public record TfSessionOptions(int intraOpThreads, int interOpThreads, boolean graphOptimizations) {
+public record TfSessionOptions(int intraOpThreads, int interOpThreads, boolean graphOptimizations, int gpuDevice,
+                               long gpuMemoryLimitBytes) {
 
     public TfSessionOptions {
         if (intraOpThreads < 1 || interOpThreads < 1) {
             throw InvalidRequestException.of("TensorFlow thread counts", "at least 1",
                     "intra " + intraOpThreads + ", inter " + interOpThreads);
         }
+        if (gpuDevice < -1) {
+            throw InvalidRequestException.of("gpuDevice", "a device index >= 0, or -1 for the default", gpuDevice);
+        }
+        if (gpuMemoryLimitBytes < 0 || (gpuMemoryLimitBytes > 0 && gpuDevice < 0)) {
+            throw InvalidRequestException.of("gpuMemoryLimitBytes", "0 (none), or a positive limit together with a"
+                    + " gpuDevice", gpuMemoryLimitBytes + " bytes on device " + gpuDevice);
+        }
+    }
+
+    /**
+     * @param intraOpThreads threads inside one kernel
+     * @param interOpThreads kernels run concurrently
+     * @param graphOptimizations whether Grappler rewrites the graph
+     */
+    public TfSessionOptions(int intraOpThreads, int interOpThreads, boolean graphOptimizations) {
+        this(intraOpThreads, interOpThreads, graphOptimizations, -1, 0);
     }
 
     /** @return up to 4 intra-op threads (fewer on smaller machines), 1 inter-op thread, graph optimizations on */
@@ -34,18 +58,40 @@ public record TfSessionOptions(int intraOpThreads, int interOpThreads, boolean g
 
     /** @param threads intra-op threads @return a copy with that count */
     public TfSessionOptions withIntraOpThreads(int threads) {
-        return new TfSessionOptions(threads, interOpThreads, graphOptimizations);
+        return new TfSessionOptions(threads, interOpThreads, graphOptimizations, gpuDevice, gpuMemoryLimitBytes);
+    }
+
+    /** @param threads inter-op threads @return a copy with that count */
+    public TfSessionOptions withInterOpThreads(int threads) {
+        return new TfSessionOptions(intraOpThreads, threads, graphOptimizations, gpuDevice, gpuMemoryLimitBytes);
     }
 
     /** @param on whether Grappler runs @return a copy */
     public TfSessionOptions withGraphOptimizations(boolean on) {
-        return new TfSessionOptions(intraOpThreads, interOpThreads, on);
+        return new TfSessionOptions(intraOpThreads, interOpThreads, on, gpuDevice, gpuMemoryLimitBytes);
+    }
+
+    /**
+     * @param device the GPU the session uses
+     * @param memoryLimitBytes TensorFlow's cap on it (0: none, memory grows on demand)
+     * @return a copy pinned to that device
+     */
+    public TfSessionOptions withGpu(int device, long memoryLimitBytes) {
+        return new TfSessionOptions(intraOpThreads, interOpThreads, graphOptimizations, device, memoryLimitBytes);
     }
 
     ConfigProto toProto() {
+        GPUOptions.Builder gpu = GPUOptions.newBuilder().setAllowGrowth(true);
+        if (gpuDevice >= 0) {
+            gpu.setVisibleDeviceList(Integer.toString(gpuDevice));
+        }
+        if (gpuMemoryLimitBytes > 0) {
+            gpu.setExperimental(GPUOptions.Experimental.newBuilder().addVirtualDevices(
+                    GPUOptions.Experimental.VirtualDevices.newBuilder()
+                            .addMemoryLimitMb((float) (gpuMemoryLimitBytes / (1024.0 * 1024.0)))));
+        }
         ConfigProto.Builder b = ConfigProto.newBuilder().setIntraOpParallelismThreads(intraOpThreads)
-                .setInterOpParallelismThreads(interOpThreads)
-                .setGpuOptions(GPUOptions.newBuilder().setAllowGrowth(true));
+                .setInterOpParallelismThreads(interOpThreads).setGpuOptions(gpu);
         if (!graphOptimizations) {
             b.setGraphOptions(GraphOptions.newBuilder().setRewriteOptions(
                     RewriterConfig.newBuilder().setDisableMetaOptimizer(true)));

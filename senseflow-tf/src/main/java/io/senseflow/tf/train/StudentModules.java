@@ -1,0 +1,355 @@
+package io.senseflow.tf.train;
+
+import io.senseflow.InvalidRequestException;
+import io.senseflow.model.Generator;
+import io.senseflow.model.LatentFormat;
+import io.senseflow.onnx.ir.OnnxModel;
+import io.senseflow.onnx.ir.TensorValue;
+import io.senseflow.tf.TfModule;
+import io.senseflow.tf.TfSessionOptions;
+import io.senseflow.tf.TfWorkspace;
+import io.senseflow.tf.importer.ImportOptions;
+import io.senseflow.train.AdamWConfig;
+import io.senseflow.train.ModuleGenerator;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.function.Consumer;
+import java.util.regex.Pattern;
+
+/**
+ * The generator G and the fake score F of a distillation run, derived from the teacher's ONNX graph (ALGORITHM.md §4):
+ * two trainable TensorFlow modules over the same graph with separate variables, both initialised from the teacher's
+ * weights, in one {@link TfWorkspace} (so IDA and EMA blend in the graph). Teacher-only inputs (FLUX's
+ * {@code guidance}) are bound to a constant or removed ({@link TeacherGraphs}); {@link #studentGraph()} is the edited
+ * graph, which is also what a trained student is exported against. Optionally an EMA copy (frozen module of G's
+ * architecture) and the teacher itself as a frozen TensorFlow module; the alternative is the teacher in ONNX Runtime
+ * (an {@code OrtGenerator} over the original graph), which needs no TensorFlow memory for gradients and runs
+ * ONNX Runtime's faster inference kernels.
+ *
+ * <p>Before anything is imported, {@link Builder#build()} estimates the run's memory ({@link #estimate()}) and
+ * refuses a configuration that does not fit the budget (by default {@link MemoryBudget#detect()}).
+ *
+ * <p>Owns its modules, and its workspace unless one was given; close it when the run is over.
+ */
+public final class StudentModules implements AutoCloseable {
+    private final OnnxModel studentGraph;
+    private final TfWorkspace workspace;
+    private final boolean ownsWorkspace;
+    private final TfModule generator;
+    private final TfModule fakeScore;
+    private final TfModule ema;
+    private final TfModule teacherModule;
+    private final Generator teacher;
+    private final MemoryEstimate estimate;
+
+    private StudentModules(Builder b, OnnxModel student, DenoiserSpec studentSpec, MemoryEstimate estimate) {
+        this.studentGraph = student;
+        this.estimate = estimate;
+        this.ownsWorkspace = b.workspace == null;
+        this.workspace = ownsWorkspace ? TfWorkspace.create(b.sessionOptions) : b.workspace;
+        List<TfModule> made = new ArrayList<>();
+        try {
+            ImportOptions trainable = DenoiserSpec.batchShapes(student, b.batchSize, b.trainable == null
+                    ? ImportOptions.defaults() : ImportOptions.builder().trainablePattern(b.trainable).build());
+            this.generator = add(made, module(student, studentSpec, "generator", trainable, b.generatorOptimizer));
+            this.fakeScore = add(made, module(student, studentSpec, "fake_score", trainable, b.fakeScoreOptimizer));
+            this.ema = b.ema ? add(made, module(student, studentSpec, "ema", trainable, null)) : null;
+            if (b.teacherFormat != null) {
+                ImportOptions frozen = DenoiserSpec.batchShapes(b.teacher, b.batchSize, ImportOptions.builder().frozen()
+                        .build());
+                this.teacherModule = add(made, module(b.teacher, b.spec, "teacher", frozen, null));
+                this.teacher = new ModuleGenerator(teacherModule, b.teacherFormat);
+            } else {
+                this.teacherModule = null;
+                this.teacher = null;
+            }
+        } catch (RuntimeException e) {
+            made.forEach(TfModule::close);
+            if (ownsWorkspace) {
+                workspace.close();
+            }
+            throw e;
+        }
+    }
+
+    private static TfModule add(List<TfModule> made, TfModule m) {
+        made.add(m);
+        return m;
+    }
+
+    private TfModule module(OnnxModel graph, DenoiserSpec spec, String name, ImportOptions options, AdamWConfig opt) {
+        return spec.applyTo(TfModule.builder(graph).name(name).workspace(workspace).importOptions(options).optimizer(opt)
+                .specialisePerShape(true)).build();
+    }
+
+    /**
+     * @param teacher the teacher's graph
+     * @param spec how its inputs map onto the module contract
+     * @return a builder
+     */
+    public static Builder builder(OnnxModel teacher, DenoiserSpec spec) {
+        return new Builder(teacher, spec);
+    }
+
+    /** @return the generator G (trainable) */
+    public TfModule generator() {
+        return generator;
+    }
+
+    /** @return the fake score F (trainable, same architecture as G) */
+    public TfModule fakeScore() {
+        return fakeScore;
+    }
+
+    /** @return the EMA copy of G (frozen module; give its parameters to the distiller), or null */
+    public TfModule ema() {
+        return ema;
+    }
+
+    /** @return the teacher as a frozen TensorFlow module behind the {@link Generator} interface, or null */
+    public Generator teacher() {
+        return teacher;
+    }
+
+    /** @return the teacher's module, or null */
+    public TfModule teacherModule() {
+        return teacherModule;
+    }
+
+    /** @return the graph G and F run: the teacher's with teacher-only inputs bound or removed */
+    public OnnxModel studentGraph() {
+        return studentGraph;
+    }
+
+    /** @return the workspace the modules live in */
+    public TfWorkspace workspace() {
+        return workspace;
+    }
+
+    /** @return the memory estimate the run was admitted with */
+    public MemoryEstimate estimate() {
+        return estimate;
+    }
+
+    @Override
+    public void close() {
+        for (TfModule m : new TfModule[] {generator, fakeScore, ema, teacherModule}) {
+            if (m != null) {
+                m.close();
+            }
+        }
+        if (ownsWorkspace) {
+            workspace.close();
+        }
+    }
+
+    /** Builder of {@link StudentModules}. */
+    public static final class Builder {
+        private final OnnxModel teacher;
+        private final DenoiserSpec spec;
+        private final Map<String, Float> constants = new LinkedHashMap<>();
+        private final List<String> removed = new ArrayList<>();
+        private int batchSize = 1;
+        private AdamWConfig generatorOptimizer = AdamWConfig.released();
+        private AdamWConfig fakeScoreOptimizer = AdamWConfig.released();
+        private String trainable;
+        private boolean ema;
+        private LatentFormat teacherFormat;
+        private int teacherBatchFactor = 1;
+        private TfWorkspace workspace;
+        private TfSessionOptions sessionOptions = TfSessionOptions.defaults();
+        private MemoryBudget budget;
+        private Consumer<MemoryEstimate.Builder> moreEstimate = e -> { };
+
+        private Builder(OnnxModel teacher, DenoiserSpec spec) {
+            this.teacher = Objects.requireNonNull(teacher, "teacher");
+            this.spec = Objects.requireNonNull(spec, "spec");
+        }
+
+        /** @param n the run's batch size (import shapes and the memory estimate) @return this */
+        public Builder batchSize(int n) {
+            if (n < 1) {
+                throw InvalidRequestException.of("batchSize", "at least 1", n);
+            }
+            batchSize = n;
+            return this;
+        }
+
+        /**
+         * @param input a teacher input G and F do not take (e.g. {@code "guidance"})
+         * @param value the constant it is bound to in G and F
+         * @return this
+         */
+        public Builder bindConstant(String input, float value) {
+            constants.put(input, value);
+            return this;
+        }
+
+        /** @param input a teacher input no node reads, removed in G and F @return this */
+        public Builder removeInput(String input) {
+            removed.add(input);
+            return this;
+        }
+
+        /** @param c G's AdamW settings @return this */
+        public Builder generatorOptimizer(AdamWConfig c) {
+            generatorOptimizer = Objects.requireNonNull(c);
+            return this;
+        }
+
+        /** @param c F's AdamW settings @return this */
+        public Builder fakeScoreOptimizer(AdamWConfig c) {
+            fakeScoreOptimizer = Objects.requireNonNull(c);
+            return this;
+        }
+
+        /** @param regex train only initializers whose name matches (find); default all @return this */
+        public Builder trainablePattern(String regex) {
+            Pattern.compile(regex);
+            trainable = regex;
+            return this;
+        }
+
+        /** @param on also build an EMA copy of G @return this */
+        public Builder ema(boolean on) {
+            ema = on;
+            return this;
+        }
+
+        /**
+         * Runs the teacher as a frozen TensorFlow module in the same workspace (instead of ONNX Runtime).
+         *
+         * @param format the teacher's latent geometry
+         * @return this
+         */
+        public Builder teacherInTensorFlow(LatentFormat format) {
+            teacherFormat = Objects.requireNonNull(format);
+            return this;
+        }
+
+        /**
+         * @param factor the teacher's batch relative to the run's (2 with classifier-free guidance, which batches
+         *     [uncond; cond]); for the memory estimate
+         * @return this
+         */
+        public Builder teacherBatchFactor(int factor) {
+            if (factor < 1) {
+                throw InvalidRequestException.of("teacherBatchFactor", "at least 1", factor);
+            }
+            teacherBatchFactor = factor;
+            return this;
+        }
+
+        /** @param w a workspace to build in (the caller closes it); default: the modules' own @return this */
+        public Builder workspace(TfWorkspace w) {
+            workspace = w;
+            return this;
+        }
+
+        /** @param o session settings (threads, GPU memory) of the modules' own workspace @return this */
+        public Builder sessionOptions(TfSessionOptions o) {
+            sessionOptions = Objects.requireNonNull(o);
+            return this;
+        }
+
+        /** @param b what the run may use; default {@link MemoryBudget#detect()} @return this */
+        public Builder memoryBudget(MemoryBudget b) {
+            budget = b;
+            return this;
+        }
+
+        /** @param more adds items to the estimate (a discriminator, a VAE decoder) @return this */
+        public Builder estimateAlso(Consumer<MemoryEstimate.Builder> more) {
+            moreEstimate = Objects.requireNonNull(more);
+            return this;
+        }
+
+        /** @return the graph G and F will run */
+        public OnnxModel studentGraph() {
+            OnnxModel m = teacher;
+            for (Map.Entry<String, Float> e : constants.entrySet()) {
+                m = TeacherGraphs.bindConstant(m, e.getKey(), e.getValue());
+            }
+            for (String r : removed) {
+                m = TeacherGraphs.removeInput(m, r);
+            }
+            return m;
+        }
+
+        private DenoiserSpec studentSpec() {
+            List<String> gone = new ArrayList<>(constants.keySet());
+            gone.addAll(removed);
+            return spec.without(gone);
+        }
+
+        /**
+         * Estimates the run's memory without building anything (imports the graph's ops once into a scratch graph to
+         * read its tensor sizes).
+         *
+         * @return the estimate
+         */
+        public MemoryEstimate estimate() {
+            return estimate(studentGraph());
+        }
+
+        private MemoryEstimate estimate(OnnxModel student) {
+            Pattern p = trainable == null ? null : Pattern.compile(trainable);
+            long trainableParams = 0;
+            long frozenParams = 0;
+            for (TensorValue t : student.graph().initializers()) {
+                if (!t.dataType().isFloatingPoint()) {
+                    continue;
+                }
+                long n = 1;
+                for (long d : t.dims()) {
+                    n *= d;
+                }
+                if (p == null || p.matcher(t.name()).find()) {
+                    trainableParams += n;
+                } else {
+                    frozenParams += n;
+                }
+            }
+            long teacherParams = 0;
+            for (TensorValue t : teacher.graph().initializers()) {
+                if (t.dataType().isFloatingPoint()) {
+                    long n = 1;
+                    for (long d : t.dims()) {
+                        n *= d;
+                    }
+                    teacherParams += n;
+                }
+            }
+            long acts = GraphActivations.of(student, DenoiserSpec.batchShapes(student, batchSize,
+                    ImportOptions.builder().frozen().build())).bytes();
+            MemoryEstimate.Builder e = MemoryEstimate.builder()
+                    .trainable("generator", trainableParams, frozenParams)
+                    .trainable("fake score", trainableParams, frozenParams);
+            if (ema) {
+                e.frozen("EMA of the generator", trainableParams, true);
+            }
+            e.frozen(teacherFormat != null ? "teacher (TensorFlow, frozen)" : "teacher (ONNX Runtime)", teacherParams,
+                    false);
+            e.pass("generator / fake score at batch " + batchSize, acts, true);
+            e.pass("teacher at batch " + batchSize * teacherBatchFactor, acts * teacherBatchFactor, false);
+            moreEstimate.accept(e);
+            return e.build();
+        }
+
+        /**
+         * Estimates, checks the budget, then imports the modules.
+         *
+         * @return the modules
+         * @throws InvalidRequestException if the run does not fit (the estimate is in the message)
+         */
+        public StudentModules build() {
+            OnnxModel student = studentGraph();
+            MemoryEstimate e = estimate(student);
+            e.requireFits(budget != null ? budget : MemoryBudget.detect());
+            return new StudentModules(this, student, studentSpec(), e);
+        }
+    }
+}

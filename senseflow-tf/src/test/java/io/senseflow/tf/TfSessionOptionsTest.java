@@ -1,0 +1,48 @@
+package io.senseflow.tf;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.senseflow.InvalidRequestException;
+import io.senseflow.reference.Mlp;
+import io.senseflow.reference.MlpSpec;
+import io.senseflow.tensor.Tensor;
+import io.senseflow.tf.testing.MlpGraph;
+import io.senseflow.train.ModuleInputs;
+import org.junit.jupiter.api.Test;
+import org.tensorflow.proto.ConfigProto;
+
+/** Thread counts and GPU settings reach the session's ConfigProto; GPU settings are harmless on the CPU build. */
+class TfSessionOptionsTest {
+
+    @Test
+    void threadsAndGpuMemorySettingsReachTheSessionConfig() {
+        ConfigProto p = TfSessionOptions.defaults().withIntraOpThreads(3).withInterOpThreads(2)
+                .withGpu(1, 6L << 30).toProto();
+        assertThat(p.getIntraOpParallelismThreads()).isEqualTo(3);
+        assertThat(p.getInterOpParallelismThreads()).isEqualTo(2);
+        assertThat(p.getGpuOptions().getAllowGrowth()).isTrue();
+        assertThat(p.getGpuOptions().getVisibleDeviceList()).isEqualTo("1");
+        assertThat(p.getGpuOptions().getExperimental().getVirtualDevices(0).getMemoryLimitMbList()).containsExactly(6144f);
+        ConfigProto plain = TfSessionOptions.defaults().toProto();
+        assertThat(plain.getGpuOptions().getVisibleDeviceList()).isEmpty();
+        assertThat(plain.getGpuOptions().getExperimental().getVirtualDevicesCount()).isZero();
+    }
+
+    @Test
+    void aMemoryLimitNeedsADevice() {
+        assertThatThrownBy(() -> new TfSessionOptions(1, 1, true, -1, 1L << 30))
+                .isInstanceOf(InvalidRequestException.class).hasMessageContaining("gpuMemoryLimitBytes");
+    }
+
+    @Test
+    void gpuSettingsAreIgnoredByTheCpuBuild() {
+        MlpSpec spec = MlpSpec.denoiser(2, 0, 8, 1);
+        Mlp ref = new Mlp(spec, 1, null);
+        try (TfWorkspace ws = TfWorkspace.create(TfSessionOptions.defaults().withIntraOpThreads(1).withGpu(0, 1L << 30));
+             TfModule m = MlpGraph.module(spec, ref.parameters().snapshot(), null, ws, "mlp")) {
+            ModuleInputs in = ModuleInputs.denoiser(Tensor.of(new float[] {1, 2}, 1, 2), new float[] {0.5f}, null);
+            assertThat(MlpGraph.maxDiff(m.forward(in), ref.forward(in))).isLessThan(1e-6);
+        }
+    }
+}
