@@ -21,6 +21,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * One ONNX Runtime session: a loaded model that runs on named {@link Tensor}s. Created by {@link OrtRuntime}.
@@ -56,6 +57,9 @@ public final class OrtModel implements AutoCloseable {
     private final Map<String, TensorSpec> outputs;
     private final CloseGuard guard;
     private final Runnable onClose;
+    private final LongAdder runs = new LongAdder();
+    private final LongAdder sessionNanos = new LongAdder();
+    private final LongAdder totalNanos = new LongAdder();
 
     OrtModel(String name, OrtEnvironment env, SessionFactory.Created created, SessionConfig config, Runnable onClose) {
         this.name = name;
@@ -160,7 +164,21 @@ public final class OrtModel implements AutoCloseable {
      * @return those outputs by name, in the order asked
      */
     public Map<String, Tensor> run(ModelInputs in, Collection<String> outputNames) {
-        return guard.use(() -> doRun(in, outputNames));
+        return guard.use(() -> {
+            long t0 = System.nanoTime();
+            Map<String, Tensor> out = doRun(in, outputNames);
+            totalNanos.add(System.nanoTime() - t0);
+            runs.increment();
+            return out;
+        });
+    }
+
+    /**
+     * @return cumulative run timings since the model was loaded: time inside ONNX Runtime's session run and inside
+     *     {@link #run} as a whole; failed runs are not counted
+     */
+    public RunStatistics statistics() {
+        return new RunStatistics(runs.sum(), sessionNanos.sum(), totalNanos.sum());
     }
 
     /**
@@ -204,7 +222,9 @@ public final class OrtModel implements AutoCloseable {
             for (TensorSpec s : inputs.values()) {
                 feed.put(s.name(), toOrt(s, given.get(s.name()), shapes.get(s.name())));
             }
+            long t0 = System.nanoTime();
             try (OrtSession.Result r = session.run(feed, wanted)) {
+                sessionNanos.add(System.nanoTime() - t0);
                 Map<String, Tensor> out = new LinkedHashMap<>();
                 for (String o : wanted) {
                     OnnxValue v = r.get(o).orElseThrow(() -> new BackendException(name + ": ONNX Runtime returned no output '" + o + "'"));

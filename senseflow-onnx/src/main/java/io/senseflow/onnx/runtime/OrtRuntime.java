@@ -8,8 +8,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.EnumSet;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 
@@ -211,6 +213,19 @@ public final class OrtRuntime implements AutoCloseable {
     /** @return the number of models this runtime created that are still open */
     public synchronized int openModels() {
         return open.size();
+    }
+
+    /**
+     * @return the run timings of the models this runtime created that are still open, by model name (see
+     *     {@link OrtModel#statistics()}; models of one name are added up). A model folder's components share one
+     *     runtime, so this covers a whole pipeline: {@code transformer/model.onnx}, {@code text_encoder/model.onnx}, ...
+     */
+    public synchronized Map<String, RunStatistics> statistics() {
+        Map<String, RunStatistics> out = new LinkedHashMap<>();
+        for (OrtModel m : open) {
+            out.merge(m.name(), m.statistics(), RunStatistics::plus);
+        }
+        return out;
     }
 
     /** Closes every model this runtime created that is still open. Closing twice does nothing. */

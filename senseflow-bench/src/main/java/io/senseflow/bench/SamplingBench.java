@@ -1,0 +1,301 @@
+package io.senseflow.bench;
+
+import io.senseflow.onnx.pipelines.LoadOptions;
+import io.senseflow.onnx.pipelines.LoadedModel;
+import io.senseflow.onnx.pipelines.Models;
+import io.senseflow.onnx.runtime.RunStatistics;
+import io.senseflow.onnx.runtime.SessionConfig;
+import io.senseflow.pipeline.GenerationRequest;
+import io.senseflow.pipeline.GenerationResult;
+import io.senseflow.pipeline.GuidanceMode;
+import io.senseflow.pipeline.StageTimings;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.ToLongFunction;
+
+/**
+ * Sampling speed of a teacher and its student (ONNX Runtime, CPU): whole {@code generate} calls of the teacher at 50,
+ * 25 and 4 steps and the student at 4, 2 and 1 steps, at batch 1 and 8. Every call also records the time each ONNX
+ * Runtime session spent running ({@link RunStatistics}), which gives the SDK's overhead in the same call with the same
+ * inputs: everything in {@code generate} that is not a session run.
+ */
+public final class SamplingBench {
+    /** Prompts of the random folders' word-level tokenizer (unknown words cost the same). */
+    static final List<String> PROMPTS = List.of("a red cat on the mat", "a blue dog in the snow",
+            "a green tree and a house", "a photo of a fox", "an astronaut riding a horse", "the moon over the sea",
+            "a small house in the snow", "a big red sunset over the sea");
+    /** A call longer than this is measured once, whatever the repetitions asked. */
+    static final double LONG_CALL_SECONDS = 45;
+    static final long WARM_UP_NANOS = 2_000_000_000L;
+
+    /**
+     * One configuration.
+     *
+     * @param student the student (else the teacher)
+     * @param steps sampling steps
+     * @param batch images per call (distinct prompts)
+     * @param guided classifier-free guidance on (two transformer evaluations per step, batched as one run)
+     * @param offAnchors fewer steps than the anchors the student was trained on
+     */
+    public record Case(boolean student, int steps, int batch, boolean guided, boolean offAnchors) {
+        /** @return transformer evaluations per image: steps, twice with guidance */
+        public int evaluationsPerImage() {
+            return steps * (guided ? 2 : 1);
+        }
+
+        /** @return e.g. "teacher 50 (CFG)" or "student 2 (off anchors)" */
+        public String label() {
+            return (student ? "student " : "teacher ") + steps + (guided ? " (CFG)" : "") + (offAnchors ? " (off anchors)" : "");
+        }
+    }
+
+    /**
+     * What one call took, in nanoseconds.
+     *
+     * @param wall the whole {@code generate} call
+     * @param timings the pipeline's own stage timings
+     * @param sessions ONNX Runtime session runs per component ({@code transformer}, {@code text_encoder},
+     *     {@code vae_decoder})
+     */
+    public record Call(long wall, StageTimings timings, Map<String, RunStatistics> sessions) {
+        /** @return time inside ONNX Runtime session runs, all components */
+        public long sessionNanos() {
+            return sessions.values().stream().mapToLong(RunStatistics::sessionNanos).sum();
+        }
+
+        /** @return time inside {@code OrtModel.run}, all components */
+        public long ortModelNanos() {
+            return sessions.values().stream().mapToLong(RunStatistics::totalNanos).sum();
+        }
+
+        /** @param component a folder name such as {@code transformer} @return its statistics in this call */
+        public RunStatistics component(String component) {
+            return sessions.getOrDefault(component, RunStatistics.NONE);
+        }
+
+        /** @return (wall - session runs) / session runs */
+        public double overhead() {
+            return (double) (wall - sessionNanos()) / sessionNanos();
+        }
+    }
+
+    /**
+     * The calls of one case.
+     *
+     * @param c the case
+     * @param calls the measured calls
+     */
+    public record Measured(Case c, List<Call> calls) {
+        /** @param f a quantity of a call @return its samples over the calls */
+        public Samples samples(ToLongFunction<Call> f) {
+            return Samples.of(calls.stream().mapToLong(f).toArray());
+        }
+
+        /** @return wall time per call */
+        public Samples wall() {
+            return samples(Call::wall);
+        }
+
+        /** @return the denoising loop per call */
+        public Samples denoise() {
+            return samples(k -> k.timings().denoiseNanos());
+        }
+
+        /** @return the transformer's session runs per call */
+        public Samples transformerSession() {
+            return samples(k -> k.component("transformer").sessionNanos());
+        }
+    }
+
+    private final BenchSettings settings;
+
+    /** @param settings threads, repetitions, progress */
+    public SamplingBench(BenchSettings settings) {
+        this.settings = settings;
+    }
+
+    /** @return the cases of the issue: teacher 50/25/4 with CFG, student 4/2/1, batch 1 and 8 */
+    public static List<Case> standardCases(int[] batches) {
+        List<Case> cases = new ArrayList<>();
+        for (int b : batches) {
+            for (int steps : new int[] {50, 25, 4}) {
+                cases.add(new Case(false, steps, b, true, false));
+            }
+            for (int steps : new int[] {4, 2, 1}) {
+                cases.add(new Case(true, steps, b, false, steps < ModelFolders.ANCHORS.length));
+            }
+        }
+        return cases;
+    }
+
+    /**
+     * Measures every case: one warm-up call per model and batch, then the repetitions round-robin over the cases, so
+     * that a change in the machine's load spreads over all of them.
+     *
+     * @param folders the teacher and student
+     * @param cases what to run
+     * @return the calls per case, in the order given
+     */
+    public List<Measured> run(ModelFolders folders, List<Case> cases) {
+        LoadOptions options = LoadOptions.builder().sessionConfig(SessionConfig.builder()
+                .intraOpThreads(settings.threads()).interOpThreads(1).build()).build();
+        Map<Case, List<Call>> calls = new LinkedHashMap<>();
+        cases.forEach(c -> calls.put(c, new ArrayList<>()));
+        try (LoadedModel teacher = Models.load(folders.teacher(), options);
+             LoadedModel student = Models.load(folders.student(), options)) {
+            if (teacher.guidanceMode() != GuidanceMode.CFG) {
+                settings.log("note: the teacher's guidance mode is %s, not CFG", teacher.guidanceMode());
+            }
+            List<String> warmed = new ArrayList<>();
+            for (Case c : cases) {
+                String key = c.student() + "/" + c.batch();
+                if (!warmed.contains(key)) {
+                    warmed.add(key);
+                    warmUp(c.student() ? student : teacher, new Case(c.student(), c.student() ? 1 : 2, c.batch(),
+                            c.guided(), false));
+                }
+            }
+            for (int rep = 0; rep < settings.reps(); rep++) {
+                for (Case c : cases) {
+                    List<Call> done = calls.get(c);
+                    if (!done.isEmpty() && done.get(0).wall() > LONG_CALL_SECONDS * 1e9) {
+                        continue;
+                    }
+                    Call k = call(c.student() ? student : teacher, c);
+                    done.add(k);
+                    settings.log("%s: %s, batch %d: %.0f ms", folders.name(), c.label(), c.batch(), k.wall() / 1e6);
+                }
+            }
+        }
+        List<Measured> out = new ArrayList<>();
+        calls.forEach((c, k) -> out.add(new Measured(c, k)));
+        return out;
+    }
+
+    /** Until the JIT has compiled the SDK's paths and ONNX Runtime has sized its buffers: 3 calls and 2 s at least. */
+    private static void warmUp(LoadedModel model, Case c) {
+        long start = System.nanoTime();
+        for (int i = 0; i < 3 || System.nanoTime() - start < WARM_UP_NANOS; i++) {
+            call(model, c);
+        }
+    }
+
+    private static Call call(LoadedModel model, Case c) {
+        GenerationRequest.Builder req = GenerationRequest.builder().prompts(prompts(c.batch())).numInferenceSteps(c.steps())
+                .seed(42);
+        if (!c.student()) {
+            req.guidanceScale(c.guided() ? ModelFolders.TEACHER_GUIDANCE : 1.0);
+        }
+        GenerationRequest request = req.build();
+        Map<String, RunStatistics> before = model.runtime().statistics();
+        long t0 = System.nanoTime();
+        GenerationResult r = model.pipeline().generate(request);
+        long wall = System.nanoTime() - t0;
+        Map<String, RunStatistics> after = model.runtime().statistics();
+        Map<String, RunStatistics> diff = new LinkedHashMap<>();
+        after.forEach((name, s) -> diff.put(component(name), s.minus(before.getOrDefault(name, RunStatistics.NONE))));
+        if (r.images().size() != c.batch()) {
+            throw new IllegalStateException("expected " + c.batch() + " images, got " + r.images().size());
+        }
+        return new Call(wall, r.timings(), diff);
+    }
+
+    static String component(String modelName) {
+        int slash = modelName.indexOf('/');
+        return slash < 0 ? modelName : modelName.substring(0, slash);
+    }
+
+    static List<String> prompts(int n) {
+        List<String> p = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            p.add(PROMPTS.get(i % PROMPTS.size()));
+        }
+        return p;
+    }
+
+    // ------------------------------------------------------------------ tables
+
+    /**
+     * @param results the measured cases of one model pair
+     * @return per case: evaluations, wall time per call and per image, images/s, stages, time per transformer run
+     */
+    public static Table speedTable(List<Measured> results) {
+        Table t = Table.of("case", "batch", "transformer evals / image", "ORT transformer runs / call", "wall / call (ms)",
+                "ms / image", "images / s", "text (ms)", "denoise loop (ms)", "decode (ms)", "ms / transformer run");
+        for (Measured m : results) {
+            Case c = m.c();
+            double wall = m.wall().median();
+            double runs = m.calls().get(0).component("transformer").runs();
+            t.row(c.label(), c.batch(), c.evaluationsPerImage(), (long) runs, m.wall().describeMs(),
+                    Samples.ms(wall / c.batch()), fmt(c.batch() / (wall / 1e9), 2),
+                    Samples.ms(m.samples(k -> k.timings().encodeNanos()).median()), Samples.ms(m.denoise().median()),
+                    Samples.ms(m.samples(k -> k.timings().decodeNanos()).median()),
+                    Samples.ms(m.transformerSession().median() / runs));
+        }
+        return t;
+    }
+
+    /**
+     * @param results the measured cases
+     * @return student-4 against teacher-50 per batch: the evaluation ratio, the speedup of the denoising loop alone and
+     *     of the whole call
+     */
+    public static Table speedupTable(List<Measured> results) {
+        Table t = Table.of("batch", "evals ratio (teacher 50 CFG / student 4)", "denoise-loop speedup",
+                "= % of evals ratio (goal >= 90 %)", "transformer-runs-only speedup", "end-to-end speedup");
+        for (Measured s : results) {
+            if (!s.c().student() || s.c().steps() != 4) {
+                continue;
+            }
+            for (Measured te : results) {
+                if (te.c().student() || te.c().steps() != 50 || te.c().batch() != s.c().batch()) {
+                    continue;
+                }
+                double ratio = (double) te.c().evaluationsPerImage() / s.c().evaluationsPerImage();
+                double loop = te.denoise().median() / s.denoise().median();
+                double runs = te.transformerSession().median() / s.transformerSession().median();
+                double e2e = te.wall().median() / s.wall().median();
+                t.row(s.c().batch(), fmt(ratio, 1), fmt(loop, 2) + "x", fmt(100 * loop / ratio, 1) + " %",
+                        fmt(runs, 2) + "x", fmt(e2e, 2) + "x");
+            }
+        }
+        return t;
+    }
+
+    /**
+     * @param results the measured cases
+     * @return per case: the SDK's time outside ONNX Runtime as a share of the session runs, and where it goes
+     */
+    public static Table overheadTable(List<Measured> results) {
+        Table t = Table.of("case", "batch", "wall / call (ms)", "ORT session runs (ms)", "SDK overhead",
+                "boundary: checks + conversions (ms)", "loop: scheduler, noise, guidance (ms)",
+                "text: tokenizer + glue (ms)", "decode: latents to images (ms)", "rest (ms)");
+        for (Measured m : results) {
+            Case c = m.c();
+            double boundary = m.samples(k -> k.ortModelNanos() - k.sessionNanos()).median();
+            double loop = m.samples(k -> k.timings().denoiseNanos() - k.component("transformer").totalNanos()).median();
+            double text = m.samples(k -> k.timings().encodeNanos() - k.component("text_encoder").totalNanos()).median();
+            double decode = m.samples(k -> k.timings().decodeNanos() - k.component("vae_decoder").totalNanos()).median();
+            double rest = m.samples(k -> k.wall() - k.timings().totalNanos()).median();
+            double overhead = median(m.calls().stream().mapToDouble(Call::overhead).toArray());
+            t.row(c.label(), c.batch(), Samples.ms(m.wall().median()), Samples.ms(m.samples(Call::sessionNanos).median()),
+                    fmt(100 * overhead, 2) + " %", Samples.ms(boundary), Samples.ms(loop), Samples.ms(text),
+                    Samples.ms(decode), Samples.ms(rest));
+        }
+        return t;
+    }
+
+    static double median(double[] v) {
+        double[] s = v.clone();
+        java.util.Arrays.sort(s);
+        int n = s.length;
+        return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+    }
+
+    static String fmt(double v, int decimals) {
+        return String.format(Locale.ROOT, "%." + decimals + "f", v);
+    }
+}
