@@ -1,5 +1,7 @@
 package io.senseflow.bench;
 
+import io.senseflow.onnx.runtime.ExecutionProvider;
+import io.senseflow.onnx.runtime.SessionConfig;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.Objects;
@@ -8,11 +10,15 @@ import java.util.Objects;
  * How a harness run measures.
  *
  * @param threads intra-op threads for ONNX Runtime and TensorFlow (inter-op: 1)
+ * @param provider ONNX Runtime's execution provider (CUDA falls back to the CPU with a warning where it cannot run;
+ *     TensorFlow uses a GPU by itself when its GPU natives load, see docs/training.md)
  * @param reps measured repetitions of each case (after one warm-up call)
+ * @param warmUpSeconds how long each sampling configuration is warmed up before it is measured (at least 3 calls;
+ *     the JIT compiles the SDK's paths and ONNX Runtime sizes its buffers meanwhile)
  * @param workDir where generated model folders are kept between runs
  * @param progress where progress lines go (null: nowhere)
  */
-public record BenchSettings(int threads, int reps, Path workDir, PrintStream progress) {
+public record BenchSettings(int threads, ExecutionProvider provider, int reps, double warmUpSeconds, Path workDir, PrintStream progress) {
     /** Checks the values. */
     public BenchSettings {
         if (threads < 1) {
@@ -21,6 +27,10 @@ public record BenchSettings(int threads, int reps, Path workDir, PrintStream pro
         if (reps < 1) {
             throw new IllegalArgumentException("reps must be at least 1, got " + reps);
         }
+        if (!(warmUpSeconds >= 0)) {
+            throw new IllegalArgumentException("warmUpSeconds must be >= 0, got " + warmUpSeconds);
+        }
+        Objects.requireNonNull(provider, "provider");
         Objects.requireNonNull(workDir, "workDir");
     }
 
@@ -33,8 +43,13 @@ public record BenchSettings(int threads, int reps, Path workDir, PrintStream pro
         }
     }
 
+    /** @param intraOpThreads threads per operator @return the ONNX Runtime session settings */
+    public SessionConfig sessionConfig(int intraOpThreads) {
+        return SessionConfig.builder().executionProvider(provider).intraOpThreads(intraOpThreads).interOpThreads(1).build();
+    }
+
     /** @param n another thread count @return these settings with it */
     public BenchSettings withThreads(int n) {
-        return new BenchSettings(n, reps, workDir, progress);
+        return new BenchSettings(n, provider, reps, warmUpSeconds, workDir, progress);
     }
 }

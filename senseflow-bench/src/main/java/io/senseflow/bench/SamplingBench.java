@@ -4,7 +4,6 @@ import io.senseflow.onnx.pipelines.LoadOptions;
 import io.senseflow.onnx.pipelines.LoadedModel;
 import io.senseflow.onnx.pipelines.Models;
 import io.senseflow.onnx.runtime.RunStatistics;
-import io.senseflow.onnx.runtime.SessionConfig;
 import io.senseflow.pipeline.GenerationRequest;
 import io.senseflow.pipeline.GenerationResult;
 import io.senseflow.pipeline.GuidanceMode;
@@ -29,7 +28,6 @@ public final class SamplingBench {
             "a small house in the snow", "a big red sunset over the sea");
     /** A call longer than this is measured once, whatever the repetitions asked. */
     static final double LONG_CALL_SECONDS = 45;
-    static final long WARM_UP_NANOS = 2_000_000_000L;
 
     /**
      * One configuration.
@@ -140,8 +138,7 @@ public final class SamplingBench {
      * @return the calls per case, in the order given
      */
     public List<Measured> run(ModelFolders folders, List<Case> cases) {
-        LoadOptions options = LoadOptions.builder().sessionConfig(SessionConfig.builder()
-                .intraOpThreads(settings.threads()).interOpThreads(1).build()).build();
+        LoadOptions options = LoadOptions.builder().sessionConfig(settings.sessionConfig(settings.threads())).build();
         Map<Case, List<Call>> calls = new LinkedHashMap<>();
         cases.forEach(c -> calls.put(c, new ArrayList<>()));
         try (LoadedModel teacher = Models.load(folders.teacher(), options);
@@ -175,10 +172,10 @@ public final class SamplingBench {
         return out;
     }
 
-    /** Until the JIT has compiled the SDK's paths and ONNX Runtime has sized its buffers: 3 calls and 2 s at least. */
-    private static void warmUp(LoadedModel model, Case c) {
+    /** Until the JIT has compiled the SDK's paths and ONNX Runtime has sized its buffers: 3 calls at least. */
+    private void warmUp(LoadedModel model, Case c) {
         long start = System.nanoTime();
-        for (int i = 0; i < 3 || System.nanoTime() - start < WARM_UP_NANOS; i++) {
+        for (int i = 0; i < 3 || System.nanoTime() - start < settings.warmUpSeconds() * 1e9; i++) {
             call(model, c);
         }
     }

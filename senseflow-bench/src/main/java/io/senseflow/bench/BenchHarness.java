@@ -1,0 +1,230 @@
+package io.senseflow.bench;
+
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * Runs the benchmark suites of a {@link Plan} and writes one Markdown report: the machine and its load before and
+ * after, then a section per suite. See docs/performance.md for what each table means.
+ */
+public final class BenchHarness {
+    /** The suites. */
+    public enum Suite {
+        /** Teacher and student generate calls: time per image, images/s, evaluations, speedups. */
+        SAMPLING,
+        /** The SDK's time outside ONNX Runtime in those calls (needs SAMPLING's calls; runs them if needed). */
+        OVERHEAD,
+        /** Distillation iteration by phase against a flow-matching step. */
+        DISTILLATION,
+        /** Sampling step and training step as image tokens and batch grow. */
+        SCALING,
+        /** 1 vs 2 intra-op threads in ONNX Runtime and TensorFlow. */
+        THREADS;
+
+        /** @param id a suite name, any case @return the suite */
+        public static Suite of(String id) {
+            return valueOf(id.strip().toUpperCase(Locale.ROOT));
+        }
+    }
+
+    /**
+     * What to measure.
+     *
+     * @param suites which suites
+     * @param sampling model pairs for the sampling and overhead suites
+     * @param samplingBatches batch sizes of the sampling cases
+     * @param distillation models for the distillation suite, each with its batch
+     * @param distillCycles measured TTUR cycles per recipe
+     * @param flowMatchingSteps measured flow-matching steps per model
+     * @param scalingTokens models of growing token count for the scaling suite
+     * @param scalingBatches batch sizes for the scaling suite's batch rows (at the middle token count)
+     * @param threadsModels models whose steps compare thread counts
+     * @param engineReps measured calls per engine point
+     */
+    public record Plan(Set<Suite> suites, List<ModelFolders> sampling, int[] samplingBatches,
+                       List<DistillCase> distillation, int distillCycles, int flowMatchingSteps,
+                       List<ModelSpec> scalingTokens, int[] scalingBatches, List<DistillCase> threadsModels, int engineReps) {
+        /** Copies the lists. */
+        public Plan {
+            suites = Set.copyOf(suites);
+            sampling = List.copyOf(sampling);
+            distillation = List.copyOf(distillation);
+            scalingTokens = List.copyOf(scalingTokens);
+            threadsModels = List.copyOf(threadsModels);
+        }
+    }
+
+    /**
+     * A model at a batch size.
+     *
+     * @param spec the model
+     * @param batch the batch
+     */
+    public record DistillCase(ModelSpec spec, int batch) {
+    }
+
+    private final BenchSettings settings;
+
+    /** @param settings threads, repetitions, work folder, progress */
+    public BenchHarness(BenchSettings settings) {
+        this.settings = Objects.requireNonNull(settings);
+    }
+
+    /**
+     * The standard plan: the Shapes models (bundled when given, else Shapes-sized random ones) and the large in-house
+     * model, as the issue lists them.
+     *
+     * @param suites which suites
+     * @param shapes the Shapes teacher and student folders, or null for Shapes-sized random ones
+     * @param large include the large in-house model (long: tens of minutes on two cores)
+     * @return the plan
+     */
+    public Plan standardPlan(Set<Suite> suites, ModelFolders shapes, boolean large) {
+        List<ModelFolders> sampling = new ArrayList<>();
+        sampling.add(shapes != null ? shapes : ModelFolders.random(ModelSpec.shapesSized(), settings.workDir()));
+        List<DistillCase> distill = new ArrayList<>(List.of(new DistillCase(ModelSpec.shapesSized(), 16)));
+        List<DistillCase> threads = new ArrayList<>(List.of(new DistillCase(ModelSpec.shapesSized(), 16)));
+        if (large) {
+            sampling.add(ModelFolders.random(ModelSpec.large(), settings.workDir()));
+            distill.add(new DistillCase(ModelSpec.large(), 2));
+            threads.add(new DistillCase(ModelSpec.large(), 1));
+        }
+        List<ModelSpec> scaling = List.of(ModelSpec.dit("dit-256", 32, 384, 8, 6), ModelSpec.large(),
+                ModelSpec.dit("dit-4096", 128, 384, 8, 6));
+        return new Plan(suites, sampling, new int[] {1, 8}, distill, 2, 16, scaling, new int[] {1, 2, 4}, threads, 5);
+    }
+
+    /**
+     * Tiny sizes for a smoke run of every code path (seconds; the numbers mean nothing).
+     *
+     * @param suites which suites
+     * @return the plan
+     */
+    public Plan smokePlan(Set<Suite> suites) {
+        ModelSpec tiny = ModelSpec.tiny();
+        return new Plan(suites, List.of(ModelFolders.random(tiny, settings.workDir())), new int[] {1, 2},
+                List.of(new DistillCase(tiny, 2)), 1, 2, List.of(tiny), new int[] {1, 2},
+                List.of(new DistillCase(tiny, 2)), 2);
+    }
+
+    /**
+     * Runs the plan.
+     *
+     * @param plan what to measure
+     * @param report where the tables go
+     */
+    public void run(Plan plan, Report report) {
+        report.note("Machine: " + Machine.describe() + ". Load average (1, 5, 15 min) at the start: " + Machine.load()
+                + ". ONNX Runtime provider " + settings.provider() + "; ONNX Runtime and TensorFlow intra-op threads: "
+                + settings.threads() + " (inter-op 1) unless a table"
+                + " says otherwise; repetitions: " + settings.reps() + ".");
+        Set<Suite> s = EnumSet.noneOf(Suite.class);
+        s.addAll(plan.suites());
+        if (s.contains(Suite.SAMPLING) || s.contains(Suite.OVERHEAD)) {
+            sampling(plan, s, report);
+        }
+        if (s.contains(Suite.DISTILLATION)) {
+            distillation(plan, report);
+        }
+        if (s.contains(Suite.SCALING)) {
+            scaling(plan, report);
+        }
+        if (s.contains(Suite.THREADS)) {
+            threads(plan, report);
+        }
+        report.note("Load average at the end: " + Machine.load() + ".");
+    }
+
+    private void sampling(Plan plan, Set<Suite> suites, Report report) {
+        SamplingBench bench = new SamplingBench(settings);
+        List<List<SamplingBench.Measured>> all = new ArrayList<>();
+        List<Long> peaks = new ArrayList<>();
+        for (ModelFolders f : plan.sampling()) {
+            PeakRss.reset();
+            settings.log("sampling: %s", f.name());
+            all.add(bench.run(f, SamplingBench.standardCases(plan.samplingBatches())));
+            peaks.add(PeakRss.peakBytes());
+        }
+        if (suites.contains(Suite.SAMPLING)) {
+            report.section("Sampling (ONNX Runtime, CPU)");
+            for (int i = 0; i < all.size(); i++) {
+                ModelFolders f = plan.sampling().get(i);
+                report.subsection(f.name());
+                report.note("Teacher `" + f.teacher() + "`, student `" + f.student() + "`. Peak RSS of the process while"
+                        + " sampling: " + PeakRss.mib(peaks.get(i)) + ".");
+                report.table(SamplingBench.speedTable(all.get(i)));
+                report.table(SamplingBench.speedupTable(all.get(i)));
+            }
+        }
+        if (suites.contains(Suite.OVERHEAD)) {
+            report.section("SDK overhead in generate calls");
+            report.note("SDK overhead = (wall time of `generate` - time inside ONNX Runtime's `OrtSession.run`) / time"
+                    + " inside `OrtSession.run`, the same call with the same inputs (`OrtModel.statistics()`).");
+            for (int i = 0; i < all.size(); i++) {
+                report.subsection(plan.sampling().get(i).name());
+                report.table(SamplingBench.overheadTable(all.get(i)));
+            }
+        }
+    }
+
+    private void distillation(Plan plan, Report report) {
+        DistillationBench bench = new DistillationBench(settings);
+        List<DistillationBench.Comparison> all = new ArrayList<>();
+        report.section("Distillation iteration vs flow-matching step (TensorFlow G, F, D; ONNX Runtime teacher)");
+        for (DistillCase c : plan.distillation()) {
+            settings.log("distillation: %s batch %d", c.spec().name(), c.batch());
+            DistillationBench.Comparison cmp = bench.run(c.spec(), c.batch(), plan.distillCycles(), plan.flowMatchingSteps());
+            all.add(cmp);
+            report.subsection(c.spec().describe() + ", batch " + c.batch());
+            report.table(DistillationBench.phaseTable(cmp));
+            report.note("Flow-matching step: " + cmp.flowMatching().describeMs() + ", peak RSS "
+                    + PeakRss.mib(cmp.flowMatchingPeakRss()) + ".");
+        }
+        report.subsection("Ratios");
+        report.table(DistillationBench.ratioTable(all));
+    }
+
+    private void scaling(Plan plan, Report report) {
+        EngineBench bench = new EngineBench(settings);
+        int[] one = {settings.threads()};
+        List<EngineBench.Point> ortTokens = new ArrayList<>();
+        List<EngineBench.Point> tfTokens = new ArrayList<>();
+        for (ModelSpec m : plan.scalingTokens()) {
+            ortTokens.addAll(bench.ortForward(m, 1, one, plan.engineReps()));
+            tfTokens.addAll(bench.tfTrainStep(m, 1, one, plan.engineReps()));
+        }
+        ModelSpec mid = plan.scalingTokens().get(plan.scalingTokens().size() / 2);
+        List<EngineBench.Point> ortBatch = new ArrayList<>();
+        List<EngineBench.Point> tfBatch = new ArrayList<>();
+        for (int b : plan.scalingBatches()) {
+            ortBatch.addAll(bench.ortForward(mid, b, one, plan.engineReps()));
+            tfBatch.addAll(bench.tfTrainStep(mid, b, one, plan.engineReps()));
+        }
+        report.section("Scaling with image tokens and batch");
+        report.subsection("Sampling step (ONNX Runtime forward, no guidance)");
+        report.table(EngineBench.table("forward", ortTokens));
+        report.table(EngineBench.table("forward", ortBatch));
+        report.subsection("Training step (TensorFlow flow matching: forward, backward, clip, AdamW)");
+        report.table(EngineBench.table("training step", tfTokens));
+        report.table(EngineBench.table("training step", tfBatch));
+    }
+
+    private void threads(Plan plan, Report report) {
+        EngineBench bench = new EngineBench(settings);
+        int[] both = {1, 2};
+        List<EngineBench.Point> ort = new ArrayList<>();
+        List<EngineBench.Point> tf = new ArrayList<>();
+        for (DistillCase c : plan.threadsModels()) {
+            ort.addAll(bench.ortForward(c.spec(), c.batch(), both, plan.engineReps()));
+            tf.addAll(bench.tfTrainStep(c.spec(), c.batch(), both, plan.engineReps()));
+        }
+        report.section("Intra-op threads: 1 vs 2");
+        report.note("Each pair is measured alternately, call by call, in one process.");
+        report.table(EngineBench.table("ORT forward", ort));
+        report.table(EngineBench.table("TF training step", tf));
+    }
+}
