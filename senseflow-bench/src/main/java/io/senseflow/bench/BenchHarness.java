@@ -44,10 +44,14 @@ public final class BenchHarness {
      * @param scalingBatches batch sizes for the scaling suite's batch rows (at the middle token count)
      * @param threadsModels models whose steps compare thread counts
      * @param engineReps measured calls per engine point
+     * @param stepCostModels models whose input sizes the per-step cost table uses
+     * @param stepCostBatches batch sizes of that table
+     * @param stepCostCalls measured calls per operation there
      */
     public record Plan(Set<Suite> suites, List<ModelFolders> sampling, int[] samplingBatches,
                        List<DistillCase> distillation, int distillCycles, int flowMatchingSteps,
-                       List<ModelSpec> scalingTokens, int[] scalingBatches, List<DistillCase> threadsModels, int engineReps) {
+                       List<ModelSpec> scalingTokens, int[] scalingBatches, List<DistillCase> threadsModels, int engineReps,
+                       List<ModelSpec> stepCostModels, int[] stepCostBatches, int stepCostCalls) {
         /** Copies the lists. */
         public Plan {
             suites = Set.copyOf(suites);
@@ -55,6 +59,7 @@ public final class BenchHarness {
             distillation = List.copyOf(distillation);
             scalingTokens = List.copyOf(scalingTokens);
             threadsModels = List.copyOf(threadsModels);
+            stepCostModels = List.copyOf(stepCostModels);
         }
     }
 
@@ -95,7 +100,9 @@ public final class BenchHarness {
         }
         List<ModelSpec> scaling = List.of(ModelSpec.dit("dit-256", 32, 384, 8, 6), ModelSpec.large(),
                 ModelSpec.dit("dit-4096", 128, 384, 8, 6));
-        return new Plan(suites, sampling, new int[] {1, 8}, distill, 2, 16, scaling, new int[] {1, 2, 4}, threads, 5);
+        List<ModelSpec> stepCost = large ? List.of(ModelSpec.shapesSized(), ModelSpec.large()) : List.of(ModelSpec.shapesSized());
+        return new Plan(suites, sampling, new int[] {1, 8}, distill, 2, 16, scaling, new int[] {1, 2, 4}, threads, 5,
+                stepCost, new int[] {1, 16}, 2000);
     }
 
     /**
@@ -108,7 +115,7 @@ public final class BenchHarness {
         ModelSpec tiny = ModelSpec.tiny();
         return new Plan(suites, List.of(ModelFolders.random(tiny, settings.workDir())), new int[] {1, 2},
                 List.of(new DistillCase(tiny, 2)), 1, 2, List.of(tiny), new int[] {1, 2},
-                List.of(new DistillCase(tiny, 2)), 2);
+                List.of(new DistillCase(tiny, 2)), 2, List.of(tiny), new int[] {1}, 20);
     }
 
     /**
@@ -168,6 +175,11 @@ public final class BenchHarness {
                 report.subsection(plan.sampling().get(i).name());
                 report.table(SamplingBench.overheadTable(all.get(i)));
             }
+            report.subsection("Per-step costs of the SDK (CPU time of the calling thread)");
+            report.note("CPU time, not wall time, so that other processes on the machine inflate it little. The call"
+                    + " boundary is measured on a graph with the transformer's inputs and output that only sums them;"
+                    + " the raw row is the least any caller of ONNX Runtime's Java API does (tensors from arrays).");
+            report.table(new StepCostBench(settings).run(plan.stepCostModels(), plan.stepCostBatches(), plan.stepCostCalls()));
         }
     }
 

@@ -185,6 +185,11 @@ public final class EngineBench {
 
     // ------------------------------------------------------------------ tables
 
+    /** @param v a value @return it with 3 significant digits */
+    static String sig(double v) {
+        return new java.math.BigDecimal(v).round(new java.math.MathContext(3)).stripTrailingZeros().toPlainString();
+    }
+
     /**
      * @param title what the time is (e.g. "ORT forward")
      * @param points measured points
@@ -196,11 +201,11 @@ public final class EngineBench {
         for (Point p : points) {
             if (p.skipped() != null) {
                 t.row(p.spec().name(), p.spec().imageTokens(), p.batch(), p.threads(), "not run: " + p.skipped(),
-                        String.format(Locale.ROOT, "%.1f", p.gflop()), "", "", "");
+                        sig(p.gflop()), "", "", "");
                 continue;
             }
             t.row(p.spec().name(), p.spec().imageTokens(), p.batch(), p.threads(), p.time().describeMs(),
-                    String.format(Locale.ROOT, "%.2f", p.gflop()), String.format(Locale.ROOT, "%.1f", p.rate()),
+                    sig(p.gflop()), sig(p.rate()),
                     String.format(Locale.ROOT, "%.2f", p.time().median() / 1e3 / p.spec().imageTokens() / p.batch()),
                     PeakRss.mib(p.peakRss()));
         }

@@ -10,8 +10,12 @@ import ai.onnxruntime.TensorInfo;
 import io.senseflow.BackendException;
 import io.senseflow.InvalidRequestException;
 import io.senseflow.ModelLoadException;
+import io.senseflow.onnx.ir.DataType;
 import io.senseflow.onnx.ir.Dim;
 import io.senseflow.tensor.Tensor;
+import java.nio.ByteBuffer;
+import java.nio.FloatBuffer;
+import java.nio.LongBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
@@ -60,6 +64,7 @@ public final class OrtModel implements AutoCloseable {
     private final LongAdder runs = new LongAdder();
     private final LongAdder sessionNanos = new LongAdder();
     private final LongAdder totalNanos = new LongAdder();
+    private final InputBuffers buffers = new InputBuffers();
 
     OrtModel(String name, OrtEnvironment env, SessionFactory.Created created, SessionConfig config, Runnable onClose) {
         this.name = name;
@@ -218,9 +223,10 @@ public final class OrtModel implements AutoCloseable {
         }
         Map<String, long[]> shapes = checkShapes(given);
         Map<String, OnnxTensor> feed = new LinkedHashMap<>();
+        Map<String, ByteBuffer> taken = new LinkedHashMap<>();
         try {
             for (TensorSpec s : inputs.values()) {
-                feed.put(s.name(), toOrt(s, given.get(s.name()), shapes.get(s.name())));
+                feed.put(s.name(), toOrt(s, given.get(s.name()), shapes.get(s.name()), taken));
             }
             long t0 = System.nanoTime();
             try (OrtSession.Result r = session.run(feed, wanted)) {
@@ -241,23 +247,45 @@ public final class OrtModel implements AutoCloseable {
             for (OnnxTensor t : feed.values()) {
                 t.close();
             }
+            // only now that no tensor reads them can the buffers serve another run
+            taken.forEach(buffers::give);
         }
     }
 
-    private OnnxTensor toOrt(TensorSpec s, ModelInputs.Value v, long[] shape) throws OrtException {
-        String what = name + ": input '" + s.name() + "'";
+    private OnnxTensor toOrt(TensorSpec s, ModelInputs.Value v, long[] shape, Map<String, ByteBuffer> taken)
+            throws OrtException {
+        String what = s.name();
         if (v instanceof ModelInputs.Floats f) {
-            float[] data = f.tensor().toArray();
-            if (s.isScalar() && data.length > 1) {
-                data = new float[] {data[0]};
+            Tensor t = f.tensor();
+            if (s.isScalar() && t.size() > 1) {
+                t = Tensor.wrap(new float[] {t.get(0)});
             }
-            return Conversions.fromFloats(env, data, shape, s.elementType(), what);
+            if (s.elementType() == DataType.FLOAT) {
+                // straight from the tensor into a reused native buffer: one copy, no allocation
+                ByteBuffer b = buffers.take(what, 4L * t.size());
+                taken.put(what, b);
+                FloatBuffer fb = b.asFloatBuffer();
+                fb.put(t.buffer()).flip();
+                return OnnxTensor.createTensor(env, fb, shape);
+            }
+            return Conversions.fromFloats(env, t.toArray(), shape, s.elementType(), describe(s));
         }
         long[] ids = ((ModelInputs.Ids) v).values();
         if (s.isScalar() && ids.length > 1) {
             ids = new long[] {ids[0]};
         }
-        return Conversions.fromLongs(env, ids, shape, s.elementType(), what);
+        if (s.elementType() == DataType.INT64) {
+            ByteBuffer b = buffers.take(what, 8L * ids.length);
+            taken.put(what, b);
+            LongBuffer lb = b.asLongBuffer();
+            lb.put(ids).flip();
+            return OnnxTensor.createTensor(env, lb, shape);
+        }
+        return Conversions.fromLongs(env, ids, shape, s.elementType(), describe(s));
+    }
+
+    private String describe(TensorSpec s) {
+        return name + ": input '" + s.name() + "'";
     }
 
     /** Checks every input against its declaration and returns the shape each is fed with. */
@@ -369,6 +397,7 @@ public final class OrtModel implements AutoCloseable {
     }
 
     private void release() {
+        buffers.clear();
         try {
             session.close();
         } catch (OrtException e) {
