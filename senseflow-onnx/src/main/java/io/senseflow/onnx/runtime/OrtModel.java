@@ -8,10 +8,12 @@ import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
 import io.senseflow.BackendException;
+import io.senseflow.DeadlineExceededException;
 import io.senseflow.InvalidRequestException;
 import io.senseflow.ModelLoadException;
 import io.senseflow.onnx.ir.Dim;
 import io.senseflow.tensor.Tensor;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
@@ -40,6 +42,10 @@ import java.util.Set;
  *       a one-element vector;</li>
  *   <li>every numeric output comes back as a float tensor (fp16/bf16 exactly, integers exactly up to 2^24).</li>
  * </ul>
+ *
+ * <p>Time limits: {@link SessionConfig#runTimeout()} bounds every run, {@link #run(ModelInputs, Collection, Duration)}
+ * one call; a run past its limit is terminated by ONNX Runtime (between operators) and fails with a
+ * {@link DeadlineExceededException}, and the model stays usable.
  *
  * <p>Thread-safe: any number of threads may call {@link #run} at once (ONNX Runtime sessions allow concurrent runs).
  * {@link #close()} waits for runs in flight; closing twice is harmless; use after close throws
@@ -160,7 +166,23 @@ public final class OrtModel implements AutoCloseable {
      * @return those outputs by name, in the order asked
      */
     public Map<String, Tensor> run(ModelInputs in, Collection<String> outputNames) {
-        return guard.use(() -> doRun(in, outputNames));
+        return run(in, outputNames, config.runTimeout());
+    }
+
+    /**
+     * Runs the model with a time limit for this call (instead of {@link SessionConfig#runTimeout()}).
+     *
+     * @param in the inputs
+     * @param outputNames the outputs wanted
+     * @param timeout the limit, {@link Duration#ZERO} for none
+     * @return those outputs by name, in the order asked
+     * @throws DeadlineExceededException if the limit passed and ONNX Runtime terminated the run
+     */
+    public Map<String, Tensor> run(ModelInputs in, Collection<String> outputNames, Duration timeout) {
+        if (java.util.Objects.requireNonNull(timeout, "timeout").isNegative()) {
+            throw InvalidRequestException.of(name + ": timeout", "a non-negative duration (0 = no limit)", timeout);
+        }
+        return guard.use(() -> doRun(in, outputNames, timeout));
     }
 
     /**
@@ -180,7 +202,7 @@ public final class OrtModel implements AutoCloseable {
         return run(in, List.of(outputName)).get(outputName);
     }
 
-    private Map<String, Tensor> doRun(ModelInputs in, Collection<String> outputNames) {
+    private Map<String, Tensor> doRun(ModelInputs in, Collection<String> outputNames, Duration timeout) {
         Set<String> wanted = new LinkedHashSet<>(outputNames);
         for (String o : wanted) {
             output(o);
@@ -204,16 +226,29 @@ public final class OrtModel implements AutoCloseable {
             for (TensorSpec s : inputs.values()) {
                 feed.put(s.name(), toOrt(s, given.get(s.name()), shapes.get(s.name())));
             }
-            try (OrtSession.Result r = session.run(feed, wanted)) {
-                Map<String, Tensor> out = new LinkedHashMap<>();
-                for (String o : wanted) {
-                    OnnxValue v = r.get(o).orElseThrow(() -> new BackendException(name + ": ONNX Runtime returned no output '" + o + "'"));
-                    if (!(v instanceof OnnxTensor t)) {
-                        throw new BackendException(name + ": output '" + o + "' is a " + v.getType() + ", not a tensor");
-                    }
-                    out.put(o, Conversions.toTensor(t, name + ": output '" + o + "'"));
+            if (timeout.isZero()) {
+                try (OrtSession.Result r = session.run(feed, wanted)) {
+                    return outputs(r, wanted);
                 }
-                return Collections.unmodifiableMap(out);
+            }
+            try (OrtSession.RunOptions options = new OrtSession.RunOptions()) {
+                RunWatchdog.Limit limit = RunWatchdog.arm(options, timeout.toNanos());
+                OrtSession.Result r;
+                try {
+                    r = session.run(feed, wanted, options);
+                } catch (OrtException e) {
+                    limit.close();
+                    if (limit.fired()) {
+                        throw new DeadlineExceededException(name + ": the run was terminated after its time limit of "
+                                + timeout.toMillis() + " ms passed (SessionConfig.runTimeout or the call's timeout)");
+                    }
+                    throw e;
+                } finally {
+                    limit.close(); // before the options are closed: the timer never touches closed options
+                }
+                try (r) {
+                    return outputs(r, wanted);
+                }
             }
         } catch (OrtException e) {
             throw new BackendException(name + ": ONNX Runtime failed to run: " + e.getMessage(), e);
@@ -222,6 +257,18 @@ public final class OrtModel implements AutoCloseable {
                 t.close();
             }
         }
+    }
+
+    private Map<String, Tensor> outputs(OrtSession.Result r, Set<String> wanted) {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        for (String o : wanted) {
+            OnnxValue v = r.get(o).orElseThrow(() -> new BackendException(name + ": ONNX Runtime returned no output '" + o + "'"));
+            if (!(v instanceof OnnxTensor t)) {
+                throw new BackendException(name + ": output '" + o + "' is a " + v.getType() + ", not a tensor");
+            }
+            out.put(o, Conversions.toTensor(t, name + ": output '" + o + "'"));
+        }
+        return Collections.unmodifiableMap(out);
     }
 
     private OnnxTensor toOrt(TensorSpec s, ModelInputs.Value v, long[] shape) throws OrtException {
