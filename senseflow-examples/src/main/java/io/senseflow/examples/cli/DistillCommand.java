@@ -126,7 +126,7 @@ final class DistillCommand implements Callable<Integer> {
         }
         DistillRun.Result result;
         try (InterruptGuard guard = new InterruptGuard(120)) {
-            TrainingProgress progress = new TrainingProgress(err, "distill", cfg.iterations());
+            DistillProgress progress = new DistillProgress(err, "distill", cfg.iterations());
             result = run.run(guard.token(), quiet ? List.of() : List.of(progress), null, m -> {
                 if (!quiet) {
                     err.println("senseflow: " + m);

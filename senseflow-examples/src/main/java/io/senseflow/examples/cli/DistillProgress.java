@@ -15,7 +15,7 @@ import java.util.Map;
  * are averages over the last {@value #WINDOW} iterations that measured them; the rate and ETA use the iterations run in
  * this process (the first one, which builds every graph, excluded).
  */
-final class TrainingProgress implements DistillationListener {
+final class DistillProgress implements DistillationListener {
     private static final int WIDTH = 24;
     private static final int WINDOW = 50;
     private static final long REDRAW_NANOS = 250_000_000L;
@@ -34,7 +34,7 @@ final class TrainingProgress implements DistillationListener {
      * @param label the prefix
      * @param total the run's last iteration + 1
      */
-    TrainingProgress(PrintWriter out, String label, long total) {
+    DistillProgress(PrintWriter out, String label, long total) {
         this.out = out;
         this.label = label;
         this.total = total;
