@@ -100,8 +100,9 @@ final class DistillCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter err = spec.commandLine().getErr();
         PrintWriter stdout = spec.commandLine().getOut();
+        DistillationConfig explicit = explicitConfig();   // an unknown preset or a bad file fails here, first
         if (printConfig) {
-            stdout.println(config(null).toJson());
+            stdout.println(withOverrides(explicit != null ? explicit : ShapesPresets.named("senseflow")).toJson());
             stdout.flush();
             return 0;
         }
@@ -111,10 +112,12 @@ final class DistillCommand implements Callable<Integer> {
         if (teacher == null) {
             throw InvalidRequestException.of("--teacher", "a teacher model folder", "none");
         }
+        TeacherFolder t = TeacherFolder.read(teacher);
         Path outDir = DistillRun.requireWritableFolder(out, "--out");
         Optional<Checkpoint> latest = resume ? latestCheckpoint(outDir) : Optional.empty();
-        DistillationConfig cfg = config(latest.orElse(null));
-        TeacherFolder t = TeacherFolder.read(teacher);
+        DistillationConfig cfg = withOverrides(explicit != null ? explicit : latest
+                .map(c -> DistillationConfig.fromJson(c.snapshot().configJson()))
+                .orElseGet(() -> ShapesPresets.named("senseflow")));
         DistillRun run = DistillRun.prepare(new DistillRun.Request(t, cfg, presetName(), outDir, resume, checkpointEvery,
                 0, stopAt == null ? -1 : stopAt, new DistillationSession.Settings(threads, backbone, null),
                 commandLine()));
@@ -150,18 +153,19 @@ final class DistillCommand implements Callable<Integer> {
         return source != null && source.preset != null ? source.preset.toLowerCase(Locale.ROOT) : "senseflow";
     }
 
-    /** The preset, the file, or (resuming with neither) the checkpoint's config; then the overrides. */
-    DistillationConfig config(Checkpoint resumeFrom) {
-        DistillationConfig base;
+    /** @return the config of --config or --preset, or null when neither was given */
+    DistillationConfig explicitConfig() {
         if (source != null && source.config != null) {
-            base = readConfig(source.config);
-        } else if (source != null && source.preset != null) {
-            base = ShapesPresets.named(source.preset);
-        } else if (resumeFrom != null) {
-            base = DistillationConfig.fromJson(resumeFrom.snapshot().configJson());
-        } else {
-            base = ShapesPresets.named("senseflow");
+            return readConfig(source.config);
         }
+        if (source != null && source.preset != null) {
+            return ShapesPresets.named(source.preset);
+        }
+        return null;
+    }
+
+    /** @return the config with --iterations, --batch and --seed applied */
+    DistillationConfig withOverrides(DistillationConfig base) {
         DistillationConfig.Builder b = base.toBuilder();
         if (iterations != null) {
             b.iterations(iterations);
