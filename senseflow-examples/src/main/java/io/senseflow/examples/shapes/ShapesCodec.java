@@ -14,7 +14,7 @@ import java.util.Map;
  * ({@code (enc(x) - shift) * scaling}) and back ({@code dec(z / scaling + shift)}), in chunks. Owns its runtime and
  * sessions.
  */
-public final class ShapesCodec implements AutoCloseable {
+public final class ShapesCodec implements io.senseflow.model.ImageEncoder, io.senseflow.model.ImageDecoder {
     private static final int CHUNK = 256;
     private final OrtRuntime ort;
     private final OrtModel encoder;
@@ -52,6 +52,7 @@ public final class ShapesCodec implements AutoCloseable {
     }
 
     /** @param images {@code [B, 3, H, W]} in [-1, 1] @return latents {@code (enc(x) - shift) * scaling} */
+    @Override
     public Tensor encode(Tensor images) {
         Tensor raw = encodeRaw(images);
         if (scaling == 1f && shift == 0f) {
@@ -66,6 +67,7 @@ public final class ShapesCodec implements AutoCloseable {
     }
 
     /** @param latents latents in the flow model's scale @return images in [-1, 1] */
+    @Override
     public Tensor decode(Tensor latents) {
         return chunked(decoder, Autoencoder.LATENT, Autoencoder.SAMPLE, latents.map(v -> v / scaling + shift));
     }

@@ -95,6 +95,19 @@ public final class ShapesTokenizer {
         return m;
     }
 
+    /** @return the same tokenization as a {@link io.senseflow.model.Tokenizer}, in plain Java (no native library) */
+    public static io.senseflow.model.Tokenizer tokenizer() {
+        return prompts -> {
+            long[][] ids = new long[prompts.size()][];
+            long[][] masks = new long[prompts.size()][];
+            for (int i = 0; i < ids.length; i++) {
+                ids[i] = ids(prompts.get(i));
+                masks[i] = mask(ids[i]);
+            }
+            return new io.senseflow.model.TokenizedPrompts(ids, masks);
+        };
+    }
+
     /** @return the {@code tokenizer.json} text (the same bytes every time) */
     public static String json() {
         Map<String, Object> root = new LinkedHashMap<>();

@@ -3,6 +3,8 @@ package io.senseflow.examples.shapes.eval;
 import io.senseflow.examples.shapes.ClassifierTraining;
 import io.senseflow.examples.shapes.ShapesCodec;
 import io.senseflow.examples.shapes.ShapesDataset;
+import io.senseflow.examples.shapes.ShapeAttributes;
+import io.senseflow.examples.shapes.ShapeGeometry;
 import io.senseflow.image.Image;
 import io.senseflow.tensor.Tensor;
 import java.util.ArrayList;
@@ -34,6 +36,9 @@ public final class ReconstructionMetrics {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("images", (long) count);
             m.put("psnr_db", psnr(b.images(), recon));
+            Adherence geometry = new Adherence();
+            geometry.add(b.attributes(), readByGeometry(recon));
+            m.put("geometry_reader_on_reconstructions", geometry.toMap());
             if (judge != null) {
                 Adherence orig = new Adherence();
                 orig.add(b.attributes(), judge.judge(b.images()).predictions());
@@ -43,6 +48,18 @@ public final class ReconstructionMetrics {
                 m.put("accuracy_reconstructions", rec.toMap());
             }
             out.put(split == ShapesDataset.Split.TRAIN ? "train" : "held_out", m);
+        }
+        return out;
+    }
+
+    /**
+     * @param images {@code [B, 3, H, W]} in [-1, 1]
+     * @return the attributes {@link ShapeGeometry} reads from each (exact geometry, no learning)
+     */
+    public static List<ShapeAttributes> readByGeometry(Tensor images) {
+        List<ShapeAttributes> out = new ArrayList<>(images.batch());
+        for (int i = 0; i < images.batch(); i++) {
+            out.add(ShapeGeometry.read(Image.fromTensor(images, i, Map.of())));
         }
         return out;
     }
