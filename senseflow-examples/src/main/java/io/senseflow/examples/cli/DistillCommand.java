@@ -118,7 +118,7 @@ final class DistillCommand implements Callable<Integer> {
         DistillationConfig cfg = withOverrides(explicit != null ? explicit : latest
                 .map(c -> DistillationConfig.fromJson(c.snapshot().configJson()))
                 .orElseGet(() -> ShapesPresets.named("senseflow")));
-        DistillRun run = DistillRun.prepare(new DistillRun.Request(t, cfg, presetName(), outDir, resume, checkpointEvery,
+        DistillRun run = DistillRun.prepare(new DistillRun.Request(t, cfg, presetName(), outDir, null, resume, checkpointEvery,
                 0, stopAt == null ? -1 : stopAt, new DistillationSession.Settings(threads, backbone, null),
                 commandLine()));
         if (!quiet) {

@@ -38,6 +38,7 @@ public final class SenseFlowCli implements Runnable {
         CommandLine cl = new CommandLine(new SenseFlowCli());
         // distillation commands, registered here so that the annotation's list stays the Shapes trainers' to edit
         cl.addSubcommand(new DistillCommand());
+        cl.addSubcommand(new QuickstartCommand());
         cl.setExecutionExceptionHandler((e, cmd, parseResult) -> {
             PrintWriter err = cmd.getErr();
             err.println();

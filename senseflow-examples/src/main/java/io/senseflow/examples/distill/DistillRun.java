@@ -35,7 +35,7 @@ import java.util.function.Consumer;
  * OUT/losses.csv       every iteration's losses and time (ms)
  * OUT/eval.csv         the periodic evaluations (when an evaluation is given)
  * OUT/curves.png       losses (smoothed) and evaluation metrics over iterations
- * OUT/student/         the deployable student (SDK layout, few-step scheduler, provenance.json)
+ * OUT/student/         the deployable student (SDK layout, few-step scheduler, provenance.json; or elsewhere)
  * </pre>
  *
  * <p>{@link #prepare} does every check that can fail before any work: the output folder is writable; a folder that
@@ -64,6 +64,7 @@ public final class DistillRun {
      * @param config the config
      * @param preset the preset name the config came from (or {@code config file})
      * @param out the output folder
+     * @param student where the student goes (null: {@code out/student})
      * @param resume continue from the latest checkpoint in {@code out}
      * @param checkpointEvery save a checkpoint every this many iterations
      * @param evalEvery evaluate every this many iterations (0: only at the end, when an evaluation is given)
@@ -71,7 +72,8 @@ public final class DistillRun {
      * @param settings engines and discriminator
      * @param command the command line, for provenance
      */
-    public record Request(TeacherFolder teacher, DistillationConfig config, String preset, Path out, boolean resume,
+    public record Request(TeacherFolder teacher, DistillationConfig config, String preset, Path out, Path student,
+                          boolean resume,
                           long checkpointEvery, long evalEvery, long stopAt, DistillationSession.Settings settings,
                           String command) {
         public Request {
@@ -79,6 +81,8 @@ public final class DistillRun {
             Objects.requireNonNull(config, "config");
             Objects.requireNonNull(out, "out");
             Objects.requireNonNull(settings, "settings");
+            student = student != null ? student.toAbsolutePath().normalize()
+                    : out.toAbsolutePath().normalize().resolve(STUDENT);
             if (checkpointEvery < 1) {
                 throw InvalidRequestException.of("--checkpoint-every", "at least 1 iteration", checkpointEvery);
             }
@@ -156,8 +160,8 @@ public final class DistillRun {
         }
         if (cp.iteration() >= request.config().iterations()) {
             throw InvalidRequestException.of("--resume", "a run that has iterations left", "the checkpoint at iteration "
-                    + cp.iteration() + " of " + request.config().iterations() + " (the run is complete: " + out
-                    .resolve(STUDENT) + ")");
+                    + cp.iteration() + " of " + request.config().iterations() + " (the run is complete: "
+                    + request.student() + ")");
         }
         if (request.stopAt() != -1 && request.stopAt() <= cp.iteration()) {
             throw InvalidRequestException.of("--stop-at", "an iteration after the checkpoint's " + cp.iteration(),
@@ -240,7 +244,7 @@ public final class DistillRun {
                     .sum() / 1e3;
             Map<String, Object> provenance = provenance(cfg, d.iteration(), trainingSeconds, history);
             Path student = StudentExport.write(request.teacher(), session.students().studentGraph(),
-                    session.studentWeights(), cfg.anchors(), "senseflow-shapes-student", provenance, out.resolve(STUDENT));
+                    session.studentWeights(), cfg.anchors(), "senseflow-shapes-student", provenance, request.student());
             log.accept("student exported to " + student);
             return new Result(student, d.iteration(), trainingSeconds, (System.nanoTime() - start) / 1e9, history);
         }
@@ -348,7 +352,7 @@ public final class DistillRun {
     public List<Path> outputs() {
         Path out = store.root().getParent();
         List<Path> p = new ArrayList<>();
-        p.add(out.resolve(STUDENT));
+        p.add(request.student());
         p.add(out.resolve("curves.png"));
         p.add(out.resolve(LOSSES_CSV));
         p.add(store.root());
