@@ -4,10 +4,15 @@ import io.senseflow.InvalidRequestException;
 import io.senseflow.distill.DistillationConfig;
 import io.senseflow.examples.distill.DistillRun;
 import io.senseflow.examples.distill.DistillationSession;
+import io.senseflow.examples.distill.PeriodicEvaluation;
+import io.senseflow.examples.distill.RunHistory;
 import io.senseflow.examples.distill.ShapesPresets;
 import io.senseflow.examples.distill.TeacherFolder;
+import io.senseflow.examples.shapes.ShapesModels;
+import io.senseflow.examples.shapes.eval.AttributeJudge;
 import io.senseflow.onnx.checkpoint.Checkpoint;
 import io.senseflow.onnx.checkpoint.CheckpointStore;
+import io.senseflow.onnx.ir.OnnxModel;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
@@ -78,6 +83,19 @@ final class DistillCommand implements Callable<Integer> {
             description = "save a checkpoint every N iterations (default: ${DEFAULT-VALUE})")
     long checkpointEvery;
 
+    @Option(names = "--eval-every", paramLabel = "N", defaultValue = "500", description = "evaluate the student every N"
+            + " iterations and at the end: FD-T, FD-data, adherence on --eval-samples images, judged by the classifier"
+            + " (0: only at the end) (default: ${DEFAULT-VALUE})")
+    long evalEvery;
+
+    @Option(names = "--eval-samples", paramLabel = "N", defaultValue = "256",
+            description = "images per periodic evaluation (default: ${DEFAULT-VALUE})")
+    int evalSamples;
+
+    @Option(names = "--classifier", paramLabel = "DIR", description = "the evaluation classifier (default: the bundled"
+            + " one if this build has it; none: no evaluation, loss curves only)")
+    String classifier;
+
     @Option(names = "--stop-at", paramLabel = "N", description = "stop before iteration N as an interruption would"
             + " (a checkpoint is saved; continue with --resume)")
     Long stopAt;
@@ -118,8 +136,12 @@ final class DistillCommand implements Callable<Integer> {
         DistillationConfig cfg = withOverrides(explicit != null ? explicit : latest
                 .map(c -> DistillationConfig.fromJson(c.snapshot().configJson()))
                 .orElseGet(() -> ShapesPresets.named("senseflow")));
-        DistillRun run = DistillRun.prepare(new DistillRun.Request(t, cfg, presetName(), outDir, null, resume, checkpointEvery,
-                0, stopAt == null ? -1 : stopAt, new DistillationSession.Settings(threads, backbone, null),
+        if (evalSamples < 2) {
+            throw InvalidRequestException.of("--eval-samples", "at least 2", evalSamples);
+        }
+        OnnxModel judgeGraph = ShapesModels.classifierOption(classifier);
+        DistillRun run = DistillRun.prepare(new DistillRun.Request(t, cfg, presetName(), outDir, null, resume,
+                checkpointEvery, evalEvery, stopAt == null ? -1 : stopAt, new DistillationSession.Settings(threads, backbone, null),
                 commandLine()));
         if (!quiet) {
             err.printf(Locale.ROOT, "senseflow: distilling %s (%s) into %s: %d iterations, batch %d%s%n", t.dir(),
@@ -128,9 +150,15 @@ final class DistillCommand implements Callable<Integer> {
             err.flush();
         }
         DistillRun.Result result;
-        try (InterruptGuard guard = new InterruptGuard(120)) {
+        if (judgeGraph == null && !quiet) {
+            err.println("senseflow: no evaluation classifier (" + (classifier == null ? "none bundled" : "--classifier none")
+                    + "): loss curves only");
+        }
+        try (InterruptGuard guard = new InterruptGuard(120);
+             AttributeJudge judge = judgeGraph == null ? null : AttributeJudge.of(judgeGraph, threads)) {
             DistillProgress progress = new DistillProgress(err, "distill", cfg.iterations());
-            result = run.run(guard.token(), quiet ? List.of() : List.of(progress), null, m -> {
+            PeriodicEvaluation eval = judge == null ? null : new PeriodicEvaluation(judge, evalSamples, 2024);
+            result = run.run(guard.token(), quiet ? List.of() : List.of(progress), eval, m -> {
                 if (!quiet) {
                     err.println("senseflow: " + m);
                     err.flush();
@@ -142,6 +170,12 @@ final class DistillCommand implements Callable<Integer> {
         stdout.printf(Locale.ROOT, "losses:      %s%n", outDir.resolve("losses.csv"));
         stdout.printf(Locale.ROOT, "checkpoints: %s%n", outDir.resolve(DistillRun.CHECKPOINTS));
         stdout.printf(Locale.ROOT, "%d iterations, %.1f s of distillation%n", result.iterations(), result.trainingSeconds());
+        List<RunHistory.Row> evals = result.history().evaluations();
+        if (!evals.isEmpty()) {
+            RunHistory.Row last = evals.get(evals.size() - 1);
+            stdout.printf(Locale.ROOT, "evaluation after %d iterations (%d images): %s%n", last.iteration(), evalSamples,
+                    last.values());
+        }
         stdout.flush();
         return 0;
     }
