@@ -39,6 +39,7 @@ public final class SenseFlowCli implements Runnable {
         // distillation commands, registered here so that the annotation's list stays the Shapes trainers' to edit
         cl.addSubcommand(new DistillCommand());
         cl.addSubcommand(new QuickstartCommand());
+        cl.addSubcommand(new AblationCommand());
         cl.setExecutionExceptionHandler((e, cmd, parseResult) -> {
             PrintWriter err = cmd.getErr();
             err.println();
