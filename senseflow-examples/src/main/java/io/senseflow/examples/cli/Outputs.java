@@ -33,14 +33,19 @@ final class Outputs {
         }
     }
 
-    /** @param spec the running command @return {@code senseflow <subcommand> <args...>} as given */
+    /** @param spec the running subcommand @return {@code senseflow <subcommand> <args...>} as given */
     static List<String> commandLine(CommandLine.Model.CommandSpec spec) {
         List<String> out = new ArrayList<>();
         out.add("senseflow");
-        out.add(spec.name());
-        CommandLine.ParseResult pr = spec.commandLine().getParseResult();
+        CommandLine root = spec.commandLine();
+        while (root.getParent() != null) {
+            root = root.getParent();
+        }
+        CommandLine.ParseResult pr = root.getParseResult();
         if (pr != null) {
-            out.addAll(pr.originalArgs());
+            out.addAll(pr.originalArgs()); // the subcommand's name included
+        } else {
+            out.add(spec.name());
         }
         return out;
     }

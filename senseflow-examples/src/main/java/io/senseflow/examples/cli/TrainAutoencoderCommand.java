@@ -64,6 +64,10 @@ final class TrainAutoencoderCommand implements Callable<Integer> {
             description = "weight of mean(z^2) in the loss (default: ${DEFAULT-VALUE})")
     double latentPenalty;
 
+    @Option(names = "--object-weight", defaultValue = "0",
+            description = "extra loss weight on the shape's pixels (0: plain MSE) (default: ${DEFAULT-VALUE})")
+    double objectWeight;
+
     @Option(names = "--seed", defaultValue = "1", description = "seed (default: ${DEFAULT-VALUE})")
     long seed;
 
@@ -93,7 +97,7 @@ final class TrainAutoencoderCommand implements Callable<Integer> {
             throw new InvalidRequestException("--channels/--latent-channels/--groups: " + e.getMessage(), e);
         }
         AutoencoderTraining.Settings settings = new AutoencoderTraining.Settings(arch, steps, batch, lr, latentNoise,
-                latentPenalty, seed, threads);
+                latentPenalty, objectWeight, seed, threads);
         OnnxModel judgeModel = ShapesModels.classifierOption(classifier);
         Outputs.requireWritableFolder(out, "--out");
         err.printf(Locale.ROOT, "senseflow: training the Shapes autoencoder: %s, %,d + %,d parameters, %d steps at batch %d%n",

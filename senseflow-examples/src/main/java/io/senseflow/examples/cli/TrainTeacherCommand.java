@@ -93,6 +93,9 @@ final class TrainTeacherCommand implements Callable<Integer> {
     @Option(names = "--text-heads", defaultValue = "2", description = "text encoder heads (default: ${DEFAULT-VALUE})")
     int textHeads;
 
+    @Option(names = "--joint-text", description = "train the text encoder with the transformer (default: frozen random)")
+    boolean jointText;
+
     @Option(names = "--ln-mean", defaultValue = "0", description = "logit-normal mean of the training noise levels (default: ${DEFAULT-VALUE})")
     double lnMean;
 
@@ -213,7 +216,7 @@ final class TrainTeacherCommand implements Callable<Integer> {
                     1.0);
             FlowMatchingConfig flow = new FlowMatchingConfig(seed, batch, steps, new TimestepSpec.LogitNormal(lnMean, lnStd,
                     tsShift), dropout, adam);
-            return new TeacherTraining.Settings(tc, text, seed + 17, flow, pool, samplingShift, guidance, threads,
+            return new TeacherTraining.Settings(tc, text, seed + 17, jointText, flow, pool, samplingShift, guidance, threads,
                     checkpointEvery, publishEvery);
         } catch (InvalidRequestException e) {
             throw new InvalidRequestException("train-teacher options: " + e.getMessage(), e);

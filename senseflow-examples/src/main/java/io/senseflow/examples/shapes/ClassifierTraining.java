@@ -34,6 +34,17 @@ public final class ClassifierTraining {
      * @param seed data and initialisation seed
      */
     public record Settings(int steps, int batch, double learningRate, long seed) {
+        public Settings {
+            if (steps < 1) {
+                throw io.senseflow.InvalidRequestException.of("steps", "at least 1", steps);
+            }
+            if (batch < 1) {
+                throw io.senseflow.InvalidRequestException.of("batch", "at least 1", batch);
+            }
+            if (!(learningRate > 0) || Double.isInfinite(learningRate)) {
+                throw io.senseflow.InvalidRequestException.of("learning rate", "a positive finite rate", learningRate);
+            }
+        }
     }
 
     /** Result: the trained model and the loss curve. */

@@ -16,7 +16,12 @@ import io.senseflow.onnx.runtime.SessionConfig;
 import io.senseflow.pipeline.CancellationToken;
 import io.senseflow.pipeline.GuidanceMode;
 import io.senseflow.pipeline.ModelDefaults;
+import io.senseflow.tf.InputBinding;
 import io.senseflow.tf.TfModule;
+import io.senseflow.tf.TfWorkspace;
+import io.senseflow.train.DifferentiableModule;
+import io.senseflow.train.ModuleInputs;
+import io.senseflow.train.ParameterStore;
 import io.senseflow.tf.TfSessionOptions;
 import io.senseflow.tf.export.OnnxExport;
 import io.senseflow.tf.importer.ImportOptions;
@@ -47,7 +52,9 @@ public final class TeacherTraining {
      *
      * @param transformer the flow transformer's architecture
      * @param text the text encoder's architecture
-     * @param textSeed the text encoder's initialisation seed (it stays frozen)
+     * @param textSeed the text encoder's initialisation seed
+     * @param jointText train the text encoder together with the transformer ({@link JointTextModule}, same AdamW
+     *     settings) instead of keeping its random initialisation frozen
      * @param flow the flow-matching settings (seed, batch, steps, noise levels, condition dropout, AdamW)
      * @param poolSize training images rendered and encoded once
      * @param samplingShift the static shift of the teacher's Euler sampler
@@ -56,7 +63,7 @@ public final class TeacherTraining {
      * @param checkpointEvery steps between checkpoints
      * @param publishEvery steps between writes of the current teacher folder (and the listener's publish event)
      */
-    public record Settings(FlowTransformer.Config transformer, TextEncoder.Config text, long textSeed,
+    public record Settings(FlowTransformer.Config transformer, TextEncoder.Config text, long textSeed, boolean jointText,
                            FlowMatchingConfig flow, int poolSize, double samplingShift, double guidance, int threads,
                            long checkpointEvery, long publishEvery) {
         public Settings {
@@ -84,7 +91,8 @@ public final class TeacherTraining {
             m.put("transformer_parameters", FlowTransformer.parameterCount(transformer));
             m.put("text_encoder", text.toJson());
             m.put("text_encoder_seed", textSeed);
-            m.put("text_encoder_training", "frozen (random initialisation)");
+            m.put("text_encoder_training", jointText ? "joint (gradient from the transformer's text inputs)"
+                    : "frozen (random initialisation)");
             m.put("flow_matching", io.senseflow.json.Json.parse(flow.toJson()));
             m.put("pool_size", (long) poolSize);
             m.put("sampling_shift", samplingShift);
@@ -152,7 +160,7 @@ public final class TeacherTraining {
         ShapesLatentDataset data;
         try (ShapesCodec codec = ShapesCodec.of(encoder, null, s.threads());
              OrtRuntime ort = OrtRuntime.create(SessionConfig.builder().intraOpThreads(s.threads()).build());
-             PromptEncoder prompts = promptEncoder(ort, text)) {
+             PromptEncoder prompts = s.jointText() ? JointTextModule.idsEncoder() : promptEncoder(ort, text)) {
             CaptionEmbeddings captions = CaptionEmbeddings.compute(prompts);
             data = ShapesLatentDataset.encode(new ShapesDataset(s.flow().seed(), ShapesDataset.Split.TRAIN), s.poolSize(),
                     codec, captions, s.flow().seed());
@@ -160,10 +168,8 @@ public final class TeacherTraining {
         CheckpointStore store = CheckpointStore.builder(out.resolve("checkpoints")).keepLast(2).build();
         Path teacherDir = out.resolve("teacher");
         int batch = s.flow().batchSize();
-        try (TfModule model = DenoiserSpec.inHouse().applyTo(TfModule.builder(graph).name("teacher")
-                .sessionOptions(TfSessionOptions.defaults().withIntraOpThreads(s.threads()))
-                .importOptions(DenoiserSpec.batchShapes(graph, batch, ImportOptions.defaults()))
-                .optimizer(s.flow().optimizer())).build()) {
+        try (TfWorkspace ws = TfWorkspace.create(TfSessionOptions.defaults().withIntraOpThreads(s.threads()));
+             DifferentiableModule model = module(s, graph, text, ws)) {
             double[] seconds = {0};
             long[] since = {System.nanoTime()};
             FlowMatchingTrainer trainer = FlowMatchingTrainer.builder().config(s.flow()).model(model).dataset(data)
@@ -188,13 +194,41 @@ public final class TeacherTraining {
                     Map<String, String> p = new LinkedHashMap<>(provenance);
                     p.put("steps", Long.toString(trainer.step()));
                     p.put("train_seconds", String.format(java.util.Locale.ROOT, "%.1f", seconds[0]));
-                    writeTeacher(teacherDir, OnnxExport.of(graph, model.parameters()).model(), text, encoder, decoder,
+                    OnnxModel trainedText = model instanceof JointTextModule j
+                            ? OnnxExport.of(text, j.textParameters()).model() : text;
+                    ParameterStore tp = model instanceof JointTextModule j ? j.transformerParameters() : model.parameters();
+                    writeTeacher(teacherDir, OnnxExport.of(graph, tp).model(), trainedText, encoder, decoder,
                             s.samplingShift(), s.guidance(), p);
                     listener.onPublish(trainer.step(), teacherDir);
                     since[0] = System.nanoTime(); // publishing is not training time
                 }
             }
             return new Result(teacherDir, trainer.step(), seconds[0]);
+        }
+    }
+
+    /** The trainable model: the transformer alone, or text encoder + transformer ({@link JointTextModule}). */
+    private static DifferentiableModule module(Settings s, OnnxModel graph, OnnxModel text, TfWorkspace ws) {
+        int batch = s.flow().batchSize();
+        TfModule transformer = DenoiserSpec.inHouse().applyTo(TfModule.builder(graph).name("teacher").workspace(ws)
+                .importOptions(DenoiserSpec.batchShapes(graph, batch, ImportOptions.defaults()))
+                .optimizer(s.flow().optimizer())).build();
+        if (!s.jointText()) {
+            return transformer;
+        }
+        try {
+            int len = s.text().length();
+            TfModule enc = TfModule.builder(text).name("text_encoder").workspace(ws)
+                    .input(InputBinding.of(ModuleInputs.X, TextEncoder.INPUT_IDS).withGradient(false))
+                    .input(InputBinding.of(ModuleInputs.MASK, TextEncoder.ATTENTION_MASK).withGradient(false))
+                    .output(TextEncoder.LAST_HIDDEN_STATE)
+                    .importOptions(ImportOptions.builder().inputShape(TextEncoder.INPUT_IDS, batch, len)
+                            .inputShape(TextEncoder.ATTENTION_MASK, batch, len).build())
+                    .optimizer(s.flow().optimizer()).build();
+            return new JointTextModule(enc, transformer);
+        } catch (RuntimeException e) {
+            transformer.close();
+            throw e;
         }
     }
 
