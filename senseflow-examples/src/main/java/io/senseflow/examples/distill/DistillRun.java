@@ -217,6 +217,10 @@ public final class DistillRun {
                 }
             });
             listeners.forEach(d::addListener);
+            if (evaluation != null && d.iteration() == 0 && request.evalEvery() > 0) {
+                // the starting point of the curves: G is still the teacher, sampled in the student's few steps
+                history.addEvaluation(0, evaluation.evaluate(session, 0));
+            }
             // the distiller checks its token before each iteration; an outer cancel or the stop iteration reaches it
             // at the end of the iteration in flight
             CancellationToken inner = new CancellationToken();

@@ -5,6 +5,7 @@ import io.senseflow.distill.DistillationConfig;
 import io.senseflow.distill.Family;
 import io.senseflow.distill.GanWeighting;
 import io.senseflow.distill.Recipe;
+import io.senseflow.distill.TeacherGuidance;
 import io.senseflow.train.AdamWConfig;
 import io.senseflow.train.LearningRateSchedule;
 
@@ -36,6 +37,8 @@ public final class ShapesPresets {
     public static final int WARMUP = 100;
     /** Generator update every TTUR-th iteration. */
     public static final int TTUR = 5;
+    /** The teacher's guidance scale in the DMD real score and the ISG teacher step: the bundled teacher's default. */
+    public static final double GUIDANCE = 3.0;
 
     private ShapesPresets() {
     }
@@ -52,9 +55,15 @@ public final class ShapesPresets {
     /** @param recipe the terms @return the Shapes preset of that recipe */
     public static DistillationConfig of(Recipe recipe) {
         AdamWConfig adam = AdamWConfig.released().withLearningRate(LearningRateSchedule.constant(LEARNING_RATE, WARMUP));
-        DistillationConfig base = DistillationConfig.preset(recipe, Family.CUSTOM);
+        // the bundled teacher samples like SD3.5 (static shift 3, CFG): its family's grids and samplers fit
+        DistillationConfig base = DistillationConfig.preset(recipe, Family.SD35_LARGE);
+        TeacherGuidance cfg = new TeacherGuidance.Cfg(GUIDANCE, GUIDANCE);
+        DistillationConfig.Isg isg = base.isg();
         return base.toBuilder().seed(0).batchSize(BATCH).iterations(ITERATIONS).ttur(TTUR).optimizers(adam)
-                .gan(new DistillationConfig.Gan(recipe.gan(), GanWeighting.paper(),
+                .dmd(new DistillationConfig.Dmd(true, 1, base.dmd().noiseLevels(), cfg))
+                .isg(new DistillationConfig.Isg(isg.enabled(), isg.weight(), isg.grid(), isg.margin(), cfg,
+                        isg.distance()))
+                .gan(new DistillationConfig.Gan(recipe.gan(), GanWeighting.sd35Released(),
                         recipe.gan() ? DiscriminatorKind.FAKE_SCORE_FEATURES : DiscriminatorKind.NONE))
                 .build();
     }
