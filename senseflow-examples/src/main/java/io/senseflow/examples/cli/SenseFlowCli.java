@@ -16,7 +16,7 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "senseflow", mixinStandardHelpOptions = true, version = "SenseFlow for Java 0.1.0",
         description = "Few-step text-to-image generation and SenseFlow distillation on the JVM.",
-        subcommands = {GenerateCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {GenerateCommand.class, TrainAutoencoderCommand.class, TrainClassifierCommand.class, TrainTeacherCommand.class, EvalCommand.class, IndexModelCommand.class, CommandLine.HelpCommand.class})
 public final class SenseFlowCli implements Runnable {
     /** Exit code of an invalid request (the same as picocli's usage errors). */
     public static final int EXIT_INVALID = CommandLine.ExitCode.USAGE;
@@ -36,6 +36,10 @@ public final class SenseFlowCli implements Runnable {
     /** @return the configured command line; {@code execute(args)} runs it and returns the exit code */
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new SenseFlowCli());
+        // distillation commands, registered here so that the annotation's list stays the Shapes trainers' to edit
+        cl.addSubcommand(new DistillCommand());
+        cl.addSubcommand(new QuickstartCommand());
+        cl.addSubcommand(new AblationCommand());
         cl.setExecutionExceptionHandler((e, cmd, parseResult) -> {
             PrintWriter err = cmd.getErr();
             err.println();
