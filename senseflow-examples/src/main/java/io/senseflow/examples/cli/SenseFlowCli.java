@@ -9,7 +9,8 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /**
- * The {@code senseflow} command line. Subcommands: {@code generate} (text to image with a model folder).
+ * The {@code senseflow} command line. Subcommands: {@code generate} (text to image with a model folder); the Shapes
+ * demo's {@code train-classifier}, {@code train-autoencoder}, {@code train-teacher} and {@code eval}.
  *
  * <p>Exit codes: 0 success; 2 bad arguments or an invalid request (picocli's usage errors included); 3 a model
  * folder that cannot be loaded; 130 cancelled; 1 anything else.

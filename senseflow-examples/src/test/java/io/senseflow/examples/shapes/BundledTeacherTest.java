@@ -58,7 +58,7 @@ class BundledTeacherTest {
 
     @Test
     void drawsWhatItIsAskedForOnSeenPrompts() {
-        ShapesEvaluation.Settings s = new ShapesEvaluation.Settings(48, 0, null, null, 99, 48);
+        ShapesEvaluation.Settings s = new ShapesEvaluation.Settings(32, 0, null, null, 99, 32);
         List<ShapeAttributes> prompts = ShapesEvaluation.seenPrompts(s.seed(), s.seenCount());
         try (LoadedModel m = ShapesModels.teacher(); AttributeJudge judge = AttributeJudge.of(ShapesModels.classifier(), 1)) {
             ShapesEvaluation.Samples samples = ShapesEvaluation.generate(m.pipeline(), prompts, s, s.seed(), n -> { },
@@ -72,6 +72,6 @@ class BundledTeacherTest {
         }
     }
 
-    /** Lower bound of all-attribute adherence asserted on 48 seen prompts; see docs/results.md for the measured value. */
+    /** Lower bound of all-attribute adherence asserted on 32 seen prompts; see docs/results.md for the measured value. */
     static final double MIN_ALL = 0.5;
 }
