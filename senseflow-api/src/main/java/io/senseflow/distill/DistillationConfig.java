@@ -42,11 +42,22 @@ public record DistillationConfig(long seed, int batchSize, long iterations, doub
         AdamWConfig generatorOptimizer, AdamWConfig fakeScoreOptimizer, AdamWConfig discriminatorOptimizer,
         NonFinitePolicy nonFinite, int maxSkips) {
 
-    /** What happens when a loss or gradient is NaN or infinite. */
+    /**
+     * What happens when a value the loop checks is NaN or infinite: the conditioning and real samples of the batch,
+     * the generator's input and outputs (backward simulation included), each objective's loss and gradient, the decoder's
+     * outputs before the discriminator, every loss and every parameter-gradient norm (checked before the optimizer
+     * step, so a non-finite gradient never reaches the parameters).
+     */
     public enum NonFinitePolicy {
-        /** Stop the run with a {@link io.senseflow.NumericalException} naming the phase and iteration. */
+        /**
+         * Stop the run with a {@link io.senseflow.NumericalException} naming the phase, the iteration and the tensor.
+         */
         STOP,
-        /** Skip the rest of the batch's updates and count it; stop after {@code maxSkips}. */
+        /**
+         * Skip the rest of the iteration's updates and count it (the iteration number still advances); stop with a
+         * {@link io.senseflow.NumericalException} after {@code maxSkips}. Updates that completed earlier in the same
+         * iteration stay applied (the generator step when the fake-score loss is the one that fails).
+         */
         SKIP
     }
 

@@ -182,6 +182,13 @@ public final class Distiller {
             Conditioning cond = batch.conditioning() != null ? batch.conditioning() : encode(batch.prompts());
             Conditioning uncond = !needsUnconditional ? null
                     : batch.unconditional() != null ? batch.unconditional() : unconditional(batchSize);
+            requireFinite(cond, "conditioning", it);
+            if (uncond != null) {
+                requireFinite(uncond, "unconditional conditioning", it);
+            }
+            if (batch.realSamples() != null) {
+                requireFinite(batch.realSamples(), "data", "real samples", it);
+            }
             Tensor real = batch.realSamples();
             int[] shape = sampleShape(batchSize);
             if (real != null && !Arrays.equals(real.shape(), shape)) {
@@ -216,7 +223,8 @@ public final class Distiller {
             ModuleInputs genInputs = ModuleInputs.denoiser(x, s, cond);
             Tensor vG = generator.forward(genInputs);
             add(phases, "generator_forward", System.nanoTime() - t0);
-            requireFinite(vG, "generator forward", it);
+            requireFinite(x, "generator input", "generator input x_i (after " + (backwardSim ? "backward simulation" : "forward noising") + ")", it);
+            requireFinite(vG, "generator forward", "generator output v_G", it);
             float[] minusS = GeneratorContext.negate(s);
             Tensor x0hat = Tensor.combine(GeneratorContext.ones(batchSize), x, minusS, vG);
 
@@ -233,8 +241,8 @@ public final class Distiller {
                     add(phases, o.name(), System.nanoTime() - ot);
                     losses.put(o.name(), term.loss());
                     nonFinite.put(o.name(), term.nonFinite());
-                    requireFinite(term.loss(), "generator objective '" + o.name() + "' loss", it);
-                    requireFinite(term.gradient(), "generator objective '" + o.name() + "' gradient", it);
+                    requireFinite(term.loss(), "generator update", "objective '" + o.name() + "' loss", it);
+                    requireFinite(term.gradient(), "generator update", "objective '" + o.name() + "' gradient dL/dv_G", it);
                     outNorms.put(o.name(), term.gradientNorm());
                     total = total == null ? term.gradient() : total.add(term.gradient());
                 }
@@ -245,7 +253,7 @@ public final class Distiller {
                 t0 = System.nanoTime();
                 double norm = generator.optimizer().clipGradientNorm(config.generatorOptimizer().clipNorm());
                 paramNorms.put("generator", norm);
-                requireFinite(norm, "generator parameter gradient norm", it);
+                requireFinite(norm, "generator update", "generator parameter gradient norm", it);
                 generator.optimizer().step();
                 add(phases, "generator_optimizer", System.nanoTime() - t0);
                 if (config.ida().enabled()) {
@@ -276,10 +284,10 @@ public final class Distiller {
             BackwardResult fr = fakeScore.backward(ModuleInputs.denoiser(xs, sfF, cond), Upstream.mse(target, null),
                     GradientMode.PARAMETERS);
             losses.put("fake_score", fr.loss());
-            requireFinite(fr.loss(), "fake score loss", it);
+            requireFinite(fr.loss(), "fake score update", "fake score loss", it);
             double fnorm = fakeScore.optimizer().clipGradientNorm(config.fakeScoreOptimizer().clipNorm());
             paramNorms.put("fake_score", fnorm);
-            requireFinite(fnorm, "fake score parameter gradient norm", it);
+            requireFinite(fnorm, "fake score update", "fake score parameter gradient norm", it);
             fakeScore.optimizer().step();
             add(phases, "fake_score_update", System.nanoTime() - t0);
 
@@ -289,6 +297,10 @@ public final class Distiller {
                 float[] omega = config.gan().weighting().omega(s);
                 Tensor realImages = decoder == null ? real : decoder.forward(ModuleInputs.of(real, null));
                 Tensor fakeImages = decoder == null ? x0hat : decoder.forward(ModuleInputs.of(x0hat, null));
+                if (decoder != null) {
+                    requireFinite(realImages, "discriminator update", "decoder output (real samples)", it);
+                    requireFinite(fakeImages, "discriminator update", "decoder output (generated samples)", it);
+                }
                 if (augmentReal) {
                     realImages = augmentation.apply(realImages, random("discriminator.augment_real", it)).output();
                 }
@@ -302,10 +314,11 @@ public final class Distiller {
                 BackwardResult rf = discriminator.backward(fakeIn, Upstream.hinge(-1, omega), GradientMode.PARAMETERS);
                 losses.put("discriminator_real", rr.loss());
                 losses.put("discriminator_fake", rf.loss());
-                requireFinite(rr.loss() + rf.loss(), "discriminator loss", it);
+                requireFinite(rr.loss(), "discriminator update", "discriminator loss on real samples", it);
+                requireFinite(rf.loss(), "discriminator update", "discriminator loss on generated samples", it);
                 double dnorm = discriminator.optimizer().clipGradientNorm(config.discriminatorOptimizer().clipNorm());
                 paramNorms.put("discriminator", dnorm);
-                requireFinite(dnorm, "discriminator parameter gradient norm", it);
+                requireFinite(dnorm, "discriminator update", "discriminator parameter gradient norm", it);
                 discriminator.optimizer().step();
                 add(phases, "discriminator_update", System.nanoTime() - t0);
             }
@@ -339,6 +352,7 @@ public final class Distiller {
             float[] sj = new float[batch];
             Arrays.fill(sj, (float) anchors[j]);
             Tensor v = generator.forward(ModuleInputs.denoiser(x, sj, cond));
+            requireFinite(v, "backward simulation", "generator output v_G at anchor " + j + " (s = " + anchors[j] + ")", it);
             Tensor x0 = x.addScaled((float) -anchors[j], v);
             float next = (float) anchors[j + 1];
             Tensor renoised = Tensor.combine(1 - next, x0, next, noise("backward_simulation.noise." + j, it, shape));
@@ -402,24 +416,36 @@ public final class Distiller {
         phases.merge(key, nanos, Long::sum);
     }
 
-    private void requireFinite(double value, String what, long it) {
+    private void requireFinite(double value, String phase, String what, long it) {
         if (!Double.isFinite(value)) {
-            fail("iteration " + it + ", " + what + " is " + value);
+            fail(phase, what, "is " + value, it);
         }
     }
 
-    private void requireFinite(Tensor t, String what, long it) {
+    private void requireFinite(Tensor t, String phase, String what, long it) {
         int bad = t.countNonFinite();
         if (bad > 0) {
-            fail("iteration " + it + ", " + what + " has " + bad + " NaN/Inf of " + t.size() + " values");
+            fail(phase, what, "has " + bad + " NaN/Inf of " + t.size() + " values", it);
         }
     }
 
-    private void fail(String message) {
-        if (config.nonFinite() == DistillationConfig.NonFinitePolicy.SKIP) {
-            throw new SkipBatch(message);
+    private void requireFinite(Conditioning c, String what, long it) {
+        requireFinite(c.tokens(), "data", what + " (token embeddings)", it);
+        if (c.pooled() != null) {
+            requireFinite(c.pooled(), "data", what + " (pooled embedding)", it);
         }
-        throw new NumericalException(message);
+        for (Map.Entry<String, Tensor> e : c.extras().entrySet()) {
+            requireFinite(e.getValue(), "data", what + " extra '" + e.getKey() + "'", it);
+        }
+    }
+
+    /** STOP: a NumericalException naming phase, iteration and tensor; SKIP: the rest of the iteration is skipped. */
+    private void fail(String phase, String what, String problem, long it) {
+        NumericalException e = NumericalException.nonFinite("distillation: " + phase, "iteration " + it, what, problem);
+        if (config.nonFinite() == DistillationConfig.NonFinitePolicy.SKIP) {
+            throw new SkipBatch(e.getMessage());
+        }
+        throw e;
     }
 
     // ------------------------------------------------------------------ checkpoints

@@ -44,30 +44,53 @@ public final class AtomicFiles {
      * @param writer produces the content
      */
     public static void write(Path target, Writer writer) {
-        Path abs = target.toAbsolutePath();
-        Path dir = abs.getParent();
-        Path tmp = null;
+        writeAll(java.util.Map.of(target, writer));
+    }
+
+    /**
+     * Writes files that belong together (a model and its external data file) so that a failure while producing any of
+     * them changes none: every file is written to its temporary file and forced to disk first, and only then are they
+     * renamed over their destinations, in the map's iteration order (put the file that refers to the others last).
+     * A full disk or a failing writer therefore leaves all previous files as they were; only a crash between two renames
+     * (no writing happens there) can leave the earlier ones replaced and the later ones not.
+     *
+     * @param targets destination files and what produces each, in the order they are renamed into place
+     * @throws CheckpointException naming the file that could not be written
+     */
+    public static void writeAll(java.util.Map<Path, Writer> targets) {
+        java.util.List<Path[]> staged = new java.util.ArrayList<>(); // {temporary, destination}
+        Path current = null;
         try {
-            Files.createDirectories(dir);
-            tmp = Files.createTempFile(dir, "." + abs.getFileName() + ".", ".tmp");
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-                writer.write(ch);
-                ch.force(true);
+            for (java.util.Map.Entry<Path, Writer> e : targets.entrySet()) {
+                Path abs = e.getKey().toAbsolutePath();
+                current = abs;
+                Path dir = abs.getParent();
+                Files.createDirectories(dir);
+                Path tmp = Files.createTempFile(dir, "." + abs.getFileName() + ".", ".tmp");
+                staged.add(new Path[] {tmp, abs});
+                try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+                    e.getValue().write(ch);
+                    ch.force(true);
+                }
+                readableByOthers(tmp, abs);
             }
-            readableByOthers(tmp, abs);
-            try {
-                Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING);
-            }
-            tmp = null;
-            syncDirectory(dir);
-        } catch (IOException | RuntimeException e) {
-            throw new CheckpointException("could not write " + abs + ": " + e, e);
-        } finally {
-            if (tmp != null) {
+            while (!staged.isEmpty()) {
+                Path[] s = staged.get(0);
+                current = s[1];
                 try {
-                    Files.deleteIfExists(tmp);
+                    Files.move(s[0], s[1], StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                } catch (AtomicMoveNotSupportedException e) {
+                    Files.move(s[0], s[1], StandardCopyOption.REPLACE_EXISTING);
+                }
+                staged.remove(0);
+                syncDirectory(s[1].getParent());
+            }
+        } catch (IOException | RuntimeException e) {
+            throw new CheckpointException("could not write " + current + ": " + e, e);
+        } finally {
+            for (Path[] s : staged) {
+                try {
+                    Files.deleteIfExists(s[0]);
                 } catch (IOException ignored) {
                     // best effort: the temporary file is hidden and never read
                 }

@@ -163,11 +163,11 @@ public final class FlowMatchingTrainer {
         BackwardResult r = model.backward(ModuleInputs.denoiser(xs, sf, cond), Upstream.mse(target, null),
                 GradientMode.PARAMETERS);
         if (!Double.isFinite(r.loss())) {
-            throw new NumericalException("flow matching step " + it + ": loss is " + r.loss());
+            throw NumericalException.nonFinite("flow matching", "step " + it, "loss", "is " + r.loss());
         }
         double norm = opt.clipGradientNorm(config.optimizer().clipNorm());
         if (!Double.isFinite(norm)) {
-            throw new NumericalException("flow matching step " + it + ": gradient norm is " + norm);
+            throw NumericalException.nonFinite("flow matching", "step " + it, "parameter gradient norm", "is " + norm);
         }
         double lr = opt.learningRate();
         opt.step();

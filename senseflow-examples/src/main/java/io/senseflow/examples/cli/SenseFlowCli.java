@@ -9,14 +9,19 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /**
- * The {@code senseflow} command line. Subcommands: {@code generate} (text to image with a model folder).
+ * The {@code senseflow} command line. Subcommands: {@code generate} (text to image with a model folder); the Shapes
+ * demo's {@code train-classifier}, {@code train-autoencoder}, {@code train-teacher} and {@code eval}; the distillation
+ * commands {@code distill}, {@code quickstart} and {@code ablation}; and {@code bench} (the
+ * benchmark harness, docs/performance.md).
  *
  * <p>Exit codes: 0 success; 2 bad arguments or an invalid request (picocli's usage errors included); 3 a model
  * folder that cannot be loaded; 130 cancelled; 1 anything else.
  */
 @Command(name = "senseflow", mixinStandardHelpOptions = true, version = "SenseFlow for Java 0.1.0",
         description = "Few-step text-to-image generation and SenseFlow distillation on the JVM.",
-        subcommands = {GenerateCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {GenerateCommand.class, TrainAutoencoderCommand.class, TrainClassifierCommand.class,
+                TrainTeacherCommand.class, EvalCommand.class, IndexModelCommand.class, BenchCommand.class,
+                CommandLine.HelpCommand.class})
 public final class SenseFlowCli implements Runnable {
     /** Exit code of an invalid request (the same as picocli's usage errors). */
     public static final int EXIT_INVALID = CommandLine.ExitCode.USAGE;
@@ -36,6 +41,10 @@ public final class SenseFlowCli implements Runnable {
     /** @return the configured command line; {@code execute(args)} runs it and returns the exit code */
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new SenseFlowCli());
+        // distillation commands, registered here so that the annotation's list stays the Shapes trainers' to edit
+        cl.addSubcommand(new DistillCommand());
+        cl.addSubcommand(new QuickstartCommand());
+        cl.addSubcommand(new AblationCommand());
         cl.setExecutionExceptionHandler((e, cmd, parseResult) -> {
             PrintWriter err = cmd.getErr();
             err.println();

@@ -34,6 +34,22 @@ public final class AttributeClassifier {
     private AttributeClassifier() {
     }
 
+    /** The value of the {@code senseflow.architecture} metadata property of the classifier's graph. */
+    public static final String ARCHITECTURE = "shapes-attribute-classifier";
+
+    /**
+     * @param model a graph
+     * @throws io.senseflow.ModelLoadException if it is not an attribute classifier (metadata {@code senseflow.architecture}
+     *     names another architecture or is missing)
+     */
+    public static void requireClassifier(OnnxModel model) {
+        String found = model.metadata().get("senseflow.architecture");
+        if (!ARCHITECTURE.equals(found)) {
+            throw new io.senseflow.ModelLoadException("model '" + model.graph().name() + "'"
+                    + ": metadata senseflow.architecture: expected " + ARCHITECTURE + ", got " + found);
+        }
+    }
+
     /** @return the total number of logits */
     public static int logitCount() {
         int n = 0;
@@ -67,7 +83,7 @@ public final class AttributeClassifier {
         String logits = g.gemm(features, w, b, 1f, 1f, false, true);
         g.output(logits, LOGITS, DataType.FLOAT, Dim.symbolic("batch"), Dim.of(logitCount()));
         g.output(features, FEATURES, DataType.FLOAT, Dim.symbolic("batch"), Dim.of(FEATURE_WIDTH));
-        g.metadata("senseflow.architecture", "shapes-attribute-classifier");
+        g.metadata("senseflow.architecture", ARCHITECTURE);
         return g.build();
     }
 

@@ -34,6 +34,17 @@ public final class ClassifierTraining {
      * @param seed data and initialisation seed
      */
     public record Settings(int steps, int batch, double learningRate, long seed) {
+        public Settings {
+            if (steps < 1) {
+                throw io.senseflow.InvalidRequestException.of("steps", "at least 1", steps);
+            }
+            if (batch < 1) {
+                throw io.senseflow.InvalidRequestException.of("batch", "at least 1", batch);
+            }
+            if (!(learningRate > 0) || Double.isInfinite(learningRate)) {
+                throw io.senseflow.InvalidRequestException.of("learning rate", "a positive finite rate", learningRate);
+            }
+        }
     }
 
     /** Result: the trained model and the loss curve. */
@@ -49,6 +60,22 @@ public final class ClassifierTraining {
      * @return the trained classifier (trained weights written into the graph's initializers)
      */
     public static Result train(Settings settings, IntConsumer progress) {
+        return train(settings, (step, loss) -> progress.accept(step));
+    }
+
+    /** Receives each finished step (1-based) and its loss. */
+    @FunctionalInterface
+    public interface StepListener {
+        /** @param step the finished step, 1-based @param loss its cross-entropy */
+        void onStep(int step, double loss);
+    }
+
+    /**
+     * @param settings settings
+     * @param listener called with each finished step and its loss
+     * @return the trained classifier (trained weights written into the graph's initializers)
+     */
+    public static Result train(Settings settings, StepListener listener) {
         OnnxModel model = AttributeClassifier.build(settings.seed());
         ShapesDataset data = new ShapesDataset(settings.seed(), ShapesDataset.Split.ALL);
         AdamWConfig adam = AdamWConfig.constant(settings.learningRate())
@@ -70,7 +97,7 @@ public final class ClassifierTraining {
                 m.backward(in, Upstream.explicit(ce[1]), GradientMode.PARAMETERS);
                 m.optimizer().clipGradientNorm(1.0);
                 m.optimizer().step();
-                progress.accept(step + 1);
+                listener.onStep(step + 1, ce[0].get(0));
             }
             OnnxGraph g = model.graph();
             for (ParameterSpec p : m.parameters().specs()) {

@@ -305,8 +305,25 @@ public final class CheckpointStore {
         }
         List<Path> all = list();
         for (int i = 0; i < all.size() - keepLast; i++) {
-            deleteQuietly(all.get(i));
+            retire(all.get(i));
         }
+    }
+
+    /**
+     * Deletes a checkpoint so that a crash midway never leaves a half-deleted folder under a checkpoint's name: it is
+     * first renamed to a temporary name (which {@link #list} ignores and the next save removes), then deleted.
+     */
+    private void retire(Path checkpoint) {
+        Path doomed;
+        try {
+            doomed = Files.createTempDirectory(root, TEMP_PREFIX);
+            Files.delete(doomed);
+            move(checkpoint, doomed);
+        } catch (IOException e) {
+            LOG.warn("could not move {} aside to delete it: {}", checkpoint, e.toString());
+            return;
+        }
+        deleteQuietly(doomed);
     }
 
     /**

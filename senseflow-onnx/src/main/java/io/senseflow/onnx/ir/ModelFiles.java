@@ -112,10 +112,14 @@ final class ModelFiles {
         }
         ProtoWriter w = new ModelEncoder(placements).model(model);
         checkSize(w, target.getFileName().toString());
+        // both files are complete on disk before either replaces its predecessor: a full disk never leaves an old model
+        // file pointing into a new data file
+        Map<Path, AtomicFiles.Writer> files = new java.util.LinkedHashMap<>();
         if (!external.isEmpty()) {
-            AtomicFiles.write(dataPath, ch -> writeData(ch, external, placements));
+            files.put(dataPath, ch -> writeData(ch, external, placements));
         }
-        AtomicFiles.write(target, w::writeTo);
+        files.put(target, w::writeTo);
+        AtomicFiles.writeAll(files);
     }
 
     private static void checkSize(ProtoWriter w, String what) {

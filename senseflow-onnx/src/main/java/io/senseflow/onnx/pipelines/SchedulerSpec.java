@@ -110,6 +110,9 @@ public record SchedulerSpec(String type, double[] anchors, double shift, FlowMat
      */
     public static SchedulerSpec fromJson(JsonObject o) {
         String type = o.getString("type");
+        if (!type.equals(FEW_STEP) && !type.equals(FLOW_MATCH_EULER)) {
+            throw InvalidRequestException.of(o.pathOf("type"), FEW_STEP + " or " + FLOW_MATCH_EULER, type);
+        }
         SamplingMode mode = enumOf(SamplingMode.class, o.getString("mode", type.equals(FEW_STEP) ? "stochastic" : "euler"),
                 o.pathOf("mode"));
         if (type.equals(FEW_STEP)) {

@@ -37,6 +37,12 @@ record VaeParts(OrtImageDecoder decoder, OrtImageEncoder encoder, int factor, fl
                     + "latent input");
         }
         String in = dec.inputs().keySet().iterator().next();
+        io.senseflow.onnx.runtime.TensorSpec latent = dec.input(in);
+        if (latent.rank() != 4 || !latent.isFloatingPoint()) {
+            throw new ModelLoadException(dec.name() + " takes '" + in + "' " + latent.elementType() + " " + latent.shape()
+                    + "; a VAE decoder takes floating-point latents [batch, channels, height, width] (is another model in "
+                    + "its place?)");
+        }
         long decChannels = LayoutContext.inputDim(dec, in, 1);
         if (decChannels >= 0 && decChannels != channels) {
             dec.close();

@@ -8,6 +8,7 @@ import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
 import io.senseflow.BackendException;
+import io.senseflow.DeadlineExceededException;
 import io.senseflow.InvalidRequestException;
 import io.senseflow.ModelLoadException;
 import io.senseflow.onnx.ir.DataType;
@@ -16,6 +17,7 @@ import io.senseflow.tensor.Tensor;
 import java.nio.ByteBuffer;
 import java.nio.FloatBuffer;
 import java.nio.LongBuffer;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
@@ -45,6 +47,10 @@ import java.util.concurrent.atomic.LongAdder;
  *       a one-element vector;</li>
  *   <li>every numeric output comes back as a float tensor (fp16/bf16 exactly, integers exactly up to 2^24).</li>
  * </ul>
+ *
+ * <p>Time limits: {@link SessionConfig#runTimeout()} bounds every run, {@link #run(ModelInputs, Collection, Duration)}
+ * one call; a run past its limit is terminated by ONNX Runtime (between operators) and fails with a
+ * {@link DeadlineExceededException}, and the model stays usable.
  *
  * <p>Thread-safe: any number of threads may call {@link #run} at once (ONNX Runtime sessions allow concurrent runs).
  * {@link #close()} waits for runs in flight; closing twice is harmless; use after close throws
@@ -169,9 +175,25 @@ public final class OrtModel implements AutoCloseable {
      * @return those outputs by name, in the order asked
      */
     public Map<String, Tensor> run(ModelInputs in, Collection<String> outputNames) {
+        return run(in, outputNames, config.runTimeout());
+    }
+
+    /**
+     * Runs the model with a time limit for this call (instead of {@link SessionConfig#runTimeout()}).
+     *
+     * @param in the inputs
+     * @param outputNames the outputs wanted
+     * @param timeout the limit, {@link Duration#ZERO} for none
+     * @return those outputs by name, in the order asked
+     * @throws DeadlineExceededException if the limit passed and ONNX Runtime terminated the run
+     */
+    public Map<String, Tensor> run(ModelInputs in, Collection<String> outputNames, Duration timeout) {
+        if (java.util.Objects.requireNonNull(timeout, "timeout").isNegative()) {
+            throw InvalidRequestException.of(name + ": timeout", "a non-negative duration (0 = no limit)", timeout);
+        }
         return guard.use(() -> {
             long t0 = System.nanoTime();
-            Map<String, Tensor> out = doRun(in, outputNames);
+            Map<String, Tensor> out = doRun(in, outputNames, timeout);
             totalNanos.add(System.nanoTime() - t0);
             runs.increment();
             return out;
@@ -180,7 +202,7 @@ public final class OrtModel implements AutoCloseable {
 
     /**
      * @return cumulative run timings since the model was loaded: time inside ONNX Runtime's session run and inside
-     *     {@link #run} as a whole; failed runs are not counted
+     *     {@link #run} as a whole; failed runs (terminated ones included) are not counted
      */
     public RunStatistics statistics() {
         return new RunStatistics(runs.sum(), sessionNanos.sum(), totalNanos.sum());
@@ -203,7 +225,7 @@ public final class OrtModel implements AutoCloseable {
         return run(in, List.of(outputName)).get(outputName);
     }
 
-    private Map<String, Tensor> doRun(ModelInputs in, Collection<String> outputNames) {
+    private Map<String, Tensor> doRun(ModelInputs in, Collection<String> outputNames, Duration timeout) {
         Set<String> wanted = new LinkedHashSet<>(outputNames);
         for (String o : wanted) {
             output(o);
@@ -228,18 +250,33 @@ public final class OrtModel implements AutoCloseable {
             for (TensorSpec s : inputs.values()) {
                 feed.put(s.name(), toOrt(s, given.get(s.name()), shapes.get(s.name()), taken));
             }
-            long t0 = System.nanoTime();
-            try (OrtSession.Result r = session.run(feed, wanted)) {
-                sessionNanos.add(System.nanoTime() - t0);
-                Map<String, Tensor> out = new LinkedHashMap<>();
-                for (String o : wanted) {
-                    OnnxValue v = r.get(o).orElseThrow(() -> new BackendException(name + ": ONNX Runtime returned no output '" + o + "'"));
-                    if (!(v instanceof OnnxTensor t)) {
-                        throw new BackendException(name + ": output '" + o + "' is a " + v.getType() + ", not a tensor");
-                    }
-                    out.put(o, Conversions.toTensor(t, name + ": output '" + o + "'"));
+            if (timeout.isZero()) {
+                long t0 = System.nanoTime();
+                try (OrtSession.Result r = session.run(feed, wanted)) {
+                    sessionNanos.add(System.nanoTime() - t0);
+                    return outputs(r, wanted);
                 }
-                return Collections.unmodifiableMap(out);
+            }
+            try (OrtSession.RunOptions options = new OrtSession.RunOptions()) {
+                RunWatchdog.Limit limit = RunWatchdog.arm(options, timeout.toNanos());
+                OrtSession.Result r;
+                long t0 = System.nanoTime();
+                try {
+                    r = session.run(feed, wanted, options);
+                } catch (OrtException e) {
+                    limit.close();
+                    if (limit.fired()) {
+                        throw new DeadlineExceededException(name + ": the run was terminated after its time limit of "
+                                + timeout.toMillis() + " ms passed (SessionConfig.runTimeout or the call's timeout)");
+                    }
+                    throw e;
+                } finally {
+                    limit.close(); // before the options are closed: the timer never touches closed options
+                }
+                sessionNanos.add(System.nanoTime() - t0);
+                try (r) {
+                    return outputs(r, wanted);
+                }
             }
         } catch (OrtException e) {
             throw new BackendException(name + ": ONNX Runtime failed to run: " + e.getMessage(), e);
@@ -250,6 +287,18 @@ public final class OrtModel implements AutoCloseable {
             // only now that no tensor reads them can the buffers serve another run
             taken.forEach(buffers::give);
         }
+    }
+
+    private Map<String, Tensor> outputs(OrtSession.Result r, Set<String> wanted) {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        for (String o : wanted) {
+            OnnxValue v = r.get(o).orElseThrow(() -> new BackendException(name + ": ONNX Runtime returned no output '" + o + "'"));
+            if (!(v instanceof OnnxTensor t)) {
+                throw new BackendException(name + ": output '" + o + "' is a " + v.getType() + ", not a tensor");
+            }
+            out.put(o, Conversions.toTensor(t, name + ": output '" + o + "'"));
+        }
+        return Collections.unmodifiableMap(out);
     }
 
     private OnnxTensor toOrt(TensorSpec s, ModelInputs.Value v, long[] shape, Map<String, ByteBuffer> taken)

@@ -1,6 +1,7 @@
 package io.senseflow.onnx.runtime;
 
 import io.senseflow.InvalidRequestException;
+import java.time.Duration;
 import java.util.Objects;
 
 /**
@@ -12,6 +13,11 @@ import java.util.Objects;
  * memory), creates it on the CPU instead and logs one warning per distinct configuration and process.
  * {@link OrtModel#executionInfo()} says what a session actually runs on. ONNX Runtime's own list of available
  * providers is not consulted: the GPU artifact lists CUDA even where the CUDA libraries cannot be loaded.
+ *
+ * <p>{@link #runTimeout()} bounds every run of the sessions made with this configuration: when it passes, ONNX Runtime
+ * is told to terminate the run (it stops between operators) and the call fails with a
+ * {@link io.senseflow.DeadlineExceededException}; the session stays usable. {@link OrtModel#run(ModelInputs,
+ * java.util.Collection, Duration)} sets a limit per call instead.
  */
 public final class SessionConfig {
     private final int intraOpThreads;
@@ -21,6 +27,7 @@ public final class SessionConfig {
     private final int deviceId;
     private final long cudaMemoryLimitBytes;
     private final boolean deterministicCompute;
+    private final Duration runTimeout;
 
     private SessionConfig(Builder b) {
         this.intraOpThreads = b.intraOpThreads;
@@ -30,6 +37,7 @@ public final class SessionConfig {
         this.deviceId = b.deviceId;
         this.cudaMemoryLimitBytes = b.cudaMemoryLimitBytes;
         this.deterministicCompute = b.deterministicCompute;
+        this.runTimeout = b.runTimeout;
     }
 
     /** @return CPU, ONNX Runtime's default thread counts, all graph optimisations */
@@ -56,7 +64,8 @@ public final class SessionConfig {
                 .executionProvider(executionProvider)
                 .deviceId(deviceId)
                 .cudaMemoryLimitBytes(cudaMemoryLimitBytes)
-                .deterministicCompute(deterministicCompute);
+                .deterministicCompute(deterministicCompute)
+                .runTimeout(runTimeout);
     }
 
     /** @return threads used inside one operator; 0 lets ONNX Runtime choose (one per physical core) */
@@ -97,6 +106,14 @@ public final class SessionConfig {
         return deterministicCompute;
     }
 
+    /**
+     * @return the time limit of each run, {@link Duration#ZERO} for none (the default). Checked by ONNX Runtime between
+     *     operators, so a single very long operator finishes before the run stops.
+     */
+    public Duration runTimeout() {
+        return runTimeout;
+    }
+
     @Override
     public boolean equals(Object o) {
         if (this == o) {
@@ -109,13 +126,13 @@ public final class SessionConfig {
         return intraOpThreads == c.intraOpThreads && interOpThreads == c.interOpThreads
                 && optimizationLevel == c.optimizationLevel && executionProvider == c.executionProvider
                 && deviceId == c.deviceId && cudaMemoryLimitBytes == c.cudaMemoryLimitBytes
-                && deterministicCompute == c.deterministicCompute;
+                && deterministicCompute == c.deterministicCompute && runTimeout.equals(c.runTimeout);
     }
 
     @Override
     public int hashCode() {
         return Objects.hash(intraOpThreads, interOpThreads, optimizationLevel, executionProvider, deviceId,
-                cudaMemoryLimitBytes, deterministicCompute);
+                cudaMemoryLimitBytes, deterministicCompute, runTimeout);
     }
 
     @Override
@@ -131,6 +148,7 @@ public final class SessionConfig {
                 .append(", interOpThreads=").append(interOpThreads)
                 .append(", optimization=").append(optimizationLevel)
                 .append(deterministicCompute ? ", deterministic" : "")
+                .append(runTimeout.isZero() ? "" : ", runTimeout=" + runTimeout)
                 .append('}').toString();
     }
 
@@ -143,6 +161,7 @@ public final class SessionConfig {
         private int deviceId;
         private long cudaMemoryLimitBytes;
         private boolean deterministicCompute;
+        private Duration runTimeout = Duration.ZERO;
 
         private Builder() {
         }
@@ -189,6 +208,19 @@ public final class SessionConfig {
         /** @param on whether to ask for deterministic kernels @return this builder */
         public Builder deterministicCompute(boolean on) {
             this.deterministicCompute = on;
+            return this;
+        }
+
+        /**
+         * @param timeout the time limit of each run, {@link Duration#ZERO} for none
+         * @return this builder
+         */
+        public Builder runTimeout(Duration timeout) {
+            Objects.requireNonNull(timeout, "runTimeout");
+            if (timeout.isNegative()) {
+                throw InvalidRequestException.of("runTimeout", "a non-negative duration (0 = no limit)", timeout);
+            }
+            this.runTimeout = timeout;
             return this;
         }
 

@@ -1,0 +1,249 @@
+package io.senseflow.examples.cli;
+
+import io.senseflow.InvalidRequestException;
+import io.senseflow.distill.DistillationConfig;
+import io.senseflow.examples.distill.DistillRun;
+import io.senseflow.examples.distill.DistillationSession;
+import io.senseflow.examples.distill.PeriodicEvaluation;
+import io.senseflow.examples.distill.RunHistory;
+import io.senseflow.examples.distill.ShapesPresets;
+import io.senseflow.examples.distill.TeacherFolder;
+import io.senseflow.examples.shapes.ShapesModels;
+import io.senseflow.examples.shapes.eval.AttributeJudge;
+import io.senseflow.onnx.checkpoint.Checkpoint;
+import io.senseflow.onnx.checkpoint.CheckpointStore;
+import io.senseflow.onnx.ir.OnnxModel;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code senseflow distill}: distil a many-step teacher into a few-step student with a SenseFlow preset. */
+@Command(name = "distill", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Distil a teacher in the SDK's own layout into a few-step student (DMD2 + IDA + ISG + GAN).",
+                "Writes checkpoints, loss curves and the deployable student into --out; Ctrl-C saves a checkpoint that"
+                        + " --resume continues bit for bit."},
+        footer = {"", "Presets (same budget, same constants; they differ in the terms that are on):",
+                "  vanilla-dmd   DMD2 distribution matching with TTUR and backward simulation",
+                "  dmd+ida       + implicit distribution alignment",
+                "  dmd+ida+isg   + intra-segment guidance",
+                "  senseflow     + GAN term (discriminator heads on the fake score's features)",
+                "", "Examples:",
+                "  senseflow distill --teacher shapes-teacher --preset senseflow --out runs/sf",
+                "  senseflow distill --teacher shapes-teacher --out runs/sf --resume",
+                "  senseflow distill --preset dmd+ida --print-config > my-config.json",
+                "  senseflow distill --teacher shapes-teacher --config my-config.json --out runs/mine"})
+final class DistillCommand implements Callable<Integer> {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--teacher", paramLabel = "DIR", description = "the teacher model folder (SDK layout, with a"
+            + " vae_encoder)")
+    Path teacher;
+
+    @ArgGroup(exclusive = true)
+    Source source;
+
+    static final class Source {
+        @Option(names = "--preset", paramLabel = "NAME", description = "vanilla-dmd, dmd+ida, dmd+ida+isg or senseflow"
+                + " (default: senseflow; with --resume: the checkpoint's config)")
+        String preset;
+
+        @Option(names = "--config", paramLabel = "FILE", description = "a DistillationConfig JSON file (see"
+                + " --print-config)")
+        Path config;
+    }
+
+    @Option(names = "--out", paramLabel = "DIR", description = "the run's folder (checkpoints, curves, student)")
+    Path out;
+
+    @Option(names = "--resume", description = "continue the run in --out from its latest checkpoint")
+    boolean resume;
+
+    @Option(names = "--iterations", paramLabel = "N", description = "override the config's iterations")
+    Long iterations;
+
+    @Option(names = "--batch", paramLabel = "N", description = "override the config's batch size")
+    Integer batch;
+
+    @Option(names = "--seed", paramLabel = "N", description = "override the config's seed")
+    Long seed;
+
+    @Option(names = "--checkpoint-every", paramLabel = "N", defaultValue = "250",
+            description = "save a checkpoint every N iterations (default: ${DEFAULT-VALUE})")
+    long checkpointEvery;
+
+    @Option(names = "--eval-every", paramLabel = "N", defaultValue = "500", description = "evaluate the student every N"
+            + " iterations and at the end: FD-T, FD-data, adherence on --eval-samples images, judged by the classifier"
+            + " (0: only at the end) (default: ${DEFAULT-VALUE})")
+    long evalEvery;
+
+    @Option(names = "--eval-samples", paramLabel = "N", defaultValue = "256",
+            description = "images per periodic evaluation (default: ${DEFAULT-VALUE})")
+    int evalSamples;
+
+    @Option(names = "--classifier", paramLabel = "DIR", description = "the evaluation classifier (default: the bundled"
+            + " one if this build has it; none: no evaluation, loss curves only)")
+    String classifier;
+
+    @Option(names = "--stop-at", paramLabel = "N", description = "stop before iteration N as an interruption would"
+            + " (a checkpoint is saved; continue with --resume)")
+    Long stopAt;
+
+    @Option(names = "--threads", paramLabel = "N", defaultValue = "0", description = "intra-op threads of ONNX Runtime"
+            + " and TensorFlow, 0 for their default (keep it the same when resuming) (default: ${DEFAULT-VALUE})")
+    int threads;
+
+    @Option(names = "--backbone", paramLabel = "FILE", description = "an ONNX vision backbone (e.g. a DINOv2 export)"
+            + " for configs with gan.discriminator vfm")
+    Path backbone;
+
+    @Option(names = "--print-config", description = "print the config JSON (preset or file, with overrides) and exit")
+    boolean printConfig;
+
+    @Option(names = "--quiet", description = "no progress bar")
+    boolean quiet;
+
+    @Override
+    public Integer call() {
+        PrintWriter err = spec.commandLine().getErr();
+        PrintWriter stdout = spec.commandLine().getOut();
+        DistillationConfig explicit = explicitConfig();   // an unknown preset or a bad file fails here, first
+        if (printConfig) {
+            stdout.println(withOverrides(explicit != null ? explicit : ShapesPresets.named("senseflow")).toJson());
+            stdout.flush();
+            return 0;
+        }
+        if (out == null) {
+            throw InvalidRequestException.of("--out", "the run's folder", "none");
+        }
+        if (teacher == null) {
+            throw InvalidRequestException.of("--teacher", "a teacher model folder", "none");
+        }
+        TeacherFolder t = TeacherFolder.read(teacher);
+        Path outDir = DistillRun.requireWritableFolder(out, "--out");
+        Optional<Checkpoint> latest = resume ? latestCheckpoint(outDir) : Optional.empty();
+        DistillationConfig cfg = withOverrides(explicit != null ? explicit : latest
+                .map(c -> DistillationConfig.fromJson(c.snapshot().configJson()))
+                .orElseGet(() -> ShapesPresets.named("senseflow")));
+        if (evalSamples < 2) {
+            throw InvalidRequestException.of("--eval-samples", "at least 2", evalSamples);
+        }
+        OnnxModel judgeGraph = ShapesModels.classifierOption(classifier);
+        DistillRun run = DistillRun.prepare(new DistillRun.Request(t, cfg, presetName(), outDir, null, resume,
+                checkpointEvery, evalEvery, stopAt == null ? -1 : stopAt, new DistillationSession.Settings(threads, backbone, null),
+                commandLine()));
+        if (!quiet) {
+            err.printf(Locale.ROOT, "senseflow: distilling %s (%s) into %s: %d iterations, batch %d%s%n", t.dir(),
+                    presetName(), outDir, cfg.iterations(), cfg.batchSize(), run.resumingFrom()
+                            .map(c -> ", resuming at iteration " + c.iteration()).orElse(""));
+            err.flush();
+        }
+        DistillRun.Result result;
+        if (judgeGraph == null && !quiet) {
+            err.println("senseflow: no evaluation classifier (" + (classifier == null ? "none bundled" : "--classifier none")
+                    + "): loss curves only");
+        }
+        try (InterruptGuard guard = new InterruptGuard(120);
+             AttributeJudge judge = judgeGraph == null ? null : AttributeJudge.of(judgeGraph, threads)) {
+            DistillProgress progress = new DistillProgress(err, "distill", cfg.iterations());
+            PeriodicEvaluation eval = judge == null ? null : new PeriodicEvaluation(judge, evalSamples, 2024);
+            result = run.run(guard.token(), quiet ? List.of() : List.of(progress), eval, m -> {
+                if (!quiet) {
+                    err.println("senseflow: " + m);
+                    err.flush();
+                }
+            });
+        }
+        stdout.printf(Locale.ROOT, "student:     %s%n", result.student());
+        stdout.printf(Locale.ROOT, "curves:      %s%n", outDir.resolve("curves.png"));
+        stdout.printf(Locale.ROOT, "losses:      %s%n", outDir.resolve("losses.csv"));
+        stdout.printf(Locale.ROOT, "checkpoints: %s%n", outDir.resolve(DistillRun.CHECKPOINTS));
+        stdout.printf(Locale.ROOT, "%d iterations, %.1f s of distillation%n", result.iterations(), result.trainingSeconds());
+        List<RunHistory.Row> evals = result.history().evaluations();
+        if (!evals.isEmpty()) {
+            RunHistory.Row last = evals.get(evals.size() - 1);
+            stdout.printf(Locale.ROOT, "evaluation after %d iterations (%d images): %s%n", last.iteration(), evalSamples,
+                    last.values());
+        }
+        stdout.flush();
+        return 0;
+    }
+
+    private String presetName() {
+        if (source != null && source.config != null) {
+            return "config " + source.config.getFileName();
+        }
+        return source != null && source.preset != null ? source.preset.toLowerCase(Locale.ROOT) : "senseflow";
+    }
+
+    /** @return the config of --config or --preset, or null when neither was given */
+    DistillationConfig explicitConfig() {
+        if (source != null && source.config != null) {
+            return readConfig(source.config);
+        }
+        if (source != null && source.preset != null) {
+            return ShapesPresets.named(source.preset);
+        }
+        return null;
+    }
+
+    /** @return the config with --iterations, --batch and --seed applied */
+    DistillationConfig withOverrides(DistillationConfig base) {
+        DistillationConfig.Builder b = base.toBuilder();
+        if (iterations != null) {
+            b.iterations(iterations);
+        }
+        if (batch != null) {
+            b.batchSize(batch);
+        }
+        if (seed != null) {
+            b.seed(seed);
+        }
+        try {
+            return b.build();
+        } catch (InvalidRequestException e) {
+            throw new InvalidRequestException("--iterations/--batch/--seed: " + e.getMessage(), e);
+        }
+    }
+
+    static DistillationConfig readConfig(Path file) {
+        String text;
+        try {
+            text = Files.readString(file, StandardCharsets.UTF_8);
+        } catch (NoSuchFileException e) {
+            throw InvalidRequestException.of("--config", "a DistillationConfig JSON file", file + " (no such file)");
+        } catch (IOException e) {
+            throw InvalidRequestException.of("--config", "a readable DistillationConfig JSON file", file + " (" + e + ")");
+        }
+        try {
+            return DistillationConfig.fromJson(text);
+        } catch (InvalidRequestException e) {
+            throw new InvalidRequestException("--config " + file + ": " + e.getMessage()
+                    + " (print a valid one with: senseflow distill --preset senseflow --print-config)", e);
+        }
+    }
+
+    private static Optional<Checkpoint> latestCheckpoint(Path outDir) {
+        Path root = outDir.resolve(DistillRun.CHECKPOINTS);
+        if (!Files.isDirectory(root)) {
+            return Optional.empty();
+        }
+        return CheckpointStore.at(root).latest().map(CheckpointStore::load);
+    }
+
+    private String commandLine() {
+        List<String> args = spec.commandLine().getParseResult().originalArgs();
+        return "senseflow " + String.join(" ", args);
+    }
+}

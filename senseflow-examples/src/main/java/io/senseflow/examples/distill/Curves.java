@@ -1,0 +1,58 @@
+package io.senseflow.examples.distill;
+
+import io.senseflow.examples.report.LinePlot;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeSet;
+
+/** The training-curve chart of a run: generator terms, fake-score and discriminator losses, evaluation metrics. */
+final class Curves {
+    private static final int SMOOTHING = 50;
+
+    private Curves() {
+    }
+
+    static LinePlot plot(RunHistory h) {
+        List<RunHistory.Row> rows = h.losses();
+        LinePlot plot = new LinePlot();
+        plot.add(new LinePlot.Panel("Generator terms (moving average over " + SMOOTHING + " generator steps)",
+                "iteration", "loss", series(rows, List.of("dmd", "isg", "gan"), true)));
+        plot.add(new LinePlot.Panel("Fake score and discriminator (moving average over " + SMOOTHING + " iterations)",
+                "iteration", "loss", series(rows, List.of("fake_score", "discriminator_real", "discriminator_fake"), true)));
+        List<RunHistory.Row> evals = h.evaluations();
+        if (!evals.isEmpty()) {
+            TreeSet<String> names = new TreeSet<>();
+            evals.forEach(r -> names.addAll(r.values().keySet()));
+            List<String> fd = names.stream().filter(n -> n.startsWith("fd")).toList();
+            List<String> other = names.stream().filter(n -> !n.startsWith("fd")).toList();
+            if (!fd.isEmpty()) {
+                plot.add(new LinePlot.Panel("Frechet distances of the student (4 steps)", "iteration", "FD",
+                        series(evals, fd, false)));
+            }
+            if (!other.isEmpty()) {
+                plot.add(new LinePlot.Panel("Other evaluation metrics of the student", "iteration", "value",
+                        series(evals, other, false)));
+            }
+        }
+        return plot;
+    }
+
+    /** One series per column that has values; generator terms exist only on generator steps, so rows are filtered. */
+    private static List<LinePlot.Series> series(List<RunHistory.Row> rows, List<String> columns, boolean smooth) {
+        List<LinePlot.Series> out = new ArrayList<>();
+        for (String c : columns) {
+            List<RunHistory.Row> having = rows.stream().filter(r -> r.values().containsKey(c)).toList();
+            if (having.isEmpty()) {
+                continue;
+            }
+            double[] x = new double[having.size()];
+            double[] y = new double[having.size()];
+            for (int i = 0; i < x.length; i++) {
+                x[i] = having.get(i).iteration();
+                y[i] = having.get(i).values().get(c);
+            }
+            out.add(new LinePlot.Series(c, x, smooth ? LinePlot.smooth(y, SMOOTHING) : y));
+        }
+        return out;
+    }
+}

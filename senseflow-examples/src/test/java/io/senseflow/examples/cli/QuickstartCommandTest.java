@@ -1,0 +1,64 @@
+package io.senseflow.examples.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.senseflow.examples.distill.TinyShapesTeacher;
+import io.senseflow.examples.shapes.AttributeClassifier;
+import io.senseflow.image.Image;
+import io.senseflow.json.Json;
+import io.senseflow.json.JsonObject;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code senseflow quickstart} end to end on a tiny random teacher and an untrained classifier (numbers meaningless,
+ * plumbing real): distillation with the progress bar, the labelled grid, the report and metrics with every sampler's
+ * row, the student's provenance updated with them, the printed locations; run again, it re-evaluates without
+ * distilling again.
+ */
+class QuickstartCommandTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void distilsEvaluatesAndReports() throws IOException {
+        Path teacher = TinyShapesTeacher.write(dir.resolve("teacher"), 5);
+        Path classifier = dir.resolve("classifier.onnx");
+        AttributeClassifier.build(9).write(classifier);
+        Path out = dir.resolve("out");
+        String[] args = {"quickstart", "--teacher", teacher.toString(), "--classifier", classifier.toString(),
+            "--out", out.toString(), "--iterations", "3", "--eval-samples", "6", "--held-out", "3", "--threads", "1"};
+        DistillCommandTest.Run r = DistillCommandTest.run(args);
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.err()).contains("distill [").contains("3/3").contains("evaluating 4 samplers");
+        for (String f : List.of("report.md", "grid.png", "metrics.json", "student/model_index.json",
+                "student/provenance.json", "run/curves.png", "run/losses.csv")) {
+            assertThat(out.resolve(f)).as(f).isRegularFile();
+            assertThat(r.out()).contains(out.resolve(f.contains("/") ? f.substring(0, f.indexOf('/')) : f).toString());
+        }
+        Image grid = Image.read(out.resolve("grid.png"));
+        assertThat(grid.width()).isGreaterThan(8 * 96);
+        assertThat(grid.height()).isGreaterThan(3 * 96);
+
+        String report = Files.readString(out.resolve("report.md"));
+        assertThat(report).contains("| teacher, 50 steps | 50 | 100 |").contains("| teacher, 8 Euler steps | 8 | 16 |")
+                .contains("| teacher, 4 Euler steps | 4 | 8 |").contains("| student, 4 steps | 4 | 4 |")
+                .contains("Real-vs-real FD floor at 6 images").contains("Targets (measured, not enforced)");
+        JsonObject metrics = Json.parseObject(Files.readString(out.resolve("metrics.json")));
+        JsonObject comparison = metrics.getObject("comparison");
+        assertThat(comparison.getArray("rows")).hasSize(4);
+        assertThat(comparison.getDouble("fd_real_vs_real_floor")).isGreaterThanOrEqualTo(0);
+        assertThat(metrics.getObject("distillation").getLong("iterations")).isEqualTo(3);
+        assertThat(Files.readString(out.resolve("student/provenance.json"))).contains("metrics_at_end")
+                .contains("\"iterations\": 3");
+
+        // again: the run is complete, so only the evaluation runs
+        DistillCommandTest.Run again = DistillCommandTest.run(args);
+        assertThat(again.code()).as(again.err()).isZero();
+        assertThat(again.err()).contains("is complete; evaluating it again").doesNotContain("distill [");
+    }
+}
