@@ -35,8 +35,7 @@ public final class BenchHarness {
      * What to measure.
      *
      * @param suites which suites
-     * @param sampling model pairs for the sampling and overhead suites
-     * @param samplingBatches batch sizes of the sampling cases
+     * @param sampling model pairs for the sampling and overhead suites, each with its cases
      * @param distillation models for the distillation suite, each with its batch
      * @param distillCycles measured TTUR cycles per recipe
      * @param flowMatchingSteps measured flow-matching steps per model
@@ -48,7 +47,7 @@ public final class BenchHarness {
      * @param stepCostBatches batch sizes of that table
      * @param stepCostCalls measured calls per operation there
      */
-    public record Plan(Set<Suite> suites, List<ModelFolders> sampling, int[] samplingBatches,
+    public record Plan(Set<Suite> suites, List<SamplingSet> sampling,
                        List<DistillCase> distillation, int distillCycles, int flowMatchingSteps,
                        List<ModelSpec> scalingTokens, int[] scalingBatches, List<DistillCase> threadsModels, int engineReps,
                        List<ModelSpec> stepCostModels, int[] stepCostBatches, int stepCostCalls) {
@@ -60,6 +59,19 @@ public final class BenchHarness {
             scalingTokens = List.copyOf(scalingTokens);
             threadsModels = List.copyOf(threadsModels);
             stepCostModels = List.copyOf(stepCostModels);
+        }
+    }
+
+    /**
+     * A teacher and student pair with the sampling cases to measure on it.
+     *
+     * @param folders the models
+     * @param cases the cases
+     */
+    public record SamplingSet(ModelFolders folders, List<SamplingBench.Case> cases) {
+        /** Copies the list. */
+        public SamplingSet {
+            cases = List.copyOf(cases);
         }
     }
 
@@ -89,20 +101,39 @@ public final class BenchHarness {
      * @return the plan
      */
     public Plan standardPlan(Set<Suite> suites, ModelFolders shapes, boolean large) {
-        List<ModelFolders> sampling = new ArrayList<>();
-        sampling.add(shapes != null ? shapes : ModelFolders.random(ModelSpec.shapesSized(), settings.workDir()));
-        List<DistillCase> distill = new ArrayList<>(List.of(new DistillCase(ModelSpec.shapesSized(), 16)));
-        List<DistillCase> threads = new ArrayList<>(List.of(new DistillCase(ModelSpec.shapesSized(), 16)));
+        List<SamplingSet> sampling = new ArrayList<>();
+        sampling.add(new SamplingSet(shapes != null ? shapes : ModelFolders.random(ModelSpec.shapesSized(), settings.workDir()),
+                SamplingBench.standardCases(new int[] {1, 8})));
+        ModelSpec small = shapesSpec(shapes);
+        List<DistillCase> distill = new ArrayList<>(List.of(new DistillCase(small, 16)));
+        List<DistillCase> threads = new ArrayList<>(List.of(new DistillCase(small, 16)));
         if (large) {
-            sampling.add(ModelFolders.random(ModelSpec.large(), settings.workDir()));
+            sampling.add(new SamplingSet(ModelFolders.random(ModelSpec.large(), settings.workDir()),
+                    SamplingBench.largeCases()));
             distill.add(new DistillCase(ModelSpec.large(), 2));
             threads.add(new DistillCase(ModelSpec.large(), 1));
         }
         List<ModelSpec> scaling = List.of(ModelSpec.dit("dit-256", 32, 384, 8, 6), ModelSpec.large(),
                 ModelSpec.dit("dit-4096", 128, 384, 8, 6));
-        List<ModelSpec> stepCost = large ? List.of(ModelSpec.shapesSized(), ModelSpec.large()) : List.of(ModelSpec.shapesSized());
-        return new Plan(suites, sampling, new int[] {1, 8}, distill, 2, 16, scaling, new int[] {1, 2, 4}, threads, 5,
+        List<ModelSpec> stepCost = large ? List.of(small, ModelSpec.large()) : List.of(small);
+        return new Plan(suites, sampling, distill, 2, 16, scaling, new int[] {1, 2, 4}, threads, 5,
                 stepCost, new int[] {1, 16}, 2000);
+    }
+
+    /**
+     * The architectures the single-step benchmarks (distillation, threads, step costs) use for the small model: the
+     * Shapes folder's own when its graphs say what they are, else the Shapes demo's default sizes.
+     */
+    private ModelSpec shapesSpec(ModelFolders shapes) {
+        if (shapes == null) {
+            return ModelSpec.shapesSized();
+        }
+        try {
+            return ModelSpec.fromFolder("shapes", shapes.teacher());
+        } catch (RuntimeException e) {
+            settings.log("note: %s; the single-step benchmarks use the Shapes default sizes instead", e.getMessage());
+            return ModelSpec.shapesSized();
+        }
     }
 
     /**
@@ -113,7 +144,8 @@ public final class BenchHarness {
      */
     public Plan smokePlan(Set<Suite> suites) {
         ModelSpec tiny = ModelSpec.tiny();
-        return new Plan(suites, List.of(ModelFolders.random(tiny, settings.workDir())), new int[] {1, 2},
+        return new Plan(suites, List.of(new SamplingSet(ModelFolders.random(tiny, settings.workDir()),
+                        SamplingBench.standardCases(new int[] {1, 2}))),
                 List.of(new DistillCase(tiny, 2)), 1, 2, List.of(tiny), new int[] {1, 2},
                 List.of(new DistillCase(tiny, 2)), 2, List.of(tiny), new int[] {1}, 20);
     }
@@ -150,16 +182,17 @@ public final class BenchHarness {
         SamplingBench bench = new SamplingBench(settings);
         List<List<SamplingBench.Measured>> all = new ArrayList<>();
         List<Long> peaks = new ArrayList<>();
-        for (ModelFolders f : plan.sampling()) {
+        for (SamplingSet set : plan.sampling()) {
+            ModelFolders f = set.folders();
             PeakRss.reset();
             settings.log("sampling: %s", f.name());
-            all.add(bench.run(f, SamplingBench.standardCases(plan.samplingBatches())));
+            all.add(bench.run(f, set.cases()));
             peaks.add(PeakRss.peakBytes());
         }
         if (suites.contains(Suite.SAMPLING)) {
             report.section("Sampling (ONNX Runtime, CPU)");
             for (int i = 0; i < all.size(); i++) {
-                ModelFolders f = plan.sampling().get(i);
+                ModelFolders f = plan.sampling().get(i).folders();
                 report.subsection(f.name());
                 report.note("Teacher `" + f.teacher() + "`, student `" + f.student() + "`. Peak RSS of the process while"
                         + " sampling: " + PeakRss.mib(peaks.get(i)) + ".");
@@ -172,7 +205,7 @@ public final class BenchHarness {
             report.note("SDK overhead = (wall time of `generate` - time inside ONNX Runtime's `OrtSession.run`) / time"
                     + " inside `OrtSession.run`, the same call with the same inputs (`OrtModel.statistics()`).");
             for (int i = 0; i < all.size(); i++) {
-                report.subsection(plan.sampling().get(i).name());
+                report.subsection(plan.sampling().get(i).folders().name());
                 report.table(SamplingBench.overheadTable(all.get(i)));
             }
             report.subsection("Per-step costs of the SDK (CPU time of the calling thread)");

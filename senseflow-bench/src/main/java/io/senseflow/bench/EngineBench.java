@@ -29,6 +29,11 @@ import java.util.Locale;
  * measured alternately, call by call, so that a change in the machine's load touches both sides alike.
  */
 public final class EngineBench {
+    /** Calls longer than this get fewer warm-up calls and at most {@link #LONG_REPS} measured ones. */
+    static final long LONG_CALL_NANOS = 5_000_000_000L;
+    /** Measured calls per setting when a call is long. */
+    static final int LONG_REPS = 2;
+
     private final BenchSettings settings;
 
     /** @param settings threads (the default side of comparisons), repetitions, progress */
@@ -80,19 +85,27 @@ public final class EngineBench {
         OnnxModel graph = FlowTransformer.build(spec.transformer(), 11, Init.RANDOM_ALL);
         double gflop = forwardGflop(graph, batch);
         ModelInputs in = inputs(spec.transformer(), batch);
-        long[][] nanos = new long[threads.length][reps];
+        long[][] nanos;
         PeakRss.reset();
         try (OrtRuntime ort = OrtRuntime.create()) {
             List<OrtModel> models = new ArrayList<>();
             for (int th : threads) {
                 models.add(ort.load(graph, "transformer/model.onnx", settings.sessionConfig(th)));
             }
+            long longest = 0;
             for (OrtModel m : models) {
                 for (int i = 0; i < 2; i++) {
+                    long t0 = System.nanoTime();
                     m.runSingle(in, FlowTransformer.OUT_HIDDEN_STATES);
+                    long took = System.nanoTime() - t0;
+                    longest = Math.max(longest, took);
+                    if (took > LONG_CALL_NANOS) {
+                        break; // warm enough: the fixed costs of a first call are small next to seconds of work
+                    }
                 }
             }
-            for (int r = 0; r < reps; r++) {
+            nanos = new long[threads.length][longest > LONG_CALL_NANOS ? Math.min(reps, LONG_REPS) : reps];
+            for (int r = 0; r < nanos[0].length; r++) {
                 for (int i = 0; i < models.size(); i++) {
                     long t0 = System.nanoTime();
                     models.get(i).runSingle(in, FlowTransformer.OUT_HIDDEN_STATES);
@@ -146,7 +159,7 @@ public final class EngineBench {
         }
         AdamWConfig adam = AdamWConfig.constant(1e-5);
         List<TfModule> modules = new ArrayList<>();
-        long[][] nanos = new long[threads.length][reps];
+        long[][] nanos;
         PeakRss.reset();
         try {
             List<FlowMatchingTrainer> trainers = new ArrayList<>();
@@ -158,12 +171,20 @@ public final class EngineBench {
                 trainers.add(FlowMatchingTrainer.builder().config(FlowMatchingConfig.of(1, batch, Long.MAX_VALUE / 2, adam))
                         .model(m).dataset(DistillationBench.dataset(spec.transformer())).build());
             }
+            long longest = 0;
             for (FlowMatchingTrainer t : trainers) {
                 for (int i = 0; i < 3; i++) {
+                    long t0 = System.nanoTime();
                     t.trainStep();
+                    long took = System.nanoTime() - t0;
+                    longest = Math.max(longest, took);
+                    if (i > 0 && took > LONG_CALL_NANOS) {
+                        break; // the first step builds the gradient graphs; one more warms the session
+                    }
                 }
             }
-            for (int r = 0; r < reps; r++) {
+            nanos = new long[threads.length][longest > LONG_CALL_NANOS ? Math.min(reps, LONG_REPS) : reps];
+            for (int r = 0; r < nanos[0].length; r++) {
                 for (int i = 0; i < trainers.size(); i++) {
                     long t0 = System.nanoTime();
                     trainers.get(i).trainStep();
@@ -187,6 +208,9 @@ public final class EngineBench {
 
     /** @param v a value @return it with 3 significant digits */
     static String sig(double v) {
+        if (!Double.isFinite(v)) {
+            return "n/a";
+        }
         return new java.math.BigDecimal(v).round(new java.math.MathContext(3)).stripTrailingZeros().toPlainString();
     }
 

@@ -3,7 +3,9 @@ package io.senseflow.bench;
 import io.senseflow.onnx.arch.Autoencoder;
 import io.senseflow.onnx.arch.FlowTransformer;
 import io.senseflow.onnx.arch.TextEncoder;
+import io.senseflow.onnx.ir.OnnxModel;
 import io.senseflow.onnx.testing.FixtureTokenizer;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Objects;
 
@@ -44,6 +46,24 @@ public record ModelSpec(String name, FlowTransformer.Config transformer, TextEnc
     public static ModelSpec shapesSized() {
         FlowTransformer.Config t = FlowTransformer.Config.defaults();
         return new ModelSpec("shapes-sized", t, text(t.textWidth(), t.textLength(), 2, 4), Autoencoder.Config.defaults());
+    }
+
+    /**
+     * The architectures of a model folder built from the in-house graphs (such as the bundled Shapes teacher), read
+     * from the configuration each graph carries in its metadata; the benchmarks that train or time single steps build
+     * them again with random weights, which cost the same to run.
+     *
+     * @param name a short name for tables
+     * @param folder a SenseFlow folder with {@code transformer/}, {@code text_encoder/} and {@code vae_decoder/}
+     * @return the spec
+     * @throws io.senseflow.ModelLoadException if a graph is not an in-house one (no configuration in its metadata)
+     */
+    public static ModelSpec fromFolder(String name, Path folder) {
+        FlowTransformer.Config t = FlowTransformer.Config.fromMetadata(OnnxModel.read(folder.resolve("transformer/model.onnx")));
+        TextEncoder.Config text = TextEncoder.Config.fromMetadata(OnnxModel.read(folder.resolve("text_encoder/model.onnx")));
+        Autoencoder.Config vae = Autoencoder.Config.fromMetadata(OnnxModel.read(folder.resolve("vae_decoder/model.onnx")));
+        // the random folders ship the fixture tokenizer, so the vocabulary is its own; the other sizes are the folder's
+        return new ModelSpec(name, t, text.toBuilder().vocab(VOCAB).build(), vae);
     }
 
     /**

@@ -85,8 +85,10 @@ public final class SamplingBench {
      *
      * @param c the case
      * @param calls the measured calls
+     * @param gflopPerEvaluation floating-point work of one transformer evaluation of one image ({@link GraphFlops},
+     *     products only), NaN where the graph could not be counted
      */
-    public record Measured(Case c, List<Call> calls) {
+    public record Measured(Case c, List<Call> calls, double gflopPerEvaluation) {
         /** @param f a quantity of a call @return its samples over the calls */
         public Samples samples(ToLongFunction<Call> f) {
             return Samples.of(calls.stream().mapToLong(f).toArray());
@@ -100,6 +102,11 @@ public final class SamplingBench {
         /** @return the denoising loop per call */
         public Samples denoise() {
             return samples(k -> k.timings().denoiseNanos());
+        }
+
+        /** @return transformer FLOPs of one call (evaluations x images x one evaluation's), in GFLOP */
+        public double gflopPerCall() {
+            return gflopPerEvaluation * c.evaluationsPerImage() * c.batch();
         }
 
         /** @return the transformer's session runs per call */
@@ -127,6 +134,19 @@ public final class SamplingBench {
             }
         }
         return cases;
+    }
+
+    /**
+     * The cases for the large model, where one teacher call at 50 steps takes minutes on two cores: batch 1 with the
+     * teacher at 50 and 4 steps and the student at 4, 2, 1; batch 8 with the teacher at 4 and the student at 4 steps.
+     * The teacher at 25 steps lies on the line through 4 and 50 (the loop is linear in steps).
+     *
+     * @return the cases
+     */
+    public static List<Case> largeCases() {
+        return List.of(new Case(false, 50, 1, true, false), new Case(false, 4, 1, true, false),
+                new Case(true, 4, 1, false, false), new Case(true, 2, 1, false, true), new Case(true, 1, 1, false, true),
+                new Case(false, 4, 8, true, false), new Case(true, 4, 8, false, false));
     }
 
     /**
@@ -167,9 +187,21 @@ public final class SamplingBench {
                 }
             }
         }
+        double teacherGflop = gflopPerEvaluation(folders.teacher());
+        double studentGflop = gflopPerEvaluation(folders.student());
         List<Measured> out = new ArrayList<>();
-        calls.forEach((c, k) -> out.add(new Measured(c, k)));
+        calls.forEach((c, k) -> out.add(new Measured(c, k, c.student() ? studentGflop : teacherGflop)));
         return out;
+    }
+
+    /** The transformer's forward FLOPs for one image, or NaN when its graph is not one the counter can import. */
+    private double gflopPerEvaluation(java.nio.file.Path folder) {
+        try {
+            return EngineBench.forwardGflop(io.senseflow.onnx.ir.OnnxModel.read(folder.resolve("transformer/model.onnx")), 1);
+        } catch (RuntimeException e) {
+            settings.log("note: no FLOP count for %s: %s", folder, e.getMessage());
+            return Double.NaN;
+        }
     }
 
     /** Until the JIT has compiled the SDK's paths and ONNX Runtime has sized its buffers: 3 calls at least. */
@@ -221,7 +253,8 @@ public final class SamplingBench {
      */
     public static Table speedTable(List<Measured> results) {
         Table t = Table.of("case", "batch", "transformer evals / image", "ORT transformer runs / call", "wall / call (ms)",
-                "ms / image", "images / s", "text (ms)", "denoise loop (ms)", "decode (ms)", "ms / transformer run");
+                "ms / image", "images / s", "text (ms)", "denoise loop (ms)", "decode (ms)", "ms / transformer run",
+                "transformer GFLOP / call", "GFLOP/s in transformer runs");
         for (Measured m : results) {
             Case c = m.c();
             double wall = m.wall().median();
@@ -230,7 +263,8 @@ public final class SamplingBench {
                     Samples.ms(wall / c.batch()), fmt(c.batch() / (wall / 1e9), 2),
                     Samples.ms(m.samples(k -> k.timings().encodeNanos()).median()), Samples.ms(m.denoise().median()),
                     Samples.ms(m.samples(k -> k.timings().decodeNanos()).median()),
-                    Samples.ms(m.transformerSession().median() / runs));
+                    Samples.ms(m.transformerSession().median() / runs), EngineBench.sig(m.gflopPerCall()),
+                    EngineBench.sig(m.gflopPerCall() / (m.transformerSession().median() / 1e9)));
         }
         return t;
     }

@@ -5,6 +5,17 @@ import io.senseflow.bench.BenchHarness;
 import io.senseflow.bench.BenchSettings;
 import io.senseflow.bench.ModelFolders;
 import io.senseflow.bench.Report;
+import io.senseflow.examples.shapes.ShapesModels;
+import io.senseflow.json.Json;
+import io.senseflow.json.JsonObject;
+import io.senseflow.onnx.ir.OnnxModel;
+import io.senseflow.onnx.pipelines.SchedulerSpec;
+import io.senseflow.onnx.pipelines.SenseFlowFolder;
+import io.senseflow.pipeline.GuidanceMode;
+import io.senseflow.pipeline.ModelDefaults;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import io.senseflow.onnx.runtime.ExecutionProvider;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -23,6 +34,7 @@ import picocli.CommandLine.Option;
                 + "(docs/performance.md). Tables go to stdout as they are measured and to --out."},
         footer = {"", "Examples:",
                 "  senseflow bench --suite sampling,overhead --no-large",
+                "  senseflow bench --bundled --out perf.md",
                 "  senseflow bench --shapes-teacher shapes/teacher --shapes-student shapes/student --out perf.md",
                 "  senseflow bench --smoke"})
 final class BenchCommand implements Callable<Integer> {
@@ -39,6 +51,11 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--shapes-student", paramLabel = "DIR", description = "the Shapes student folder")
     Path shapesStudent;
+
+    @Option(names = "--bundled", description = "the bundled Shapes teacher and student (ShapesModels); where no "
+            + "student is bundled, a stand-in: the teacher's graphs with the student's scheduler and no guidance (the "
+            + "same architecture, so the same cost per step)")
+    boolean bundled;
 
     @Option(names = "--no-large", description = "leave out the large in-house model (64 x 64 latents, width 384, "
             + "depth 8), which takes most of the time")
@@ -86,6 +103,10 @@ final class BenchCommand implements Callable<Integer> {
                 }
             }
         }
+        if (bundled && shapesTeacher != null) {
+            throw InvalidRequestException.of("--bundled", "no --shapes-teacher or --shapes-student with it",
+                    "both given");
+        }
         if ((shapesTeacher == null) != (shapesStudent == null)) {
             throw InvalidRequestException.of("--shapes-teacher and --shapes-student", "both or neither",
                     "only " + (shapesTeacher != null ? "--shapes-teacher" : "--shapes-student"));
@@ -103,8 +124,8 @@ final class BenchCommand implements Callable<Integer> {
             throw new InvalidRequestException(e.getMessage(), e);
         }
         BenchHarness harness = new BenchHarness(settings);
-        ModelFolders shapes = shapesTeacher == null ? null
-                : new ModelFolders("Shapes (bundled)", shapesTeacher, shapesStudent, true);
+        ModelFolders shapes = bundled ? bundledFolders(work.resolve("bundled"))
+                : shapesTeacher == null ? null : new ModelFolders("Shapes", shapesTeacher, shapesStudent, true);
         BenchHarness.Plan plan = smoke ? harness.smokePlan(chosen) : harness.standardPlan(chosen, shapes, !noLarge);
         Report report = new Report(stdout);
         report.note("# senseflow bench");
@@ -115,5 +136,47 @@ final class BenchCommand implements Callable<Integer> {
             System.err.println("senseflow: report written to " + out.toAbsolutePath());
         }
         return 0;
+    }
+
+    /** The bundled student's folder name, once one is bundled. */
+    static final String STUDENT = "student";
+    /** The anchors of the Shapes student presets (the SD3.5 grid). */
+    static final double[] ANCHORS = {1, 0.9, 0.75, 0.5};
+
+    /** Copies the bundled teacher (and student, or writes the stand-in) out of the classpath. */
+    static ModelFolders bundledFolders(Path dir) {
+        Path teacher = ShapesModels.copyTo(ShapesModels.TEACHER, dir.resolve(ShapesModels.TEACHER));
+        Path student = dir.resolve(STUDENT);
+        if (ShapesModels.isBundled(STUDENT)) {
+            ShapesModels.copyTo(STUDENT, student);
+            return new ModelFolders("Shapes (bundled teacher and student)", teacher, student, true);
+        }
+        standInStudent(teacher, student);
+        return new ModelFolders("Shapes (bundled teacher; student: stand-in with the teacher's weights)", teacher,
+                student, true);
+    }
+
+    /**
+     * A student-shaped folder from a teacher folder: the same graphs, the few-step scheduler on the student anchors,
+     * no guidance. It samples what a student of this architecture costs, not what a student draws.
+     */
+    static void standInStudent(Path teacher, Path target) {
+        try {
+            JsonObject index = Json.parseObject(Files.readString(teacher.resolve("model_index.json")));
+            JsonObject d = index.getObject("defaults");
+            String pad = Json.parseObject(Files.readString(teacher.resolve("tokenizer/tokenizer_config.json")))
+                    .getString("pad_token");
+            SenseFlowFolder.builder().name("shapes-student-stand-in")
+                    .transformer(OnnxModel.read(teacher.resolve("transformer/model.onnx")))
+                    .textEncoder(OnnxModel.read(teacher.resolve("text_encoder/model.onnx")))
+                    .vaeDecoder(OnnxModel.read(teacher.resolve("vae_decoder/model.onnx")))
+                    .tokenizer(Files.readString(teacher.resolve("tokenizer/tokenizer.json")), pad)
+                    .scheduler(SchedulerSpec.fewStep(ANCHORS)).guidance(GuidanceMode.NONE)
+                    .defaults(new ModelDefaults(ANCHORS.length, 1.0, d.getInt("width"), d.getInt("height")))
+                    .provenance("made_by", "senseflow bench: the bundled teacher's graphs with a student's scheduler, "
+                            + "for timing only").build().write(target);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 }
