@@ -36,9 +36,7 @@ public final class BenchHarness {
      *
      * @param suites which suites
      * @param sampling model pairs for the sampling and overhead suites, each with its cases
-     * @param distillation models for the distillation suite, each with its batch
-     * @param distillCycles measured TTUR cycles per recipe
-     * @param flowMatchingSteps measured flow-matching steps per model
+     * @param distillation models for the distillation suite, each with its batch, cycles and flow-matching steps
      * @param scalingTokens models of growing token count for the scaling suite
      * @param scalingBatches batch sizes for the scaling suite's batch rows (at the middle token count)
      * @param threadsModels models whose steps compare thread counts
@@ -48,7 +46,7 @@ public final class BenchHarness {
      * @param stepCostCalls measured calls per operation there
      */
     public record Plan(Set<Suite> suites, List<SamplingSet> sampling,
-                       List<DistillCase> distillation, int distillCycles, int flowMatchingSteps,
+                       List<DistillCase> distillation,
                        List<ModelSpec> scalingTokens, int[] scalingBatches, List<DistillCase> threadsModels, int engineReps,
                        List<ModelSpec> stepCostModels, int[] stepCostBatches, int stepCostCalls) {
         /** Copies the lists. */
@@ -80,8 +78,14 @@ public final class BenchHarness {
      *
      * @param spec the model
      * @param batch the batch
+     * @param cycles measured TTUR cycles per distillation recipe
+     * @param flowMatchingSteps measured flow-matching steps
      */
-    public record DistillCase(ModelSpec spec, int batch) {
+    public record DistillCase(ModelSpec spec, int batch, int cycles, int flowMatchingSteps) {
+        /** A case for the threads suite, which uses only the model and batch. */
+        DistillCase(ModelSpec spec, int batch) {
+            this(spec, batch, 1, 1);
+        }
     }
 
     private final BenchSettings settings;
@@ -97,26 +101,33 @@ public final class BenchHarness {
      *
      * @param suites which suites
      * @param shapes the Shapes teacher and student folders, or null for Shapes-sized random ones
+     * @param small include the Shapes models
      * @param large include the large in-house model (long: tens of minutes on two cores)
      * @return the plan
      */
-    public Plan standardPlan(Set<Suite> suites, ModelFolders shapes, boolean large) {
+    public Plan standardPlan(Set<Suite> suites, ModelFolders shapes, boolean small, boolean large) {
         List<SamplingSet> sampling = new ArrayList<>();
-        sampling.add(new SamplingSet(shapes != null ? shapes : ModelFolders.random(ModelSpec.shapesSized(), settings.workDir()),
-                SamplingBench.standardCases(new int[] {1, 8})));
-        ModelSpec small = shapesSpec(shapes);
-        List<DistillCase> distill = new ArrayList<>(List.of(new DistillCase(small, 16)));
-        List<DistillCase> threads = new ArrayList<>(List.of(new DistillCase(small, 16)));
+        List<DistillCase> distill = new ArrayList<>();
+        List<DistillCase> threads = new ArrayList<>();
+        List<ModelSpec> stepCost = new ArrayList<>();
+        if (small) {
+            sampling.add(new SamplingSet(shapes != null ? shapes
+                    : ModelFolders.random(ModelSpec.shapesSized(), settings.workDir()), SamplingBench.standardCases(new int[] {1, 8})));
+            ModelSpec spec = shapesSpec(shapes);
+            distill.add(new DistillCase(spec, 16, 2, 16));
+            threads.add(new DistillCase(spec, 16));
+            stepCost.add(spec);
+        }
         if (large) {
             sampling.add(new SamplingSet(ModelFolders.random(ModelSpec.large(), settings.workDir()),
                     SamplingBench.largeCases()));
-            distill.add(new DistillCase(ModelSpec.large(), 2));
+            distill.add(new DistillCase(ModelSpec.large(), 1, 1, 6)); // seconds per iteration: one cycle
             threads.add(new DistillCase(ModelSpec.large(), 1));
+            stepCost.add(ModelSpec.large());
         }
         List<ModelSpec> scaling = List.of(ModelSpec.dit("dit-256", 32, 384, 8, 6), ModelSpec.large(),
                 ModelSpec.dit("dit-4096", 128, 384, 8, 6));
-        List<ModelSpec> stepCost = large ? List.of(small, ModelSpec.large()) : List.of(small);
-        return new Plan(suites, sampling, distill, 2, 16, scaling, new int[] {1, 2, 4}, threads, 5,
+        return new Plan(suites, sampling, distill, scaling, new int[] {1, 2, 4}, threads, 5,
                 stepCost, new int[] {1, 16}, 2000);
     }
 
@@ -146,7 +157,7 @@ public final class BenchHarness {
         ModelSpec tiny = ModelSpec.tiny();
         return new Plan(suites, List.of(new SamplingSet(ModelFolders.random(tiny, settings.workDir()),
                         SamplingBench.standardCases(new int[] {1, 2}))),
-                List.of(new DistillCase(tiny, 2)), 1, 2, List.of(tiny), new int[] {1, 2},
+                List.of(new DistillCase(tiny, 2, 1, 2)), List.of(tiny), new int[] {1, 2},
                 List.of(new DistillCase(tiny, 2)), 2, List.of(tiny), new int[] {1}, 20);
     }
 
@@ -222,7 +233,7 @@ public final class BenchHarness {
         report.section("Distillation iteration vs flow-matching step (TensorFlow G, F, D; ONNX Runtime teacher)");
         for (DistillCase c : plan.distillation()) {
             settings.log("distillation: %s batch %d", c.spec().name(), c.batch());
-            DistillationBench.Comparison cmp = bench.run(c.spec(), c.batch(), plan.distillCycles(), plan.flowMatchingSteps());
+            DistillationBench.Comparison cmp = bench.run(c.spec(), c.batch(), c.cycles(), c.flowMatchingSteps());
             all.add(cmp);
             report.subsection(c.spec().describe() + ", batch " + c.batch());
             report.table(DistillationBench.phaseTable(cmp));
@@ -246,6 +257,11 @@ public final class BenchHarness {
         List<EngineBench.Point> ortBatch = new ArrayList<>();
         List<EngineBench.Point> tfBatch = new ArrayList<>();
         for (int b : plan.scalingBatches()) {
+            if (b == 1) { // measured with the token counts
+                ortBatch.add(ortTokens.get(plan.scalingTokens().size() / 2));
+                tfBatch.add(tfTokens.get(plan.scalingTokens().size() / 2));
+                continue;
+            }
             ortBatch.addAll(bench.ortForward(mid, b, one, plan.engineReps()));
             tfBatch.addAll(bench.tfTrainStep(mid, b, one, plan.engineReps()));
         }

@@ -177,9 +177,12 @@ public final class EngineBench {
                     long t0 = System.nanoTime();
                     t.trainStep();
                     long took = System.nanoTime() - t0;
+                    if (i == 0) {
+                        continue; // the first step builds the gradient graphs
+                    }
                     longest = Math.max(longest, took);
-                    if (i > 0 && took > LONG_CALL_NANOS) {
-                        break; // the first step builds the gradient graphs; one more warms the session
+                    if (took > LONG_CALL_NANOS) {
+                        break; // one step after the first warms the session enough for steps this long
                     }
                 }
             }

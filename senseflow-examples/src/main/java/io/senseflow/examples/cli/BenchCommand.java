@@ -57,6 +57,9 @@ final class BenchCommand implements Callable<Integer> {
             + "same architecture, so the same cost per step)")
     boolean bundled;
 
+    @Option(names = "--no-shapes", description = "leave out the Shapes models (run only the large one)")
+    boolean noShapes;
+
     @Option(names = "--no-large", description = "leave out the large in-house model (64 x 64 latents, width 384, "
             + "depth 8), which takes most of the time")
     boolean noLarge;
@@ -126,7 +129,7 @@ final class BenchCommand implements Callable<Integer> {
         BenchHarness harness = new BenchHarness(settings);
         ModelFolders shapes = bundled ? bundledFolders(work.resolve("bundled"))
                 : shapesTeacher == null ? null : new ModelFolders("Shapes", shapesTeacher, shapesStudent, true);
-        BenchHarness.Plan plan = smoke ? harness.smokePlan(chosen) : harness.standardPlan(chosen, shapes, !noLarge);
+        BenchHarness.Plan plan = smoke ? harness.smokePlan(chosen) : harness.standardPlan(chosen, shapes, !noShapes, !noLarge);
         Report report = new Report(stdout);
         report.note("# senseflow bench");
         try {
