@@ -9,6 +9,7 @@ import io.senseflow.examples.distill.PeriodicEvaluation;
 import io.senseflow.examples.distill.RunHistory;
 import io.senseflow.examples.distill.ShapesPresets;
 import io.senseflow.examples.distill.TeacherFolder;
+import io.senseflow.examples.report.ComparisonCache;
 import io.senseflow.examples.report.JsonValues;
 import io.senseflow.examples.report.LinePlot;
 import io.senseflow.examples.report.ModelComparison;
@@ -80,6 +81,11 @@ final class AblationCommand implements Callable<Integer> {
             + " evaluated with its own evaluation seed (default: ${DEFAULT-VALUE})")
     int seeds;
 
+    @Option(names = "--same-eval-seed", description = "evaluate every distillation seed on the same prompts and noise"
+            + " (a paired comparison: the spread is then the distillation seed's alone, and the teacher's rows are"
+            + " measured once); default: one evaluation seed per distillation seed")
+    boolean sameEvalSeed;
+
     @Option(names = "--iterations", paramLabel = "N", description = "the budget (default: the presets')")
     Long iterations;
 
@@ -139,7 +145,7 @@ final class AblationCommand implements Callable<Integer> {
                     trainingSeconds.computeIfAbsent(presets.get(i), x -> new ArrayList<>()).add(s);
                 }
             }
-            evaluate(err, outDir, t, judge, configs, trainingSeconds);
+            evaluate(err, outDir, t, judge, ComparisonCache.sha256(judgeGraph.toByteArray()), configs, trainingSeconds);
         }
         spec.commandLine().getOut().printf(Locale.ROOT, "ablation: %s%ngrids:    %s%ncurves:   %s%n",
                 outDir.resolve("ablation.md"), outDir.resolve("grids"), outDir.resolve("curves.png"));
@@ -173,12 +179,14 @@ final class AblationCommand implements Callable<Integer> {
         }
     }
 
-    private void evaluate(PrintWriter err, Path outDir, TeacherFolder t, AttributeJudge judge,
+    private void evaluate(PrintWriter err, Path outDir, TeacherFolder t, AttributeJudge judge, String judgeFingerprint,
                           List<DistillationConfig> configs, Map<String, List<Double>> trainingSeconds) throws IOException {
         LoadOptions load = LoadOptions.builder().sessionConfig(SessionConfig.builder().intraOpThreads(threads).build())
                 .build();
         List<ModelComparison.Result> results = new ArrayList<>();
         Files.createDirectories(outDir.resolve("grids"));
+        Path cacheFile = outDir.resolve(ShapesModels.EVALUATION_CACHE);
+        ComparisonCache cache = ShapesModels.evaluationCache(cacheFile);
         try (LoadedModel tm = Models.load(t.dir(), load)) {
             int cfgFactor = tm.guidanceMode() == GuidanceMode.CFG && tm.defaults().guidanceScale() != 1 ? 2 : 1;
             for (int k = 0; k < seeds; k++) {
@@ -187,7 +195,7 @@ final class AblationCommand implements Callable<Integer> {
                     List<ModelComparison.Entry> entries = new ArrayList<>();
                     for (int steps : teacherSteps) {
                         entries.add(new ModelComparison.Entry(teacherRow(steps), tm.pipeline(), steps, null,
-                                steps * cfgFactor));
+                                steps * cfgFactor, t.fingerprint()));
                     }
                     for (String p : presets) {
                         LoadedModel s = Models.load(runDir(outDir, p, k).resolve(DistillRun.STUDENT), load);
@@ -195,9 +203,12 @@ final class AblationCommand implements Callable<Integer> {
                         int steps = s.defaults().steps();
                         entries.add(new ModelComparison.Entry(p, s.pipeline(), steps, null, steps));
                     }
-                    say(err, "evaluating " + entries.size() + " rows, evaluation seed " + (EVAL_SEED + k));
-                    results.add(ModelComparison.run(entries, judge, evalSamples, heldOut, EVAL_SEED + k, 50,
-                            m -> say(err, "  " + m), CancellationToken.none()));
+                    long evalSeed = sameEvalSeed ? EVAL_SEED : EVAL_SEED + k;
+                    say(err, "evaluating " + entries.size() + " rows, distillation seed " + k + ", evaluation seed "
+                            + evalSeed);
+                    results.add(ModelComparison.run(entries, judge, evalSamples, heldOut, evalSeed, 50,
+                            m -> say(err, "  " + m), CancellationToken.none(), cache, judgeFingerprint));
+                    cache.write(cacheFile);
                     if (k == 0) {
                         for (ModelComparison.Entry e : entries) {
                             grid(e).writePng(outDir.resolve("grids").resolve(fileName(e.name()) + ".png"));
@@ -298,9 +309,18 @@ final class AblationCommand implements Callable<Integer> {
                             Map<String, List<Double>> seconds) {
         StringBuilder b = new StringBuilder();
         ModelComparison.Result first = results.get(0);
-        b.append(String.format(Locale.ROOT, "Each value: mean ± half the range over %d evaluation seed(s) (%s); students:"
-                + " one distillation seed per evaluation seed. FD on %d images per row and seed, adherence also on %d"
-                + " held-out images.%n%n", results.size(), seedsList(results), first.seenCount(), first.heldOutCount()));
+        if (sameEvalSeed) {
+            b.append(String.format(Locale.ROOT, "Each value: mean ± half the range over %d distillation seed(s) (0 to"
+                    + " %d), every student evaluated on the same prompts and noise (evaluation seed %d: a paired"
+                    + " comparison, so the spread is the distillation seed's alone; the teacher's rows do not vary)."
+                    + " FD on %d images per row, adherence also on %d held-out images.%n%n", results.size(),
+                    results.size() - 1, first.seed(), first.seenCount(), first.heldOutCount()));
+        } else {
+            b.append(String.format(Locale.ROOT, "Each value: mean ± half the range over %d evaluation seed(s) (%s);"
+                    + " students: one distillation seed per evaluation seed. FD on %d images per row and seed, adherence"
+                    + " also on %d held-out images.%n%n", results.size(), seedsList(results), first.seenCount(),
+                    first.heldOutCount()));
+        }
         b.append("| row | NFE | FD-data | FD-T | real-vs-real floor | adherence, seen | adherence, held-out | shape, seen |"
                 + " ms / image | distillation (s) |\n");
         b.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");

@@ -8,6 +8,7 @@ import io.senseflow.examples.distill.DistillationSession;
 import io.senseflow.examples.distill.ShapesPresets;
 import io.senseflow.examples.distill.StudentExport;
 import io.senseflow.examples.distill.TeacherFolder;
+import io.senseflow.examples.report.ComparisonCache;
 import io.senseflow.examples.report.ComparisonReport;
 import io.senseflow.examples.report.JsonValues;
 import io.senseflow.examples.report.ModelComparison;
@@ -174,14 +175,18 @@ final class QuickstartCommand implements Callable<Integer> {
             if (judgeGraph != null) {
                 try (AttributeJudge judge = AttributeJudge.of(judgeGraph, threads)) {
                     List<ModelComparison.Entry> entries = new ArrayList<>();
-                    entries.add(new ModelComparison.Entry("teacher, 50 steps", tm.pipeline(), 50, null, 50 * cfgFactor));
-                    entries.add(new ModelComparison.Entry("teacher, 8 Euler steps", tm.pipeline(), 8, null, 8 * cfgFactor));
-                    entries.add(new ModelComparison.Entry("teacher, 4 Euler steps", tm.pipeline(), 4, null, 4 * cfgFactor));
+                    entries.add(new ModelComparison.Entry("teacher, 50 steps", tm.pipeline(), 50, null, 50 * cfgFactor, t.fingerprint()));
+                    entries.add(new ModelComparison.Entry("teacher, 8 Euler steps", tm.pipeline(), 8, null, 8 * cfgFactor, t.fingerprint()));
+                    entries.add(new ModelComparison.Entry("teacher, 4 Euler steps", tm.pipeline(), 4, null, 4 * cfgFactor, t.fingerprint()));
                     int steps = sm.defaults().steps();
                     entries.add(new ModelComparison.Entry("student, " + steps + " steps", sm.pipeline(), steps, null, steps));
                     say(err, "evaluating " + entries.size() + " samplers on " + evalSamples + " + " + heldOut + " images each");
+                    Path cacheFile = outDir.resolve(ShapesModels.EVALUATION_CACHE);
+                    ComparisonCache cache = ShapesModels.evaluationCache(cacheFile);
                     ModelComparison.Result result = ModelComparison.run(entries, judge, evalSamples, heldOut, evalSeed, 50,
-                            m -> say(err, "  " + m), io.senseflow.pipeline.CancellationToken.none());
+                            m -> say(err, "  " + m), io.senseflow.pipeline.CancellationToken.none(), cache,
+                            ComparisonCache.sha256(judgeGraph.toByteArray()));
+                    cache.write(cacheFile);
                     metrics.put("comparison", result.toMap());
                     metrics.put("targets", targets(result));
                     report.append("## Teacher vs student\n\n").append(ComparisonReport.table(result)).append('\n');

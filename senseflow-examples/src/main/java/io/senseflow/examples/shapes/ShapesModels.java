@@ -108,6 +108,49 @@ public final class ShapesModels {
         return target;
     }
 
+    /** Folder of the bundled teacher's evaluation rows ({@link #EVALUATION_CACHE}). */
+    public static final String EVALUATION = "evaluation";
+    /** The bundled teacher's comparison rows for the default evaluation settings. */
+    public static final String EVALUATION_CACHE = "comparison-cache.json";
+
+    /**
+     * The teacher's comparison rows measured when it was bundled (quickstart's and ablation's default settings, the
+     * bundled classifier as the judge), so that those commands only sample the students; empty when not bundled.
+     *
+     * @return the rows
+     */
+    public static io.senseflow.examples.report.ComparisonCache evaluationCache() {
+        String where = ROOT + EVALUATION + "/" + EVALUATION_CACHE;
+        try (InputStream in = ShapesModels.class.getResourceAsStream(where)) {
+            if (in == null) {
+                return io.senseflow.examples.report.ComparisonCache.empty();
+            }
+            return io.senseflow.examples.report.ComparisonCache.parse(new String(in.readAllBytes(),
+                    StandardCharsets.UTF_8), where);
+        } catch (IOException e) {
+            throw new ModelLoadException("could not read " + where + ": " + e, e);
+        }
+    }
+
+    /**
+     * Reads the bundled rows and those of an earlier run's cache file, if it exists.
+     *
+     * @param file a cache file written by an earlier run (may not exist)
+     * @return both sets of rows
+     */
+    public static io.senseflow.examples.report.ComparisonCache evaluationCache(Path file) {
+        io.senseflow.examples.report.ComparisonCache c = evaluationCache();
+        if (Files.isRegularFile(file)) {
+            try {
+                c.putAll(io.senseflow.examples.report.ComparisonCache.parse(Files.readString(file,
+                        StandardCharsets.UTF_8), file.toString()));
+            } catch (IOException e) {
+                throw new ModelLoadException("could not read " + file + ": " + e, e);
+            }
+        }
+        return c;
+    }
+
     /** @return the bundled evaluation classifier's graph */
     public static OnnxModel classifier() {
         return OnnxModel.parse(resource(CLASSIFIER, CLASSIFIER_FILE), ROOT + CLASSIFIER + "/" + CLASSIFIER_FILE);

@@ -60,5 +60,30 @@ class QuickstartCommandTest {
         DistillCommandTest.Run again = DistillCommandTest.run(args);
         assertThat(again.code()).as(again.err()).isZero();
         assertThat(again.err()).contains("is complete; evaluating it again").doesNotContain("distill [");
+        // the teacher's rows come from the first run's cache, equal to what was measured; the student is sampled again
+        assertThat(again.err()).contains("teacher, 50 steps: measured before (cached)")
+                .contains("teacher, 4 Euler steps: measured before (cached)").contains("student, 4 steps: 6 + 3 images");
+        assertThat(Files.readString(out.resolve("report.md"))).contains("| teacher, 50 steps † | 50 | 100 |")
+                .contains("† measured earlier");
+        List<Object> before = comparison.getArray("rows");
+        List<Object> after = Json.parseObject(Files.readString(out.resolve("metrics.json"))).getObject("comparison")
+                .getArray("rows");
+        for (int i = 0; i < 4; i++) {
+            JsonObject b = JsonObject.of(Json.members((java.util.Map<?, ?>) before.get(i)));
+            JsonObject a = JsonObject.of(Json.members((java.util.Map<?, ?>) after.get(i)));
+            assertThat(a.getDouble("fd_data")).as("row %d", i).isEqualTo(b.getDouble("fd_data"));
+            assertThat(a.getDouble("fd_teacher")).as("row %d", i).isEqualTo(b.getDouble("fd_teacher"));
+            assertThat(a.getObject("adherence_seen").asMap()).isEqualTo(b.getObject("adherence_seen").asMap());
+            assertThat(a.getBoolean("cached", false)).as("row %d cached", i).isEqualTo(i < 3);
+        }
+    }
+
+    @Test
+    void aCacheFileThatIsNotOneIsNamed() throws IOException {
+        Path bad = dir.resolve("comparison-cache.json");
+        Files.writeString(bad, "{\"format\": \"something-else\", \"rows\": {}}");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> io.senseflow.examples.shapes.ShapesModels
+                .evaluationCache(bad)).isInstanceOf(io.senseflow.ModelLoadException.class)
+                .hasMessageContaining(bad.toString()).hasMessageContaining("something-else");
     }
 }
