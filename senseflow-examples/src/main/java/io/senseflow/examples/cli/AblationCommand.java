@@ -109,6 +109,11 @@ final class AblationCommand implements Callable<Integer> {
             + " evaluation (default: ${DEFAULT-VALUE})")
     int curveSamples;
 
+    @Option(names = "--self-fd", description = "also sample the FD-T reference (the teacher at 50 steps) a second"
+            + " time with other noise, for its own FD-T: the score of a perfect copy at this sample count (costs as"
+            + " much again as the reference's row)")
+    boolean selfFd;
+
     @Option(names = "--threads", defaultValue = "0", paramLabel = "N", description = "intra-op threads (default:"
             + " ${DEFAULT-VALUE})")
     int threads;
@@ -207,7 +212,7 @@ final class AblationCommand implements Callable<Integer> {
                     say(err, "evaluating " + entries.size() + " rows, distillation seed " + k + ", evaluation seed "
                             + evalSeed);
                     results.add(ModelComparison.run(entries, judge, evalSamples, heldOut, evalSeed, 50,
-                            m -> say(err, "  " + m), CancellationToken.none(), cache, judgeFingerprint));
+                            m -> say(err, "  " + m), CancellationToken.none(), cache, judgeFingerprint, selfFd));
                     cache.write(cacheFile);
                     if (k == 0) {
                         for (ModelComparison.Entry e : entries) {
@@ -350,6 +355,9 @@ final class AblationCommand implements Callable<Integer> {
     }
 
     private static String ms(List<Double> values, int digits, double scale) {
+        if (values.stream().anyMatch(v -> Double.isNaN(v))) {
+            return "—";
+        }
         double lo = Double.POSITIVE_INFINITY;
         double hi = Double.NEGATIVE_INFINITY;
         double sum = 0;

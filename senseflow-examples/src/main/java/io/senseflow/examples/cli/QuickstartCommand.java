@@ -104,6 +104,11 @@ final class QuickstartCommand implements Callable<Integer> {
             + " (default: ${DEFAULT-VALUE})")
     long evalSeed;
 
+    @Option(names = "--self-fd", description = "also sample the FD-T reference (the teacher at 50 steps) a second"
+            + " time with other noise, for its own FD-T: the score of a perfect copy at this sample count (costs as"
+            + " much again as the reference's row)")
+    boolean selfFd;
+
     @Option(names = "--threads", defaultValue = "0", paramLabel = "N", description = "intra-op threads, 0 for the"
             + " engines' default (default: ${DEFAULT-VALUE})")
     int threads;
@@ -185,7 +190,7 @@ final class QuickstartCommand implements Callable<Integer> {
                     ComparisonCache cache = ShapesModels.evaluationCache(cacheFile);
                     ModelComparison.Result result = ModelComparison.run(entries, judge, evalSamples, heldOut, evalSeed, 50,
                             m -> say(err, "  " + m), io.senseflow.pipeline.CancellationToken.none(), cache,
-                            ComparisonCache.sha256(judgeGraph.toByteArray()));
+                            ComparisonCache.sha256(judgeGraph.toByteArray()), selfFd);
                     cache.write(cacheFile);
                     metrics.put("comparison", result.toMap());
                     metrics.put("targets", targets(result));

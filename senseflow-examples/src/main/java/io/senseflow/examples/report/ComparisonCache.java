@@ -53,15 +53,16 @@ public final class ComparisonCache {
      * @param heldOutCount images for held-out prompts
      * @param seed prompts and noise seed
      * @param chunk prompts per pipeline call
-     * @param reference whether the row is the FD-T reference (its FD-T is against its own second draw)
+     * @param role the row's role: empty, or {@code reference} / {@code reference+self} for the FD-T reference
+     *     (without or with its own FD-T against a second draw)
      * @return a hex SHA-256 over all of them
      */
     public static String key(String modelFingerprint, String judgeFingerprint, ModelComparison.Entry entry,
-                             int seenCount, int heldOutCount, long seed, int chunk, boolean reference) {
+                             int seenCount, int heldOutCount, long seed, int chunk, String role) {
         String text = String.join("\n", modelFingerprint, judgeFingerprint, entry.name(),
                 Integer.toString(entry.steps()), String.valueOf(entry.guidance()), Integer.toString(entry.nfe()),
                 Integer.toString(seenCount), Integer.toString(heldOutCount), Long.toString(seed),
-                Integer.toString(chunk), Boolean.toString(reference));
+                Integer.toString(chunk), role);
         return sha256(text.getBytes(StandardCharsets.UTF_8));
     }
 
@@ -162,7 +163,8 @@ public final class ComparisonCache {
                 ModelComparison.Row row = new ModelComparison.Row(r.getString("name"), r.getInt("steps"),
                         r.getInt("nfe"), adherence(r.getObject("adherence_seen")),
                         adherence(r.getObject("adherence_held_out")), r.getDouble("fd_data"),
-                        r.getDouble("fd_teacher"), r.getDouble("seconds_per_image"), true);
+                        r.has("fd_teacher") && r.raw("fd_teacher") != null ? r.getDouble("fd_teacher") : Double.NaN,
+                        r.getDouble("seconds_per_image"), true);
                 c.entries.put(key, new Cached(row, new FeatureStatistics(f.getInt("count"), mean, cov)));
             }
         } catch (ModelLoadException e) {

@@ -139,7 +139,7 @@ public final class ModelComparison {
      */
     public static Result run(List<Entry> entries, AttributeJudge judge, int seenCount, int heldOutCount, long seed,
                              int chunk, Consumer<String> log, CancellationToken cancellation) {
-        return run(entries, judge, seenCount, heldOutCount, seed, chunk, log, cancellation, null, null);
+        return run(entries, judge, seenCount, heldOutCount, seed, chunk, log, cancellation, null, null, true);
     }
 
     /**
@@ -156,11 +156,14 @@ public final class ModelComparison {
      * @param cancellation checked between chunks
      * @param cache rows measured before, and where new ones go; null for none
      * @param judgeFingerprint identifies the judge (part of every cache key); required with a cache
+     * @param referenceSelfDistance whether to sample the reference a second time with other noise for its own FD-T
+     *     (as many images again at the reference's cost, usually the largest of the comparison); without it the
+     *     reference's FD-T is NaN
      * @return the rows
      */
     public static Result run(List<Entry> entries, AttributeJudge judge, int seenCount, int heldOutCount, long seed,
                              int chunk, Consumer<String> log, CancellationToken cancellation, ComparisonCache cache,
-                             String judgeFingerprint) {
+                             String judgeFingerprint, boolean referenceSelfDistance) {
         if (cache != null) {
             Objects.requireNonNull(judgeFingerprint, "judgeFingerprint");
         }
@@ -177,7 +180,8 @@ public final class ModelComparison {
         for (int e = 0; e < entries.size(); e++) {
             Entry entry = entries.get(e);
             String key = cache == null || entry.fingerprint() == null ? null : ComparisonCache.key(entry.fingerprint(),
-                    judgeFingerprint, entry, seenCount, heldOutCount, seed, chunk, e == 0);
+                    judgeFingerprint, entry, seenCount, heldOutCount, seed, chunk,
+                    e != 0 ? "" : referenceSelfDistance ? "reference+self" : "reference");
             java.util.Optional<ComparisonCache.Cached> hit = key == null ? java.util.Optional.empty() : cache.get(key);
             if (hit.isPresent()) {
                 log.accept(entry.name() + ": measured before (cached)");
@@ -207,7 +211,10 @@ public final class ModelComparison {
             }
             FeatureStatistics mine = FeatureStatistics.of(j.featureRows());
             double fdT;
-            if (e == 0) {
+            if (e == 0 && !referenceSelfDistance) {
+                reference = mine;
+                fdT = Double.NaN;
+            } else if (e == 0) {
                 reference = mine;
                 ShapesEvaluation.Samples again = ShapesEvaluation.generate(entry.pipeline(), seen, s, seed + SECOND_DRAW,
                         n -> { }, cancellation);

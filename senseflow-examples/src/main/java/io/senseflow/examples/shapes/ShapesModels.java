@@ -41,6 +41,8 @@ public final class ShapesModels {
     public static final String INDEX = "files.txt";
     /** The bundled teacher's folder name. */
     public static final String TEACHER = "teacher";
+    /** The bundled 4-step SenseFlow student's folder name. */
+    public static final String STUDENT = "student";
     /** The bundled autoencoder's folder name. */
     public static final String AUTOENCODER = "autoencoder";
     /** The bundled classifier's folder name. */
@@ -71,13 +73,37 @@ public final class ShapesModels {
      * @return the loaded bundled teacher
      */
     public static LoadedModel teacher(LoadOptions options) {
+        return load(TEACHER, options);
+    }
+
+    /**
+     * Loads the bundled 4-step SenseFlow student (distilled from the bundled teacher by {@code quickstart}) with the
+     * default options (CPU): the embedded default model for applications, 4 network evaluations per image, no
+     * guidance.
+     *
+     * @return the loaded model; closing it closes its sessions
+     * @throws ModelLoadException if the student is not on the classpath or damaged
+     */
+    public static LoadedModel student() {
+        return student(LoadOptions.defaults());
+    }
+
+    /**
+     * @param options load options (execution provider, threads)
+     * @return the loaded bundled student
+     */
+    public static LoadedModel student(LoadOptions options) {
+        return load(STUDENT, options);
+    }
+
+    private static LoadedModel load(String name, LoadOptions options) {
         Path tmp = null;
         try {
-            tmp = Files.createTempDirectory("senseflow-shapes-teacher");
-            Path dir = copyTo(TEACHER, tmp.resolve(TEACHER));
+            tmp = Files.createTempDirectory("senseflow-shapes-" + name);
+            Path dir = copyTo(name, tmp.resolve(name));
             return Models.load(dir, options); // the sessions and tokenizer hold what they need once created
         } catch (IOException e) {
-            throw new ModelLoadException("could not copy the bundled Shapes teacher to a temporary folder: " + e, e);
+            throw new ModelLoadException("could not copy the bundled Shapes " + name + " to a temporary folder: " + e, e);
         } finally {
             deleteQuietly(tmp);
         }
