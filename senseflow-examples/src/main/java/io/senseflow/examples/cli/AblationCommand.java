@@ -143,10 +143,12 @@ final class AblationCommand implements Callable<Integer> {
         TeacherFolder t = TeacherFolder.read(teacherDir);
         Map<String, List<Double>> trainingSeconds = new LinkedHashMap<>();
         try (AttributeJudge judge = AttributeJudge.of(judgeGraph, threads)) {
+            // one periodic evaluation for every run: same teacher, prompts and noise, so its 50-step images are made once
+            PeriodicEvaluation curves = new PeriodicEvaluation(judge, curveSamples, EVAL_SEED);
             for (int k = 0; k < seeds; k++) {
                 for (int i = 0; i < presets.size(); i++) {
                     DistillationConfig c = configs.get(i).toBuilder().seed(k).build();
-                    double s = distill(err, t, c, presets.get(i), runDir(outDir, presets.get(i), k), judge);
+                    double s = distill(err, t, c, presets.get(i), runDir(outDir, presets.get(i), k), curves);
                     trainingSeconds.computeIfAbsent(presets.get(i), x -> new ArrayList<>()).add(s);
                 }
             }
@@ -164,7 +166,7 @@ final class AblationCommand implements Callable<Integer> {
 
     /** Distils one run, or continues it, or reuses it when complete; returns its distillation seconds. */
     private double distill(PrintWriter err, TeacherFolder t, DistillationConfig c, String preset, Path dir,
-                           AttributeJudge judge) {
+                           PeriodicEvaluation curves) {
         Path ckpts = dir.resolve(DistillRun.CHECKPOINTS);
         Optional<Path> latest = Files.isDirectory(ckpts) ? CheckpointStore.at(ckpts).latest() : Optional.empty();
         long done = latest.map(p -> CheckpointStore.load(p).iteration()).orElse(0L);
@@ -179,7 +181,7 @@ final class AblationCommand implements Callable<Integer> {
                 curveEvery, -1, new DistillationSession.Settings(threads, null, null), "senseflow ablation"));
         try (InterruptGuard guard = new InterruptGuard(120)) {
             return run.run(guard.token(), quiet ? List.of() : List.of(new DistillProgress(err, preset + " s" + c.seed(),
-                    c.iterations())), new PeriodicEvaluation(judge, curveSamples, EVAL_SEED), m -> say(err, m))
+                    c.iterations())), curves, m -> say(err, m))
                     .trainingSeconds();
         }
     }
