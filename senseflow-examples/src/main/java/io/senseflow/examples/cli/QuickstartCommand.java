@@ -27,6 +27,7 @@ import io.senseflow.onnx.pipelines.Models;
 import io.senseflow.onnx.runtime.SessionConfig;
 import io.senseflow.pipeline.GenerationRequest;
 import io.senseflow.pipeline.GuidanceMode;
+import io.senseflow.pipeline.TextToImagePipeline;
 import io.senseflow.tensor.Tensor;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
@@ -73,6 +74,9 @@ final class QuickstartCommand implements Callable<Integer> {
             "a small orange circle at the bottom on a dark background",
             "a large red triangle on the right on a light background",
             "a large blue circle at the bottom left on a dark background");
+
+    /** The row of the student's initialisation: the teacher's weights sampled by the student's sampler. */
+    static final String UNDISTILLED_ROW = "teacher weights, student's 4-step sampler, no CFG (distillation start)";
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -184,6 +188,12 @@ final class QuickstartCommand implements Callable<Integer> {
                     entries.add(new ModelComparison.Entry("teacher, 8 Euler steps", tm.pipeline(), 8, null, 8 * cfgFactor, t.fingerprint()));
                     entries.add(new ModelComparison.Entry("teacher, 4 Euler steps", tm.pipeline(), 4, null, 4 * cfgFactor, t.fingerprint()));
                     int steps = sm.defaults().steps();
+                    // the student before distillation: the teacher's weights in the student's sampler, no guidance
+                    TextToImagePipeline undistilled = TextToImagePipeline.builder().modelName(tm.name())
+                            .promptEncoder(tm.promptEncoder()).generator(tm.generator()).decoder(tm.decoder())
+                            .scheduler(sm.scheduler()).guidanceMode(GuidanceMode.NONE).defaults(sm.defaults()).build();
+                    entries.add(new ModelComparison.Entry(UNDISTILLED_ROW, undistilled, steps, null, steps,
+                            t.fingerprint() + " " + sm.scheduler()));
                     entries.add(new ModelComparison.Entry("student, " + steps + " steps", sm.pipeline(), steps, null, steps));
                     say(err, "evaluating " + entries.size() + " samplers on " + evalSamples + " + " + heldOut + " images each");
                     Path cacheFile = outDir.resolve(ShapesModels.EVALUATION_CACHE);
@@ -271,7 +281,7 @@ final class QuickstartCommand implements Callable<Integer> {
         ModelComparison.Row t50 = r.rows().get(0);
         ModelComparison.Row t8 = r.rows().get(1);
         ModelComparison.Row t4 = r.rows().get(2);
-        ModelComparison.Row s = r.rows().get(3);
+        ModelComparison.Row s = r.rows().get(r.rows().size() - 1);
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("fd_data_over_teacher50", s.fdData() / t50.fdData());
         m.put("adherence_over_teacher50", s.seen().all() / t50.seen().all());
