@@ -1,6 +1,10 @@
 package io.senseflow;
 
-/** A generation or training run stopped because its cancellation token was triggered. */
+/**
+ * A generation or training run stopped because its cancellation token was triggered.
+ *
+ * <p>Immutable once thrown: safe to pass between threads.
+ */
 public class CancelledException extends SenseFlowException {
     private static final long serialVersionUID = 1L;
 

@@ -1,6 +1,10 @@
 package io.senseflow;
 
-/** A request, configuration or argument is invalid; nothing was run. */
+/**
+ * A request, configuration or argument is invalid; nothing was run.
+ *
+ * <p>Immutable once thrown: safe to pass between threads.
+ */
 public class InvalidRequestException extends SenseFlowException {
     private static final long serialVersionUID = 1L;
 

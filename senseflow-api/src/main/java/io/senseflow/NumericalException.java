@@ -5,6 +5,8 @@ import java.util.Optional;
 /**
  * A NaN or infinity appeared where the run cannot continue. The message names the stage, the step or iteration and
  * the tensor; exceptions made with {@link #nonFinite} also carry them as fields, for callers that react by stage.
+ *
+ * <p>Immutable once thrown: safe to pass between threads.
  */
 public class NumericalException extends SenseFlowException {
     private static final long serialVersionUID = 1L;

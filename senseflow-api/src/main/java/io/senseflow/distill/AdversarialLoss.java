@@ -12,6 +12,8 @@ import io.senseflow.train.Upstream;
  * The gradient passes back through the discriminator and the (frozen) decoder in input-only mode, so neither
  * module's own parameter gradients change; the augmentation supplies its exact backward.
  *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
+ *
  * @param weighting {@code omega} and {@code w_gan}
  */
 public record AdversarialLoss(GanWeighting weighting) implements DistillationObjective {

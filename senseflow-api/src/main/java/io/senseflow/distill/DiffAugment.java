@@ -27,6 +27,8 @@ import java.util.Set;
  *
  * <p>Colour operations assume images; for latents (the discriminator on the fake score's features) use
  * {@link #geometric()}.
+ *
+ * <p>Immutable (the randomness comes from the stream the caller passes): safe to share between threads.
  */
 public final class DiffAugment implements Augmentation {
     /** The operations, applied in this order. */

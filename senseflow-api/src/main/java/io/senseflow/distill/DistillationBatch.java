@@ -8,6 +8,8 @@ import java.util.List;
 /**
  * One iteration's data.
  *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
+ *
  * @param prompts the prompts (used when no cached conditioning is given)
  * @param conditioning cached conditioning for the prompts, or null to encode them
  * @param unconditional cached unconditional conditioning (same batch), or null to encode empty prompts

@@ -18,6 +18,8 @@ import java.util.Set;
  * Every knob of a distillation run, in one immutable value with a JSON form, so a run is reproducible from its
  * saved config and seed. Start from {@link #preset(Recipe, Family)} and adjust with {@link #toBuilder()}.
  *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
+ *
  * @param seed the seed of every random draw of the run
  * @param batchSize samples per iteration
  * @param iterations default stop (the run's length)

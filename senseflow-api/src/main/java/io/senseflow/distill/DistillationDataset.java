@@ -4,6 +4,8 @@ package io.senseflow.distill;
  * Where a distillation run's prompts (and optionally real samples and cached embeddings) come from.
  * {@link #batch} must be a pure function of its arguments, so a resumed run sees exactly the data an
  * uninterrupted run would have seen.
+ *
+ * <p>Called from the training thread only: implementations need not be thread-safe.
  */
 public interface DistillationDataset {
 

@@ -7,6 +7,8 @@ package io.senseflow.distill;
  *
  * <p>Writing one needs no engine code; see {@code docs/distillation.md} for an example. Objectives must draw all
  * randomness from {@link GeneratorContext#random} and {@link GeneratorContext#noise} so runs stay reproducible.
+ *
+ * <p>Called from the training thread only: implementations need not be thread-safe.
  */
 public interface DistillationObjective {
 

@@ -12,6 +12,8 @@ import io.senseflow.tensor.Tensor;
  * NaN to 0, +-Inf to +-{@link Float#MAX_VALUE} (DMD2's {@code nan_to_num}), counted.
  * {@code L = 0.5 mean(g^2)}, {@code dL/dx0_hat = g / numel}.
  *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
+ *
  * @param noiseLevels the family's DMD noise-level sampler
  * @param guidance the teacher's guidance mode for the real score
  */

@@ -6,6 +6,8 @@ import java.util.Locale;
 /**
  * The model family a run's constants come from (ALGORITHM.md §2-§4). Each family's numbers come from one released
  * setup; {@link #CUSTOM} is a neutral starting point for small in-house models.
+ *
+ * <p>Immutable: safe to share between threads.
  */
 public enum Family {
     /** SD3.5 Large: TTUR 5, IDA 0.97, cfg U(3, 10), ISG cfg 5.0, GAN as released (table omega, 0.1). */

@@ -8,6 +8,8 @@ import io.senseflow.schedule.SigmaGrid;
  * each take both numbers from one source; all are near 0 at {@code s = 1}, so the first anchor (and a one-step
  * student) gets almost no GAN signal.
  *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
+ *
  * @param omega the time weight
  * @param weight {@code w_gan}
  */

@@ -14,6 +14,8 @@ import java.util.function.BiConsumer;
  * What a {@link DistillationObjective} sees during a generator update: the batch, the generator's input and
  * output, forward-only access to the teacher, fake score and generator, the GAN path, and reproducible
  * randomness keyed by purpose.
+ *
+ * <p>Not thread-safe: valid only inside the generator update that created it, on the training thread.
  */
 public final class GeneratorContext {
     private final long iteration;

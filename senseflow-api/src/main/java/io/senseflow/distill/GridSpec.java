@@ -8,7 +8,11 @@ import io.senseflow.schedule.SigmaGrid;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-/** A serialisable description of an index grid of noise levels (ISG's hand-over grid). */
+/**
+ * A serialisable description of an index grid of noise levels (ISG's hand-over grid).
+ *
+ * <p>Its implementations are immutable records: safe to share between threads.
+ */
 public sealed interface GridSpec permits GridSpec.FlowTable, GridSpec.Linear, GridSpec.Ddpm {
 
     /** @return the grid */

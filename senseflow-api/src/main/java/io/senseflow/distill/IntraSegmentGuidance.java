@@ -17,6 +17,8 @@ import io.senseflow.tensor.Tensor;
  * </ol>
  * The last segment ends at the grid's lowest level.
  *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
+ *
  * @param segments the hand-over point sampler (its anchors must be the distiller's)
  * @param guidance the teacher's guidance for its step (SD3.5 Large: cfg 5.0; FLUX: embedded U(1, 8))
  * @param distance the distance (pseudo-Huber by default)

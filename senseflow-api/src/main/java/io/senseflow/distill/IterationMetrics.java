@@ -5,6 +5,8 @@ import java.util.Map;
 /**
  * What one iteration did, for listeners and logs.
  *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
+ *
  * @param iteration the iteration (0-based) that just ran
  * @param generatorUpdated whether the generator took a step (every {@code ttur}-th iteration)
  * @param backwardSimulated whether the generator input came from backward simulation

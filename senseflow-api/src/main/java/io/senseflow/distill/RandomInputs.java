@@ -10,6 +10,8 @@ import io.senseflow.train.ModuleInputs;
  * noise tensor per call. The {@link Distiller} (discriminator update) and {@link AdversarialLoss} (generator pass)
  * call {@link #withRandomInputs} on a discriminator that implements this before each call, with a stream of its own
  * purpose.
+ *
+ * <p>Called from the training thread only: implementations need not be thread-safe.
  */
 public interface RandomInputs {
 

@@ -3,7 +3,11 @@ package io.senseflow.distill;
 import io.senseflow.InvalidRequestException;
 import java.util.Locale;
 
-/** Which terms of the method a run uses: the rows of the paper's ablation. */
+/**
+ * Which terms of the method a run uses: the rows of the paper's ablation.
+ *
+ * <p>Immutable: safe to share between threads.
+ */
 public enum Recipe {
     /** DMD2's distribution matching with TTUR and backward simulation; no IDA, ISG or GAN. */
     VANILLA_DMD("vanilla-dmd", false, false, false),

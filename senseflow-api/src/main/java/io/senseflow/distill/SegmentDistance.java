@@ -6,6 +6,8 @@ import io.senseflow.tensor.Tensor;
 /**
  * The distance ISG minimises between the generator's segment step and its target (ALGORITHM.md §4.3). The
  * released code uses the pseudo-Huber form; the paper writes L2.
+ *
+ * <p>Its implementations are immutable records: safe to share between threads.
  */
 public sealed interface SegmentDistance permits SegmentDistance.PseudoHuber, SegmentDistance.L2 {
 

@@ -13,6 +13,8 @@ import java.util.Map;
 
 /**
  * A serialisable description of a training noise-level sampler, as it appears in a {@link DistillationConfig}.
+ *
+ * <p>Its implementations are immutable records: safe to share between threads.
  */
 public sealed interface TimestepSpec permits TimestepSpec.Uniform, TimestepSpec.TableIndex, TimestepSpec.DdpmIndex, TimestepSpec.LogitNormal {
 

@@ -10,6 +10,8 @@ import java.util.Map;
  * no generator state to save), and each module's parameters and optimizer state. Backends persist it (e.g. as
  * safetensors + JSON); the engine only defines it.
  *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
+ *
  * @param iteration the next iteration to run
  * @param skippedBatches batches skipped so far
  * @param configJson the run's config

@@ -6,6 +6,8 @@ import io.senseflow.InvalidRequestException;
  * Mean and covariance of a set of feature vectors (the sufficient statistics of a Fréchet distance), accumulated in
  * double precision.
  *
+ * <p>Safe to share between threads as long as nobody writes into its arrays (they are not copied).
+ *
  * @param count number of vectors
  * @param mean the mean, length d
  * @param covariance the unbiased covariance, d x d

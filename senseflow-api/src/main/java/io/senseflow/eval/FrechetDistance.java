@@ -7,6 +7,8 @@ import io.senseflow.InvalidRequestException;
  * {@code |mu1 - mu2|^2 + Tr(C1 + C2 - 2 (C1^1/2 C2 C1^1/2)^1/2)}. The matrix square roots come from a Jacobi
  * eigen-decomposition of symmetric matrices in double precision; tiny negative eigenvalues from rounding are
  * treated as 0.
+ *
+ * <p>Stateless (static methods only): safe to call from any number of threads at once.
  */
 public final class FrechetDistance {
     private FrechetDistance() {

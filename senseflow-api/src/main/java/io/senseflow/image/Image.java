@@ -30,6 +30,8 @@ import org.w3c.dom.NodeList;
  * An 8-bit RGB image with text metadata (the generation parameters). Writes PNG through {@code javax.imageio},
  * the metadata as PNG {@code tEXt} chunks, one per key — the same place other tools put their parameters.
  * Immutable.
+ *
+ * <p>Immutable (pixels are copied in and out): safe to share between threads.
  */
 public final class Image {
     private final int width;

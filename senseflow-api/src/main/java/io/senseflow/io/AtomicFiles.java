@@ -14,6 +14,9 @@ import java.nio.file.StandardOpenOption;
  * Writes that never leave a half-written file behind: the bytes go to a temporary file in the same folder,
  * are forced to disk, and the file is renamed over the destination in one atomic step. On failure the
  * temporary file is removed and the previous destination is untouched.
+ *
+ * <p>Stateless: writes to different paths from several threads are independent; concurrent writes to one path are not
+ * coordinated (each is atomic, and the last rename wins).
  */
 public final class AtomicFiles {
     private AtomicFiles() {

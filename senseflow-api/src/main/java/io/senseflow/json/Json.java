@@ -13,6 +13,8 @@ import java.util.Map;
  * that fit), {@code BigInteger} (larger integers), {@code Double} (anything with a fraction or exponent),
  * {@code Boolean} and {@code null}. Duplicate keys, trailing commas, comments, NaN and nesting deeper than 256
  * are rejected. Output is deterministic: keys in insertion order, doubles in their shortest round-trip form.
+ *
+ * <p>Stateless (static methods only): safe to call from any number of threads at once.
  */
 public final class Json {
     private static final int MAX_DEPTH = 256;

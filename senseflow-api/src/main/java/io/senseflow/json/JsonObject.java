@@ -10,6 +10,8 @@ import java.util.Set;
 /**
  * Typed, path-aware access to a parsed JSON object: every error names the full path of the field
  * ({@code "isg.margin: expected an integer, got \"x\""}).
+ *
+ * <p>Immutable (an unmodifiable view of parsed JSON): safe to share between threads.
  */
 public final class JsonObject {
     private final Map<String, Object> map;

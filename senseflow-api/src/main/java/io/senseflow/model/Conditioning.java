@@ -15,6 +15,8 @@ import java.util.function.UnaryOperator;
  * embedding {@code [B, P]}, an optional attention mask {@code [B, L]} (1 = attend) and optional extra named inputs
  * a model family needs (SDXL's {@code time_ids}, FLUX's {@code guidance}). Immutable.
  *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
+ *
  * @param tokens token embeddings
  * @param pooled pooled embedding, or null
  * @param mask attention mask, or null

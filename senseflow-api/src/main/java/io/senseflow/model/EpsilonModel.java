@@ -2,7 +2,12 @@ package io.senseflow.model;
 
 import io.senseflow.tensor.Tensor;
 
-/** A DDPM epsilon-prediction denoiser (SDXL-type) in its own convention: {@code x_t = a x0 + b eps}. */
+/**
+ * A DDPM epsilon-prediction denoiser (SDXL-type) in its own convention: {@code x_t = a x0 + b eps}.
+ *
+ * <p>Implementations say whether they are thread-safe; the ONNX Runtime ones are, and a pipeline shared between threads
+ * needs its components to be.
+ */
 public interface EpsilonModel extends AutoCloseable {
 
     /**

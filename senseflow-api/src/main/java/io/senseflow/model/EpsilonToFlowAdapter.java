@@ -13,6 +13,8 @@ import io.senseflow.tensor.Tensor;
  * {@code x0 = (x_t - b eps_hat) / a}; this simplifies to {@code v = ((a + b) / a) (eps_hat - x_s)}.
  *
  * <p>The map is affine in {@code eps_hat}, so its backward is exact: see {@link Coefficients}.
+ *
+ * <p>Thread-safe when the model it wraps is (the ONNX Runtime ones are).
  */
 public final class EpsilonToFlowAdapter implements Generator {
     private final EpsilonModel model;

@@ -7,6 +7,8 @@ import io.senseflow.InvalidRequestException;
  * cell along each side (the VAE factor; 1 for pixel-space models) and the transformer's {@code patchSize} in latent
  * cells. Image sides must be multiples of {@code downsample * patchSize}.
  *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
+ *
  * @param channels latent channels
  * @param downsample pixels per latent cell
  * @param patchSize latent cells per transformer patch side

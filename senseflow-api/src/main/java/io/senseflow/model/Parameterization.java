@@ -5,6 +5,8 @@ import io.senseflow.tensor.Tensor;
 /**
  * What a generator's raw output means, in the flow convention {@code x_s = (1 - s) x0 + s eps}. The pipeline and
  * the distillation engine work with velocities; {@link #toVelocity} converts at the boundary.
+ *
+ * <p>Immutable: safe to share between threads.
  */
 public enum Parameterization {
     /** The output is the velocity {@code v = eps - x0} (SD3, FLUX, SenseFlow's own models). */

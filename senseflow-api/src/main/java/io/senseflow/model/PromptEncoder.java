@@ -6,6 +6,9 @@ import java.util.List;
  * Prompts in, conditioning out: what the pipeline needs from the text side. Model families with several
  * tokenizers and encoders (SD3's CLIP-L + CLIP-G + T5) implement it directly; single-encoder models compose a
  * {@link Tokenizer} and a {@link TextEncoder} with {@link #of}.
+ *
+ * <p>Implementations say whether they are thread-safe; the ONNX Runtime ones are, and a pipeline shared between threads
+ * needs its components to be.
  */
 public interface PromptEncoder extends AutoCloseable {
 

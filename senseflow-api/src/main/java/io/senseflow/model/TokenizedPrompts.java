@@ -5,6 +5,8 @@ import io.senseflow.InvalidRequestException;
 /**
  * A batch of token ids, padded to one length, with the attention mask (1 for real tokens, 0 for padding).
  *
+ * <p>Safe to share between threads as long as nobody writes into its arrays (they are not copied).
+ *
  * @param ids token ids {@code [B][L]}
  * @param mask attention mask {@code [B][L]}
  */

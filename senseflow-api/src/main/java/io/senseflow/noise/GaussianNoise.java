@@ -20,6 +20,8 @@ import java.util.Arrays;
  *
  * <p>Streams below {@code 1 << 16} are used by the sampling pipeline (0 for initial noise, {@code 1 + k} for the
  * fresh noise of step k). Training code derives its own stream ids from {@link Streams}.
+ *
+ * <p>Stateless (static methods only): safe to call from any number of threads at once.
  */
 public final class GaussianNoise {
     private static final double TWO_PI = 2 * Math.PI;

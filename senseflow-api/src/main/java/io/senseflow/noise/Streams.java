@@ -3,6 +3,8 @@ package io.senseflow.noise;
 /**
  * Stream ids reserved by the SDK, so independent uses of one seed never overlap. Sampling uses ids below
  * {@link #TRAINING_BASE}; training code adds a purpose offset to {@link #TRAINING_BASE}.
+ *
+ * <p>Stateless (static methods only): safe to call from any number of threads at once.
  */
 public final class Streams {
     /** Initial latents of a generation. */

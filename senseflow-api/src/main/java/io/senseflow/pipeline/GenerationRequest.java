@@ -17,6 +17,8 @@ import java.util.Optional;
  * <p>Noise: sample {@code i} (prompt-major, then image within the prompt) uses {@link NoiseKey}
  * {@code (seed, i)} unless explicit {@link Builder#noiseKeys keys} are given; a batch therefore reproduces the
  * same images as single requests with the matching keys.
+ *
+ * <p>Immutable (build with its Builder, which is not thread-safe): safe to share between threads.
  */
 public final class GenerationRequest {
     private final List<String> prompts;

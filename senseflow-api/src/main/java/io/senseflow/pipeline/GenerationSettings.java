@@ -9,6 +9,8 @@ import java.util.Map;
 /**
  * The effective settings of one generation, every default resolved: enough to reproduce it.
  *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
+ *
  * @param model the model's name
  * @param prompts prompts
  * @param negativePrompts negative prompts (empty strings for none)

@@ -1,6 +1,10 @@
 package io.senseflow.pipeline;
 
-/** How a model takes its guidance scale. */
+/**
+ * How a model takes its guidance scale.
+ *
+ * <p>Immutable: safe to share between threads.
+ */
 public enum GuidanceMode {
     /**
      * Classifier-free guidance: the generator runs on {@code [uncond; cond]} in one batch and

@@ -5,6 +5,8 @@ import io.senseflow.InvalidRequestException;
 /**
  * A model's defaults for what a request leaves unset.
  *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
+ *
  * @param steps sampling steps
  * @param guidanceScale guidance scale
  * @param width width in pixels

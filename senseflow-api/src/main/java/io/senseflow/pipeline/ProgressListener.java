@@ -2,7 +2,11 @@ package io.senseflow.pipeline;
 
 import io.senseflow.tensor.Tensor;
 
-/** Called after every sampling step, on the generating thread. Keep it quick. */
+/**
+ * Called after every sampling step, on the generating thread. Keep it quick.
+ *
+ * <p>One listener passed to generations on several threads is called from all of them: it must then be thread-safe.
+ */
 @FunctionalInterface
 public interface ProgressListener {
 

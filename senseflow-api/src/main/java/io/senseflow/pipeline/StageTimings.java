@@ -3,6 +3,8 @@ package io.senseflow.pipeline;
 /**
  * Wall time per stage of one generation, in nanoseconds.
  *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
+ *
  * @param encodeNanos prompt encoding (tokenizer and text encoders)
  * @param denoiseNanos the sampling loop
  * @param decodeNanos decoding latents to images

@@ -14,6 +14,8 @@ import java.util.Map;
  * AdamW in plain Java over an {@link ArrayParameterStore}, updating like PyTorch's {@code AdamW}: decoupled decay
  * {@code p <- p (1 - lr wd)}, then {@code m <- b1 m + (1 - b1) g}, {@code v <- b2 v + (1 - b2) g^2},
  * {@code p <- p - lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)}.
+ *
+ * <p>Not thread-safe: one training loop uses it, from one thread.
  */
 public final class ArrayAdamW implements Optimizer {
     private final ArrayParameterStore params;

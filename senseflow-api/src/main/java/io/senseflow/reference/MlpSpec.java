@@ -8,6 +8,8 @@ import java.util.Arrays;
  * level {@code sigma} ({@code [s, sin(pi 2^k s), cos(pi 2^k s)]} for {@code k < timeFrequencies}) and an optional
  * pooled conditioning vector; SiLU hidden layers; a linear output.
  *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
+ *
  * @param xDim values per sample of input {@code x}
  * @param timeFrequencies number of Fourier frequencies of sigma (0: no sigma input)
  * @param condDim width of the pooled conditioning (0: unconditional)

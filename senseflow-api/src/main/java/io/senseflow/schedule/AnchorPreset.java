@@ -3,6 +3,8 @@ package io.senseflow.schedule;
 /**
  * The few-step anchors released SenseFlow generators were trained on (ALGORITHM.md §2, K = 4). Literal values,
  * not re-derived per resolution.
+ *
+ * <p>Immutable: safe to share between threads.
  */
 public enum AnchorPreset {
     /** SD3.5 Large/Medium: [1, 0.9, 0.75, 0.5]. */

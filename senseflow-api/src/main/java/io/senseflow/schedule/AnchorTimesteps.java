@@ -6,6 +6,8 @@ import io.senseflow.noise.RandomStream;
  * Uniform over a list of anchors (ALGORITHM.md §4.1): the distillation loop draws the anchor index with
  * {@link #sampleIndex}, the level follows.
  *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
+ *
  * @param anchors strictly decreasing anchors in (0, 1]
  */
 public record AnchorTimesteps(double[] anchors) implements TimestepSampler {

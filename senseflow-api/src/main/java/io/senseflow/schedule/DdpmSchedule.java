@@ -9,6 +9,8 @@ import io.senseflow.InvalidRequestException;
  * <p>{@code alpha_bar[t]} for t in 0..999 from "scaled linear" betas {@code linspace(sqrt(b0), sqrt(b1), 1000)^2};
  * {@code a = sqrt(alpha_bar)}, {@code b = sqrt(1 - alpha_bar)}, {@code x_t = a x0 + b eps}. In flow terms
  * {@code s = b / (a + b)} and {@code x_s = x_t / (a + b)}. All of it in double: at t = 999, b / a is 14.6.
+ *
+ * <p>Immutable: safe to share between threads.
  */
 public final class DdpmSchedule {
     private final double[] alphaBar;

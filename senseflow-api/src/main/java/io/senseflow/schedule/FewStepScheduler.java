@@ -14,6 +14,8 @@ import java.util.Arrays;
  * those are off the schedule the generator was trained on. More steps than anchors is refused: pass explicit
  * sigmas instead.
  *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
+ *
  * @param anchors the anchors, strictly decreasing in (0, 1]
  * @param mode stochastic (default) or Euler
  */

@@ -14,6 +14,8 @@ import io.senseflow.InvalidRequestException;
  * </ul>
  * A terminal 0 is appended. Explicit sigmas are used as given.
  *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
+ *
  * @param shift the model's shift
  * @param spacing how the unshifted levels are spaced
  * @param mode Euler (default) or stochastic

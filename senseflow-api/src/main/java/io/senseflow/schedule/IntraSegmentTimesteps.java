@@ -12,6 +12,8 @@ import java.util.Arrays;
  * <p>Released setups: SD3.5 uses the shifted 1000-step training table with margin 50; FLUX uses the linear grid
  * {@code t / 1000} with margin 20.
  *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
+ *
  * @param anchors strictly decreasing anchors in (0, 1]
  * @param grid the index grid
  * @param margin indices kept free at each end, non-negative

@@ -7,6 +7,8 @@ import io.senseflow.noise.RandomStream;
  * Logit-normal noise levels {@code sigmoid(mean + std z)} followed by a shift (SD3.5's fake-score sampler is
  * logit-normal(0, 1) then shift 3, ALGORITHM.md §4.7; FLUX's is unshifted).
  *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
+ *
  * @param mean location
  * @param std scale, positive
  * @param shift shift applied to each draw

@@ -1,6 +1,10 @@
 package io.senseflow.schedule;
 
-/** How a flow scheduler moves from one noise level to the next (ALGORITHM.md §2, §3). */
+/**
+ * How a flow scheduler moves from one noise level to the next (ALGORITHM.md §2, §3).
+ *
+ * <p>Immutable: safe to share between threads.
+ */
 public enum SamplingMode {
     /** Deterministic Euler step on the velocity: {@code x + (s_next - s) v}. */
     EULER,

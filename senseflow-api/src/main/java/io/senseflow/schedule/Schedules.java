@@ -2,7 +2,11 @@ package io.senseflow.schedule;
 
 import io.senseflow.InvalidRequestException;
 
-/** The closed-form noise-level maps of ALGORITHM.md §2. */
+/**
+ * The closed-form noise-level maps of ALGORITHM.md §2.
+ *
+ * <p>Stateless (static methods only): safe to call from any number of threads at once.
+ */
 public final class Schedules {
     /** Training steps of the tables SD3/SD3.5/FLUX/SDXL were trained with. */
     public static final int TRAIN_STEPS = 1000;

@@ -6,6 +6,8 @@ import java.util.Arrays;
 /**
  * A discrete, ascending set of noise levels indexed by integers: a model's 1000-step training table, or the
  * linear grid {@code t / 1000}. Timestep samplers that draw "uniform in index" draw over one of these.
+ *
+ * <p>Immutable: safe to share between threads.
  */
 public final class SigmaGrid {
     private final double[] levels;

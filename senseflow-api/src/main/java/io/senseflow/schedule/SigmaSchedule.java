@@ -6,6 +6,8 @@ import java.util.Arrays;
 /**
  * The noise levels of one sampling run: {@code N + 1} values, strictly decreasing, the last one the terminal level
  * (0 unless a caller says otherwise). Step {@code k} goes from {@code sigma(k)} to {@code sigma(k + 1)}.
+ *
+ * <p>Immutable: safe to share between threads.
  */
 public final class SigmaSchedule {
     private final double[] sigmas;

@@ -5,6 +5,9 @@ import io.senseflow.noise.RandomStream;
 /**
  * Draws training noise levels in the flow convention. Implementations are immutable; the randomness comes from
  * the {@link RandomStream} passed in, so a draw is reproducible from the stream's seed and position.
+ *
+ * <p>Its implementations are immutable records (the randomness comes from the stream the caller passes): safe to share
+ * between threads.
  */
 @FunctionalInterface
 public interface TimestepSampler {

@@ -6,6 +6,8 @@ import io.senseflow.noise.RandomStream;
 /**
  * Uniform noise levels on [lo, hi].
  *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
+ *
  * @param lo lower end
  * @param hi upper end
  */

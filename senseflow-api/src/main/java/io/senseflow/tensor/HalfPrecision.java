@@ -3,6 +3,8 @@ package io.senseflow.tensor;
 /**
  * Conversions between float and the two 16-bit formats models ship in: IEEE 754 half precision (fp16) and
  * bfloat16 (bf16). Both narrowing conversions round to nearest, ties to even, and keep NaN a NaN.
+ *
+ * <p>Stateless (static methods only): safe to call from any number of threads at once.
  */
 public final class HalfPrecision {
     private HalfPrecision() {

@@ -15,6 +15,8 @@ import io.senseflow.noise.RandomStream;
  *
  * <p>Conditioning restricts the mixture to a subset of components (a "prompt" selects modes), renormalising the
  * weights.
+ *
+ * <p>Immutable: safe to share between threads.
  */
 public final class GaussianMixture {
     private final double[][] means;

@@ -12,6 +12,8 @@ import java.util.List;
  * of {@link MixturePrompts}), and each sample's real point is an exact draw from the modes its prompt allows, as a
  * {@code [dim, 1, 1]} "image". A pure function of (seed, iteration, batch size), as the interface requires. For tests
  * and examples of the training loops (checkpoints, resume, backend parity).
+ *
+ * <p>Immutable (batches are a pure function of seed and iteration): safe to share between threads.
  */
 public final class MixtureDataset implements DistillationDataset {
     private final GaussianMixture mixture;

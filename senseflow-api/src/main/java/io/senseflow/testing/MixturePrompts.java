@@ -10,6 +10,8 @@ import java.util.List;
  * The "text encoder" of the mixture test models: a prompt names the mixture components it allows, e.g.
  * {@code "modes 0,3"}; an empty prompt (or {@code "all"}) allows every component. The conditioning is the
  * allow-mask as token states {@code [B, 1, K]} and as the pooled vector {@code [B, K]}.
+ *
+ * <p>Stateless: safe to share between threads.
  */
 public final class MixturePrompts implements PromptEncoder {
     private final int components;

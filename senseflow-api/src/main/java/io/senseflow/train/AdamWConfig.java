@@ -12,6 +12,8 @@ import java.util.Set;
  * setups (ALGORITHM.md §4.5): betas 0.9/0.999, epsilon 1e-8, no weight decay, lr 1e-6 after 500 warm-up steps,
  * clip 1.0.
  *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
+ *
  * @param learningRate the rate schedule
  * @param beta1 first-moment decay
  * @param beta2 second-moment decay

@@ -7,6 +7,8 @@ import java.util.Map;
 /**
  * What a backward pass returns.
  *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
+ *
  * @param loss the loss value for in-graph upstream forms; NaN for an explicit upstream
  * @param output the module's forward output in the same run
  * @param inputGradients gradients with respect to the inputs by name (empty in {@link GradientMode#PARAMETERS})

@@ -13,6 +13,8 @@ import io.senseflow.tensor.Tensor;
  * {@link Optimizer#clipGradientNorm} and {@link Optimizer#step()}.
  *
  * <p>Not expressible by design: penalties that need a second backward (R1/R2).
+ *
+ * <p>Called from the training thread only: implementations need not be thread-safe.
  */
 public interface DifferentiableModule extends AutoCloseable {
 

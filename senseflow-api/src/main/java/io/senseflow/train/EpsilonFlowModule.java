@@ -15,6 +15,8 @@ import java.util.Map;
  * embed a normalised time); its output {@code eps_hat} becomes {@code v = g (eps_hat - x_s)}, {@code g = (a + b) / a}.
  * Backward: the module's upstream is {@code g dL/dv}; the state's gradient is {@code -g dL/dv + (a + b) dL/dx_t}.
  * Upstream loss forms are evaluated on {@code v} in Java ({@link UpstreamLoss}).
+ *
+ * <p>Not thread-safe (like the module it wraps): use it from the training thread.
  */
 public final class EpsilonFlowModule implements DifferentiableModule {
     private final DifferentiableModule epsilon;

@@ -13,6 +13,8 @@ import java.util.Set;
  * The settings of a {@link FlowMatchingTrainer} run, an immutable value with a JSON form (saved in checkpoints, so a
  * run is reproducible from its config and seed).
  *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
+ *
  * @param seed seed of every random draw (noise levels, noise, condition dropout)
  * @param batchSize samples per step
  * @param steps the run's length

@@ -1,6 +1,10 @@
 package io.senseflow.train;
 
-/** Which gradients a backward pass produces (DESIGN.md, "The seam"). */
+/**
+ * Which gradients a backward pass produces (DESIGN.md, "The seam").
+ *
+ * <p>Immutable: safe to share between threads.
+ */
 public enum GradientMode {
     /** Accumulate gradients into the module's parameters only. */
     PARAMETERS,

@@ -6,6 +6,8 @@ import io.senseflow.InvalidRequestException;
  * Linear warm-up to a peak, then constant or cosine decay. Step {@code t} is 0-based: during warm-up the rate is
  * {@code peak * (t + 1) / warmup}; the released SenseFlow setups use a constant 1e-6 after 500 warm-up steps.
  *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
+ *
  * @param peak the rate after warm-up
  * @param warmupSteps warm-up length (0 for none)
  * @param decay constant or cosine after warm-up

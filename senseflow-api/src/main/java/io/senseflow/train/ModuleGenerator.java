@@ -10,6 +10,8 @@ import io.senseflow.tensor.Tensor;
  * Serves a trainable velocity module as a {@link Generator}, so a model in training can be sampled with the
  * ordinary pipeline (evaluation during distillation, teacher-trained-from-scratch runs). Forward only; the
  * module's parameters are read as they are at each call. Does not own the module.
+ *
+ * <p>Thread-safe only when its module is; the TensorFlow modules are not, so use it from one thread.
  */
 public final class ModuleGenerator implements Generator {
     private final DifferentiableModule module;

@@ -11,6 +11,8 @@ import java.util.Map;
  * {@link #X}, {@link #SIGMA}, {@link #TOKENS}, {@link #POOLED}, {@link #MASK} (and a conditioning's extras under
  * their own names); backends map these onto their graph's inputs and timestep scales.
  *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
+ *
  * @param tensors the inputs by name
  */
 public record ModuleInputs(Map<String, Tensor> tensors) {

@@ -5,6 +5,8 @@ import io.senseflow.tensor.Tensor;
 /**
  * The optimizer of one module, with an explicit gradient lifecycle: {@link #zeroGradients()}, accumulation by the
  * module's backward passes, {@link #clipGradientNorm}, {@link #step()}.
+ *
+ * <p>Called from the training thread only: implementations need not be thread-safe.
  */
 public interface Optimizer {
 

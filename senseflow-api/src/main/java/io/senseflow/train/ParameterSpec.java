@@ -5,6 +5,8 @@ import java.util.Arrays;
 /**
  * The name and shape of one parameter.
  *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
+ *
  * @param name the parameter's name (the original name for imported models)
  * @param shape its dimensions
  */

@@ -11,6 +11,8 @@ import java.util.Map;
  * A module's named parameters. Backends keep the values where they compute (Java arrays, TensorFlow variables)
  * and override the bulk operations to run there when both stores are theirs; the defaults go through
  * {@link #read}/{@link #write}.
+ *
+ * <p>Called from the training thread only: implementations need not be thread-safe.
  */
 public interface ParameterStore {
 

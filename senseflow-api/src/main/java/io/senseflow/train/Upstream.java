@@ -12,6 +12,8 @@ import io.senseflow.tensor.Tensor;
  * module defines how its output elements are averaged (a multi-head discriminator averages each head's logit
  * grid, then the heads); single-output modules average over all elements. Optional per-sample {@code weights}
  * multiply each sample's contribution (the GAN time weight {@code omega(s_i)}).
+ *
+ * <p>Its implementations are immutable records: safe to share between threads.
  */
 public sealed interface Upstream permits Upstream.Explicit, Upstream.Linear, Upstream.Mse, Upstream.Hinge {
 

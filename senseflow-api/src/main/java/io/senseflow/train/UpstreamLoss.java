@@ -8,6 +8,8 @@ import java.util.Arrays;
  * The reference semantics of the {@link Upstream} loss forms for a module whose output elements are averaged
  * uniformly: the loss value and {@code dL/d(output)}. Backends that evaluate the forms in their own graph must
  * agree with this.
+ *
+ * <p>Stateless (static methods only): safe to call from any number of threads at once.
  */
 public final class UpstreamLoss {
     private UpstreamLoss() {

@@ -9,6 +9,8 @@ import io.senseflow.train.ModuleInputs;
  * differs ({@code [B, 2, 1, 1]} into {@code [B, 2]}). Input gradients are returned for differentiable bindings,
  * with respect to the module input (so they include the scale).
  *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
+ *
  * @param moduleInput the {@link ModuleInputs} name ({@code x}, {@code sigma}, ...)
  * @param graphInput the ONNX graph input name
  * @param scale multiplier applied in the graph (1 for none); e.g. 1000 for a timestep in [0, 1000] fed from sigma

@@ -32,6 +32,8 @@ import org.tensorflow.proto.DataType;
  *
  * <p>TensorFlow Java's own optimizers are not used: {@code Optimizer.minimize()} updates every variable of the
  * graph (other modules included), its Adam rejects {@code /} in variable names and takes a fixed learning rate.
+ *
+ * <p>Not thread-safe: one training loop uses it, from one thread.
  */
 public final class TfAdamW implements Optimizer {
     private final TfWorkspace workspace;

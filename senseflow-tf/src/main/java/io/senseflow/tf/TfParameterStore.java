@@ -25,6 +25,8 @@ import org.tensorflow.proto.DataType;
  * the reference definition says, so it is bit-identical to {@link ParameterStore#blendFrom}'s default. From a store
  * elsewhere (another workspace, the reference backend) the source values are fed and the blend still runs in the
  * graph.
+ *
+ * <p>Not thread-safe: one training loop uses it, from one thread.
  */
 public final class TfParameterStore implements ParameterStore {
     private final TfWorkspace workspace;

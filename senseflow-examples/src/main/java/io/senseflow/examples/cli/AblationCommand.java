@@ -9,6 +9,7 @@ import io.senseflow.examples.distill.PeriodicEvaluation;
 import io.senseflow.examples.distill.RunHistory;
 import io.senseflow.examples.distill.ShapesPresets;
 import io.senseflow.examples.distill.TeacherFolder;
+import io.senseflow.examples.report.ComparisonCache;
 import io.senseflow.examples.report.JsonValues;
 import io.senseflow.examples.report.LinePlot;
 import io.senseflow.examples.report.ModelComparison;
@@ -80,6 +81,11 @@ final class AblationCommand implements Callable<Integer> {
             + " evaluated with its own evaluation seed (default: ${DEFAULT-VALUE})")
     int seeds;
 
+    @Option(names = "--same-eval-seed", description = "evaluate every distillation seed on the same prompts and noise"
+            + " (a paired comparison: the spread is then the distillation seed's alone, and the teacher's rows are"
+            + " measured once); default: one evaluation seed per distillation seed")
+    boolean sameEvalSeed;
+
     @Option(names = "--iterations", paramLabel = "N", description = "the budget (default: the presets')")
     Long iterations;
 
@@ -102,6 +108,11 @@ final class AblationCommand implements Callable<Integer> {
     @Option(names = "--curve-samples", defaultValue = "256", paramLabel = "N", description = "images per periodic"
             + " evaluation (default: ${DEFAULT-VALUE})")
     int curveSamples;
+
+    @Option(names = "--self-fd", description = "also sample the FD-T reference (the teacher at 50 steps) a second"
+            + " time with other noise, for its own FD-T: the score of a perfect copy at this sample count (costs as"
+            + " much again as the reference's row)")
+    boolean selfFd;
 
     @Option(names = "--threads", defaultValue = "0", paramLabel = "N", description = "intra-op threads (default:"
             + " ${DEFAULT-VALUE})")
@@ -132,14 +143,16 @@ final class AblationCommand implements Callable<Integer> {
         TeacherFolder t = TeacherFolder.read(teacherDir);
         Map<String, List<Double>> trainingSeconds = new LinkedHashMap<>();
         try (AttributeJudge judge = AttributeJudge.of(judgeGraph, threads)) {
+            // one periodic evaluation for every run: same teacher, prompts and noise, so its 50-step images are made once
+            PeriodicEvaluation curves = new PeriodicEvaluation(judge, curveSamples, EVAL_SEED);
             for (int k = 0; k < seeds; k++) {
                 for (int i = 0; i < presets.size(); i++) {
                     DistillationConfig c = configs.get(i).toBuilder().seed(k).build();
-                    double s = distill(err, t, c, presets.get(i), runDir(outDir, presets.get(i), k), judge);
+                    double s = distill(err, t, c, presets.get(i), runDir(outDir, presets.get(i), k), curves);
                     trainingSeconds.computeIfAbsent(presets.get(i), x -> new ArrayList<>()).add(s);
                 }
             }
-            evaluate(err, outDir, t, judge, configs, trainingSeconds);
+            evaluate(err, outDir, t, judge, ComparisonCache.sha256(judgeGraph.toByteArray()), configs, trainingSeconds);
         }
         spec.commandLine().getOut().printf(Locale.ROOT, "ablation: %s%ngrids:    %s%ncurves:   %s%n",
                 outDir.resolve("ablation.md"), outDir.resolve("grids"), outDir.resolve("curves.png"));
@@ -153,7 +166,7 @@ final class AblationCommand implements Callable<Integer> {
 
     /** Distils one run, or continues it, or reuses it when complete; returns its distillation seconds. */
     private double distill(PrintWriter err, TeacherFolder t, DistillationConfig c, String preset, Path dir,
-                           AttributeJudge judge) {
+                           PeriodicEvaluation curves) {
         Path ckpts = dir.resolve(DistillRun.CHECKPOINTS);
         Optional<Path> latest = Files.isDirectory(ckpts) ? CheckpointStore.at(ckpts).latest() : Optional.empty();
         long done = latest.map(p -> CheckpointStore.load(p).iteration()).orElse(0L);
@@ -168,17 +181,19 @@ final class AblationCommand implements Callable<Integer> {
                 curveEvery, -1, new DistillationSession.Settings(threads, null, null), "senseflow ablation"));
         try (InterruptGuard guard = new InterruptGuard(120)) {
             return run.run(guard.token(), quiet ? List.of() : List.of(new DistillProgress(err, preset + " s" + c.seed(),
-                    c.iterations())), new PeriodicEvaluation(judge, curveSamples, EVAL_SEED), m -> say(err, m))
+                    c.iterations())), curves, m -> say(err, m))
                     .trainingSeconds();
         }
     }
 
-    private void evaluate(PrintWriter err, Path outDir, TeacherFolder t, AttributeJudge judge,
+    private void evaluate(PrintWriter err, Path outDir, TeacherFolder t, AttributeJudge judge, String judgeFingerprint,
                           List<DistillationConfig> configs, Map<String, List<Double>> trainingSeconds) throws IOException {
         LoadOptions load = LoadOptions.builder().sessionConfig(SessionConfig.builder().intraOpThreads(threads).build())
                 .build();
         List<ModelComparison.Result> results = new ArrayList<>();
         Files.createDirectories(outDir.resolve("grids"));
+        Path cacheFile = outDir.resolve(ShapesModels.EVALUATION_CACHE);
+        ComparisonCache cache = ShapesModels.evaluationCache(cacheFile);
         try (LoadedModel tm = Models.load(t.dir(), load)) {
             int cfgFactor = tm.guidanceMode() == GuidanceMode.CFG && tm.defaults().guidanceScale() != 1 ? 2 : 1;
             for (int k = 0; k < seeds; k++) {
@@ -187,7 +202,7 @@ final class AblationCommand implements Callable<Integer> {
                     List<ModelComparison.Entry> entries = new ArrayList<>();
                     for (int steps : teacherSteps) {
                         entries.add(new ModelComparison.Entry(teacherRow(steps), tm.pipeline(), steps, null,
-                                steps * cfgFactor));
+                                steps * cfgFactor, t.fingerprint()));
                     }
                     for (String p : presets) {
                         LoadedModel s = Models.load(runDir(outDir, p, k).resolve(DistillRun.STUDENT), load);
@@ -195,9 +210,12 @@ final class AblationCommand implements Callable<Integer> {
                         int steps = s.defaults().steps();
                         entries.add(new ModelComparison.Entry(p, s.pipeline(), steps, null, steps));
                     }
-                    say(err, "evaluating " + entries.size() + " rows, evaluation seed " + (EVAL_SEED + k));
-                    results.add(ModelComparison.run(entries, judge, evalSamples, heldOut, EVAL_SEED + k, 50,
-                            m -> say(err, "  " + m), CancellationToken.none()));
+                    long evalSeed = sameEvalSeed ? EVAL_SEED : EVAL_SEED + k;
+                    say(err, "evaluating " + entries.size() + " rows, distillation seed " + k + ", evaluation seed "
+                            + evalSeed);
+                    results.add(ModelComparison.run(entries, judge, evalSamples, heldOut, evalSeed, 50,
+                            m -> say(err, "  " + m), CancellationToken.none(), cache, judgeFingerprint, selfFd));
+                    cache.write(cacheFile);
                     if (k == 0) {
                         for (ModelComparison.Entry e : entries) {
                             grid(e).writePng(outDir.resolve("grids").resolve(fileName(e.name()) + ".png"));
@@ -298,9 +316,18 @@ final class AblationCommand implements Callable<Integer> {
                             Map<String, List<Double>> seconds) {
         StringBuilder b = new StringBuilder();
         ModelComparison.Result first = results.get(0);
-        b.append(String.format(Locale.ROOT, "Each value: mean ± half the range over %d evaluation seed(s) (%s); students:"
-                + " one distillation seed per evaluation seed. FD on %d images per row and seed, adherence also on %d"
-                + " held-out images.%n%n", results.size(), seedsList(results), first.seenCount(), first.heldOutCount()));
+        if (sameEvalSeed) {
+            b.append(String.format(Locale.ROOT, "Each value: mean ± half the range over %d distillation seed(s) (0 to"
+                    + " %d), every student evaluated on the same prompts and noise (evaluation seed %d: a paired"
+                    + " comparison, so the spread is the distillation seed's alone; the teacher's rows do not vary)."
+                    + " FD on %d images per row, adherence also on %d held-out images.%n%n", results.size(),
+                    results.size() - 1, first.seed(), first.seenCount(), first.heldOutCount()));
+        } else {
+            b.append(String.format(Locale.ROOT, "Each value: mean ± half the range over %d evaluation seed(s) (%s);"
+                    + " students: one distillation seed per evaluation seed. FD on %d images per row and seed, adherence"
+                    + " also on %d held-out images.%n%n", results.size(), seedsList(results), first.seenCount(),
+                    first.heldOutCount()));
+        }
         b.append("| row | NFE | FD-data | FD-T | real-vs-real floor | adherence, seen | adherence, held-out | shape, seen |"
                 + " ms / image | distillation (s) |\n");
         b.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
@@ -330,6 +357,9 @@ final class AblationCommand implements Callable<Integer> {
     }
 
     private static String ms(List<Double> values, int digits, double scale) {
+        if (values.stream().anyMatch(v -> Double.isNaN(v))) {
+            return "—";
+        }
         double lo = Double.POSITIVE_INFINITY;
         double hi = Double.NEGATIVE_INFINITY;
         double sum = 0;

@@ -8,6 +8,7 @@ import io.senseflow.examples.distill.DistillationSession;
 import io.senseflow.examples.distill.ShapesPresets;
 import io.senseflow.examples.distill.StudentExport;
 import io.senseflow.examples.distill.TeacherFolder;
+import io.senseflow.examples.report.ComparisonCache;
 import io.senseflow.examples.report.ComparisonReport;
 import io.senseflow.examples.report.JsonValues;
 import io.senseflow.examples.report.ModelComparison;
@@ -26,6 +27,7 @@ import io.senseflow.onnx.pipelines.Models;
 import io.senseflow.onnx.runtime.SessionConfig;
 import io.senseflow.pipeline.GenerationRequest;
 import io.senseflow.pipeline.GuidanceMode;
+import io.senseflow.pipeline.TextToImagePipeline;
 import io.senseflow.tensor.Tensor;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
@@ -73,6 +75,9 @@ final class QuickstartCommand implements Callable<Integer> {
             "a large red triangle on the right on a light background",
             "a large blue circle at the bottom left on a dark background");
 
+    /** The row of the student's initialisation: the teacher's weights sampled by the student's sampler. */
+    static final String UNDISTILLED_ROW = "teacher weights, student's 4-step sampler, no CFG (distillation start)";
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -102,6 +107,11 @@ final class QuickstartCommand implements Callable<Integer> {
     @Option(names = "--eval-seed", defaultValue = "2024", description = "prompts and noise of the evaluation"
             + " (default: ${DEFAULT-VALUE})")
     long evalSeed;
+
+    @Option(names = "--self-fd", description = "also sample the FD-T reference (the teacher at 50 steps) a second"
+            + " time with other noise, for its own FD-T: the score of a perfect copy at this sample count (costs as"
+            + " much again as the reference's row)")
+    boolean selfFd;
 
     @Option(names = "--threads", defaultValue = "0", paramLabel = "N", description = "intra-op threads, 0 for the"
             + " engines' default (default: ${DEFAULT-VALUE})")
@@ -174,14 +184,24 @@ final class QuickstartCommand implements Callable<Integer> {
             if (judgeGraph != null) {
                 try (AttributeJudge judge = AttributeJudge.of(judgeGraph, threads)) {
                     List<ModelComparison.Entry> entries = new ArrayList<>();
-                    entries.add(new ModelComparison.Entry("teacher, 50 steps", tm.pipeline(), 50, null, 50 * cfgFactor));
-                    entries.add(new ModelComparison.Entry("teacher, 8 Euler steps", tm.pipeline(), 8, null, 8 * cfgFactor));
-                    entries.add(new ModelComparison.Entry("teacher, 4 Euler steps", tm.pipeline(), 4, null, 4 * cfgFactor));
+                    entries.add(new ModelComparison.Entry("teacher, 50 steps", tm.pipeline(), 50, null, 50 * cfgFactor, t.fingerprint()));
+                    entries.add(new ModelComparison.Entry("teacher, 8 Euler steps", tm.pipeline(), 8, null, 8 * cfgFactor, t.fingerprint()));
+                    entries.add(new ModelComparison.Entry("teacher, 4 Euler steps", tm.pipeline(), 4, null, 4 * cfgFactor, t.fingerprint()));
                     int steps = sm.defaults().steps();
+                    // the student before distillation: the teacher's weights in the student's sampler, no guidance
+                    TextToImagePipeline undistilled = TextToImagePipeline.builder().modelName(tm.name())
+                            .promptEncoder(tm.promptEncoder()).generator(tm.generator()).decoder(tm.decoder())
+                            .scheduler(sm.scheduler()).guidanceMode(GuidanceMode.NONE).defaults(sm.defaults()).build();
+                    entries.add(new ModelComparison.Entry(UNDISTILLED_ROW, undistilled, steps, null, steps,
+                            t.fingerprint() + " " + sm.scheduler()));
                     entries.add(new ModelComparison.Entry("student, " + steps + " steps", sm.pipeline(), steps, null, steps));
                     say(err, "evaluating " + entries.size() + " samplers on " + evalSamples + " + " + heldOut + " images each");
+                    Path cacheFile = outDir.resolve(ShapesModels.EVALUATION_CACHE);
+                    ComparisonCache cache = ShapesModels.evaluationCache(cacheFile);
                     ModelComparison.Result result = ModelComparison.run(entries, judge, evalSamples, heldOut, evalSeed, 50,
-                            m -> say(err, "  " + m), io.senseflow.pipeline.CancellationToken.none());
+                            m -> say(err, "  " + m), io.senseflow.pipeline.CancellationToken.none(), cache,
+                            ComparisonCache.sha256(judgeGraph.toByteArray()), selfFd);
+                    cache.write(cacheFile);
                     metrics.put("comparison", result.toMap());
                     metrics.put("targets", targets(result));
                     report.append("## Teacher vs student\n\n").append(ComparisonReport.table(result)).append('\n');
@@ -261,7 +281,7 @@ final class QuickstartCommand implements Callable<Integer> {
         ModelComparison.Row t50 = r.rows().get(0);
         ModelComparison.Row t8 = r.rows().get(1);
         ModelComparison.Row t4 = r.rows().get(2);
-        ModelComparison.Row s = r.rows().get(3);
+        ModelComparison.Row s = r.rows().get(r.rows().size() - 1);
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("fd_data_over_teacher50", s.fdData() / t50.fdData());
         m.put("adherence_over_teacher50", s.seen().all() / t50.seen().all());

@@ -30,7 +30,7 @@ public final class ShapesPresets {
     /** Samples per iteration. */
     public static final int BATCH = 16;
     /** The budget of every preset. */
-    public static final long ITERATIONS = 2000;
+    public static final long ITERATIONS = 1000;
     /** AdamW learning rate of G, F and D. */
     public static final double LEARNING_RATE = 1e-4;
     /** Warm-up steps of every optimizer. */

@@ -38,11 +38,18 @@ public final class ModelComparison {
      * @param steps sampling steps
      * @param guidance the guidance scale (ignored by guidance-free models), or null for the model's default
      * @param nfe network evaluations per image (steps, times 2 with classifier-free guidance)
+     * @param fingerprint identifies the model's files for a {@link ComparisonCache}; null: never cached
      */
-    public record Entry(String name, TextToImagePipeline pipeline, int steps, Double guidance, int nfe) {
+    public record Entry(String name, TextToImagePipeline pipeline, int steps, Double guidance, int nfe,
+                        String fingerprint) {
         public Entry {
             Objects.requireNonNull(name, "name");
             Objects.requireNonNull(pipeline, "pipeline");
+        }
+
+        /** An entry that is always measured. */
+        public Entry(String name, TextToImagePipeline pipeline, int steps, Double guidance, int nfe) {
+            this(name, pipeline, steps, guidance, nfe, null);
         }
     }
 
@@ -58,9 +65,17 @@ public final class ModelComparison {
      * @param fdTeacher FD against the reference's images of the same prompts and noise (for the reference: against its
      *     draw with other noise)
      * @param secondsPerImage generation wall time per image (seen prompts)
+     * @param cached whether the row was read from a {@link ComparisonCache} (measured in an earlier run; its time per
+     *     image is that run's)
      */
     public record Row(String name, int steps, int nfe, Adherence seen, Adherence heldOut, double fdData,
-                      double fdTeacher, double secondsPerImage) {
+                      double fdTeacher, double secondsPerImage, boolean cached) {
+        /** A row measured now. */
+        public Row(String name, int steps, int nfe, Adherence seen, Adherence heldOut, double fdData, double fdTeacher,
+                   double secondsPerImage) {
+            this(name, steps, nfe, seen, heldOut, fdData, fdTeacher, secondsPerImage, false);
+        }
+
         /** @return JSON-ready values */
         public Map<String, Object> toMap() {
             Map<String, Object> m = new LinkedHashMap<>();
@@ -72,6 +87,9 @@ public final class ModelComparison {
             m.put("adherence_seen", seen.toMap());
             m.put("adherence_held_out", heldOut.toMap());
             m.put("seconds_per_image", secondsPerImage);
+            if (cached) {
+                m.put("cached", true);
+            }
             return m;
         }
     }
@@ -121,6 +139,34 @@ public final class ModelComparison {
      */
     public static Result run(List<Entry> entries, AttributeJudge judge, int seenCount, int heldOutCount, long seed,
                              int chunk, Consumer<String> log, CancellationToken cancellation) {
+        return run(entries, judge, seenCount, heldOutCount, seed, chunk, log, cancellation, null, null, true);
+    }
+
+    /**
+     * Runs every entry, reusing the rows of a cache where an entry has a fingerprint and the cache holds its row
+     * under the same key, and adding every fingerprinted row it measures to the cache.
+     *
+     * @param entries the samplers; the first is the reference (normally the teacher at 50 steps)
+     * @param judge the attribute classifier
+     * @param seenCount images per sampler for seen prompts (at least 2)
+     * @param heldOutCount images per sampler for held-out prompts
+     * @param seed prompts and noise seed
+     * @param chunk prompts per pipeline call
+     * @param log progress messages
+     * @param cancellation checked between chunks
+     * @param cache rows measured before, and where new ones go; null for none
+     * @param judgeFingerprint identifies the judge (part of every cache key); required with a cache
+     * @param referenceSelfDistance whether to sample the reference a second time with other noise for its own FD-T
+     *     (as many images again at the reference's cost, usually the largest of the comparison); without it the
+     *     reference's FD-T is NaN
+     * @return the rows
+     */
+    public static Result run(List<Entry> entries, AttributeJudge judge, int seenCount, int heldOutCount, long seed,
+                             int chunk, Consumer<String> log, CancellationToken cancellation, ComparisonCache cache,
+                             String judgeFingerprint, boolean referenceSelfDistance) {
+        if (cache != null) {
+            Objects.requireNonNull(judgeFingerprint, "judgeFingerprint");
+        }
         if (entries.isEmpty()) {
             throw InvalidRequestException.of("entries", "at least the reference", "none");
         }
@@ -133,6 +179,22 @@ public final class ModelComparison {
         List<Row> rows = new ArrayList<>();
         for (int e = 0; e < entries.size(); e++) {
             Entry entry = entries.get(e);
+            String key = cache == null || entry.fingerprint() == null ? null : ComparisonCache.key(entry.fingerprint(),
+                    judgeFingerprint, entry, seenCount, heldOutCount, seed, chunk,
+                    e != 0 ? "" : referenceSelfDistance ? "reference+self" : "reference");
+            java.util.Optional<ComparisonCache.Cached> hit = key == null ? java.util.Optional.empty() : cache.get(key);
+            if (hit.isPresent()) {
+                log.accept(entry.name() + ": measured before (cached)");
+                FeatureStatistics mine = hit.get().features();
+                ModelComparison.Row r = hit.get().row();
+                double fdT = e == 0 ? r.fdTeacher() : FrechetDistance.between(mine, reference);
+                if (e == 0) {
+                    reference = mine;
+                }
+                rows.add(new Row(entry.name(), entry.steps(), entry.nfe(), r.seen(), r.heldOut(), r.fdData(), fdT,
+                        r.secondsPerImage(), true));
+                continue;
+            }
             ShapesEvaluation.Settings s = new ShapesEvaluation.Settings(seenCount, heldOutCount, entry.steps(),
                     entry.guidance(), seed, chunk);
             log.accept(entry.name() + ": " + seenCount + " + " + heldOutCount + " images");
@@ -149,7 +211,10 @@ public final class ModelComparison {
             }
             FeatureStatistics mine = FeatureStatistics.of(j.featureRows());
             double fdT;
-            if (e == 0) {
+            if (e == 0 && !referenceSelfDistance) {
+                reference = mine;
+                fdT = Double.NaN;
+            } else if (e == 0) {
                 reference = mine;
                 ShapesEvaluation.Samples again = ShapesEvaluation.generate(entry.pipeline(), seen, s, seed + SECOND_DRAW,
                         n -> { }, cancellation);
@@ -157,8 +222,12 @@ public final class ModelComparison {
             } else {
                 fdT = FrechetDistance.between(mine, reference);
             }
-            rows.add(new Row(entry.name(), entry.steps(), entry.nfe(), seenAdherence, heldAdherence,
-                    FrechetDistance.between(mine, realA), fdT, samples.secondsPerImage()));
+            Row row = new Row(entry.name(), entry.steps(), entry.nfe(), seenAdherence, heldAdherence,
+                    FrechetDistance.between(mine, realA), fdT, samples.secondsPerImage());
+            rows.add(row);
+            if (key != null) {
+                cache.put(key, row, mine);
+            }
         }
         return new Result(List.copyOf(rows), floor, seenCount, heldOutCount, seed);
     }

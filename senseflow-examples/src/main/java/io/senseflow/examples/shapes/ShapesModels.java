@@ -41,6 +41,8 @@ public final class ShapesModels {
     public static final String INDEX = "files.txt";
     /** The bundled teacher's folder name. */
     public static final String TEACHER = "teacher";
+    /** The bundled 4-step SenseFlow student's folder name. */
+    public static final String STUDENT = "student";
     /** The bundled autoencoder's folder name. */
     public static final String AUTOENCODER = "autoencoder";
     /** The bundled classifier's folder name. */
@@ -71,13 +73,37 @@ public final class ShapesModels {
      * @return the loaded bundled teacher
      */
     public static LoadedModel teacher(LoadOptions options) {
+        return load(TEACHER, options);
+    }
+
+    /**
+     * Loads the bundled 4-step SenseFlow student (distilled from the bundled teacher by {@code quickstart}) with the
+     * default options (CPU): the embedded default model for applications, 4 network evaluations per image, no
+     * guidance.
+     *
+     * @return the loaded model; closing it closes its sessions
+     * @throws ModelLoadException if the student is not on the classpath or damaged
+     */
+    public static LoadedModel student() {
+        return student(LoadOptions.defaults());
+    }
+
+    /**
+     * @param options load options (execution provider, threads)
+     * @return the loaded bundled student
+     */
+    public static LoadedModel student(LoadOptions options) {
+        return load(STUDENT, options);
+    }
+
+    private static LoadedModel load(String name, LoadOptions options) {
         Path tmp = null;
         try {
-            tmp = Files.createTempDirectory("senseflow-shapes-teacher");
-            Path dir = copyTo(TEACHER, tmp.resolve(TEACHER));
+            tmp = Files.createTempDirectory("senseflow-shapes-" + name);
+            Path dir = copyTo(name, tmp.resolve(name));
             return Models.load(dir, options); // the sessions and tokenizer hold what they need once created
         } catch (IOException e) {
-            throw new ModelLoadException("could not copy the bundled Shapes teacher to a temporary folder: " + e, e);
+            throw new ModelLoadException("could not copy the bundled Shapes " + name + " to a temporary folder: " + e, e);
         } finally {
             deleteQuietly(tmp);
         }
@@ -106,6 +132,49 @@ public final class ShapesModels {
             AtomicFiles.write(target.resolve(e.path()), bytes);
         }
         return target;
+    }
+
+    /** Folder of the bundled teacher's evaluation rows ({@link #EVALUATION_CACHE}). */
+    public static final String EVALUATION = "evaluation";
+    /** The bundled teacher's comparison rows for the default evaluation settings. */
+    public static final String EVALUATION_CACHE = "comparison-cache.json";
+
+    /**
+     * The teacher's comparison rows measured when it was bundled (quickstart's and ablation's default settings, the
+     * bundled classifier as the judge), so that those commands only sample the students; empty when not bundled.
+     *
+     * @return the rows
+     */
+    public static io.senseflow.examples.report.ComparisonCache evaluationCache() {
+        String where = ROOT + EVALUATION + "/" + EVALUATION_CACHE;
+        try (InputStream in = ShapesModels.class.getResourceAsStream(where)) {
+            if (in == null) {
+                return io.senseflow.examples.report.ComparisonCache.empty();
+            }
+            return io.senseflow.examples.report.ComparisonCache.parse(new String(in.readAllBytes(),
+                    StandardCharsets.UTF_8), where);
+        } catch (IOException e) {
+            throw new ModelLoadException("could not read " + where + ": " + e, e);
+        }
+    }
+
+    /**
+     * Reads the bundled rows and those of an earlier run's cache file, if it exists.
+     *
+     * @param file a cache file written by an earlier run (may not exist)
+     * @return both sets of rows
+     */
+    public static io.senseflow.examples.report.ComparisonCache evaluationCache(Path file) {
+        io.senseflow.examples.report.ComparisonCache c = evaluationCache();
+        if (Files.isRegularFile(file)) {
+            try {
+                c.putAll(io.senseflow.examples.report.ComparisonCache.parse(Files.readString(file,
+                        StandardCharsets.UTF_8), file.toString()));
+            } catch (IOException e) {
+                throw new ModelLoadException("could not read " + file + ": " + e, e);
+            }
+        }
+        return c;
     }
 
     /** @return the bundled evaluation classifier's graph */

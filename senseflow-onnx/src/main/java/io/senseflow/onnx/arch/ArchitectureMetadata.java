@@ -16,6 +16,8 @@ import java.util.function.Function;
  * configuration: {@value #ARCHITECTURE}, {@value #VERSION}, {@value #CONFIG} (the configuration as JSON),
  * {@value #SEED}, {@value #INIT}, {@value #PARAMETER_COUNT}, and for the autoencoder {@value #COMPONENT},
  * {@value #SCALING_FACTOR} and {@value #SHIFT_FACTOR}.
+ *
+ * <p>Stateless (static methods only): safe to call from any number of threads at once.
  */
 public final class ArchitectureMetadata {
     /** Which architecture the graph is: {@code flow_transformer}, {@code text_encoder} or {@code autoencoder}. */

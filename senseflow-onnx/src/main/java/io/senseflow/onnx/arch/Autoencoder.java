@@ -35,6 +35,8 @@ import java.util.Set;
  * its output is the latent itself. The latent scaling and shift factors travel in the configuration and in the
  * metadata properties ({@link ArchitectureMetadata#SCALING_FACTOR}, {@link ArchitectureMetadata#SHIFT_FACTOR}), not
  * in the graphs.
+ *
+ * <p>Stateless (static methods only): safe to call from any number of threads at once.
  */
 public final class Autoencoder {
     /** The value of {@link ArchitectureMetadata#ARCHITECTURE}. */

@@ -39,6 +39,8 @@ import java.util.Set;
  * </ul>
  * Under {@link Init#DEFAULT} the modulation linears and {@code proj_out} are zero (adaLN-Zero), so a fresh model
  * outputs exactly 0.
+ *
+ * <p>Stateless (static methods only): safe to call from any number of threads at once.
  */
 public final class FlowTransformer {
     /** The value of {@link ArchitectureMetadata#ARCHITECTURE}. */

@@ -1,6 +1,10 @@
 package io.senseflow.onnx.arch;
 
-/** How an architecture builder initialises its parameters. Both modes are seeded and deterministic. */
+/**
+ * How an architecture builder initialises its parameters. Both modes are seeded and deterministic.
+ *
+ * <p>Immutable: safe to share between threads.
+ */
 public enum Init {
     /**
      * The training initialisation: fan-in scaled normal weights, zero biases, unit norm scales, and for the flow

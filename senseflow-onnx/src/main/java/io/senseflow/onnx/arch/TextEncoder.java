@@ -22,6 +22,8 @@ import java.util.Set;
  * (learned, N(0, 0.01²)); {@code encoder.layers.i}: {@code layer_norm1}, self-attention ({@code self_attn.q_proj,
  * k_proj, v_proj, out_proj}) whose scores get −1e9 at masked keys, residual, {@code layer_norm2}, GELU MLP
  * ({@code mlp.fc1}, {@code mlp.fc2}), residual; then {@code final_layer_norm}. LayerNorm epsilon 1e-5.
+ *
+ * <p>Stateless (static methods only): safe to call from any number of threads at once.
  */
 public final class TextEncoder {
     /** The value of {@link ArchitectureMetadata#ARCHITECTURE}. */

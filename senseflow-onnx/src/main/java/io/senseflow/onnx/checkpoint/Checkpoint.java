@@ -21,6 +21,8 @@ import java.util.TreeSet;
  * A checkpoint read back and verified by {@link CheckpointStore#load}: the {@link TrainingSnapshot} it holds, the
  * caller's extra files, and the manifest. The compatibility checks name the checkpoint folder and say what differs.
  *
+ * <p>Safe to share between threads as long as nobody writes into the byte arrays of its extras (they are not copied).
+ *
  * @param folder the checkpoint folder
  * @param manifest its manifest
  * @param snapshot the training state

@@ -23,6 +23,8 @@ import java.util.TreeMap;
  * architecture fingerprint (a SHA-256 over its sorted parameter names and shapes), and its optimizer file and step
  * if it has one. Written last into the temporary folder, so a folder with a manifest is complete.
  *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
+ *
  * @param version the format version ({@link #VERSION})
  * @param iteration the next iteration to run
  * @param skippedBatches batches skipped so far

@@ -63,6 +63,8 @@ import org.slf4j.LoggerFactory;
  * resuming run. Writes are deterministic: the same snapshot gives byte-identical files.
  *
  * <p>One writer per folder at a time (a save removes stale temporary folders of earlier crashed saves).
+ *
+ * <p>Not thread-safe: use one store per folder, saving from one thread (the training thread).
  */
 public final class CheckpointStore {
     private static final Logger LOG = LoggerFactory.getLogger(CheckpointStore.class);

@@ -1,6 +1,10 @@
 package io.senseflow.onnx.ir;
 
-/** The kinds of node attribute values, with the numbers of {@code AttributeProto.AttributeType}. */
+/**
+ * The kinds of node attribute values, with the numbers of {@code AttributeProto.AttributeType}.
+ *
+ * <p>Immutable: safe to share between threads.
+ */
 public enum AttributeType {
     /** Not set. */
     UNDEFINED(0),

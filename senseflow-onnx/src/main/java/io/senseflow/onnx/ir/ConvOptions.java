@@ -7,6 +7,8 @@ import java.util.Arrays;
  * Attributes of a {@code Conv} node for {@link GraphBuilder#conv(String, String, String, ConvOptions)}. Empty
  * arrays leave the attribute out, so ONNX's defaults apply (stride 1, no padding, dilation 1); the kernel shape is
  * always taken from the weight.
+ *
+ * <p>Immutable: safe to share between threads.
  */
 public final class ConvOptions {
     private static final ConvOptions DEFAULTS = new ConvOptions(new long[0], new long[0], new long[0], 1);

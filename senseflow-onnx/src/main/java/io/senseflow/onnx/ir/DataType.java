@@ -5,6 +5,8 @@ package io.senseflow.onnx.ir;
  *
  * <p>{@link #bits()} is the storage width of one element in {@code raw_data} (4 and 2 for the packed sub-byte
  * types; 0 for {@link #STRING} and {@link #UNDEFINED}, which have no fixed width).
+ *
+ * <p>Immutable: safe to share between threads.
  */
 public enum DataType {
     /** No type set. */

@@ -7,6 +7,8 @@ import java.util.Objects;
 /**
  * One dimension of a declared tensor shape: a fixed size, a symbolic name shared by dimensions that must agree
  * (such as {@code "batch"}), or unknown.
+ *
+ * <p>Its implementations are immutable records: safe to share between threads.
  */
 public sealed interface Dim permits Dim.Fixed, Dim.Symbolic, Dim.Unknown {
 

@@ -6,6 +6,8 @@ import java.util.Objects;
 /**
  * Where a tensor's bytes live when they are stored outside the model file ({@code data_location = EXTERNAL}).
  *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
+ *
  * @param location the file name as written in the model, relative to the model's folder
  * @param offset byte offset of the tensor in that file
  * @param length byte length of the tensor

@@ -10,6 +10,8 @@ import java.util.Objects;
 /**
  * An immutable node attribute ({@code AttributeProto}): a name, a type and one value of that type. Create them
  * with the {@code of...} factories and read them with the typed accessors, which check the type.
+ *
+ * <p>Immutable: safe to share between threads.
  */
 public final class OnnxAttribute {
     private final String name;

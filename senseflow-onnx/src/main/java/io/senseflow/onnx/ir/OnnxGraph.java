@@ -13,6 +13,8 @@ import java.util.Optional;
 /**
  * An immutable computation graph ({@code GraphProto}): nodes in topological order, initializers (the weights),
  * declared inputs and outputs, and optional type annotations of intermediate values.
+ *
+ * <p>Immutable: safe to share between threads.
  */
 public final class OnnxGraph {
     private final String name;

@@ -15,6 +15,8 @@ import java.util.OptionalLong;
  *
  * <p>Fields the SDK does not model (model-local functions, training information) are kept as
  * {@link UnknownFields} and written back unchanged.
+ *
+ * <p>Immutable: safe to share between threads.
  */
 public final class OnnxModel {
     private final long irVersion;

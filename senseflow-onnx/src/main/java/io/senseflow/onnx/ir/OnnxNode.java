@@ -7,6 +7,8 @@ import java.util.Optional;
 /**
  * One operator call in a graph ({@code NodeProto}).
  *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
+ *
  * @param opType the operator, such as {@code "MatMul"}
  * @param inputs input value names in operator order; an empty name marks an omitted optional input
  * @param outputs output value names

@@ -5,6 +5,8 @@ import java.util.Objects;
 /**
  * An operator set the model uses ({@code OperatorSetIdProto}).
  *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
+ *
  * @param domain the operator domain; empty for the default ONNX domain {@code ai.onnx}
  * @param version the operator set version
  */

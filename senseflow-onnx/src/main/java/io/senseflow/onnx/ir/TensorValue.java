@@ -28,6 +28,8 @@ import java.util.Objects;
  * <p>{@link #storage()} records how the payload was or will be encoded ({@code raw_data}, the typed repeated
  * fields, or external data). Equality compares name, type, dimensions, documentation and payload content, not the
  * storage form: a tensor written as external data and read back equals the original.
+ *
+ * <p>Immutable: safe to share between threads.
  */
 public final class TensorValue {
     /** How a tensor's payload is encoded in a {@code TensorProto}. */

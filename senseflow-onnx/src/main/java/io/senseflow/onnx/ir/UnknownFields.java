@@ -7,6 +7,8 @@ import java.util.Arrays;
  * Fields of an ONNX message that this SDK does not model (for example model-local functions, sparse
  * initializers or node metadata), kept as their original encoded bytes. The writer emits them unchanged after the
  * modelled fields, so reading and writing a model does not drop information.
+ *
+ * <p>Immutable: safe to share between threads.
  */
 public final class UnknownFields {
     /** No unknown fields. */

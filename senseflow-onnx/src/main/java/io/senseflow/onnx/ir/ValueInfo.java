@@ -8,6 +8,8 @@ import java.util.Objects;
  * A named value's declared type ({@code ValueInfoProto} with a tensor {@code TypeProto}): graph inputs, outputs and
  * optional intermediate annotations.
  *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
+ *
  * @param name the value name
  * @param elementType the tensor element type; {@link DataType#UNDEFINED} when not declared or not a tensor
  * @param shape the dimensions, or null when the rank is unknown (an empty list is a scalar)

@@ -10,6 +10,8 @@ import io.senseflow.InvalidRequestException;
  * into one data file next to the model, each at an offset aligned to {@link #alignment()} bytes, like ONNX's own
  * tooling does; the data file may be larger than 2 GB.
  *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
+ *
  * @param externalThreshold initializers with at least this many payload bytes go to the data file; negative keeps
  *     every payload inline
  * @param externalFileName the data file's name, in the model's folder; null means the model file name followed by

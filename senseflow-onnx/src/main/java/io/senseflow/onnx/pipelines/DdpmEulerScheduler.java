@@ -16,8 +16,11 @@ import java.util.Objects;
  * {@link io.senseflow.model.EpsilonToFlowAdapter}. Euler in the flow convention visits the same states (up to the
  * {@code 1 / (a + b)} scaling) as diffusers' Euler on {@code sigma = b / a}, so this is the same sampler.
  *
- * <p>Fractional timesteps ({@code linspace} spacing) are placed by the table's log-linear interpolation, where diffusers
+ * <p>Fractional timesteps ({@code linspace} spacing) are placed by the table's log-linear interpolation, where
+ * diffusers
  * interpolates sigma linearly: their levels differ slightly. Immutable.
+ *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
  *
  * @param table the DDPM table
  * @param spacing how timesteps are spread

@@ -23,6 +23,8 @@ import java.util.Optional;
  *       {@code weights.safetensors} inside the component's folder, which is always used);</li>
  *   <li>{@link Builder#loadImageEncoder} — whether to load {@code vae_encoder} when present (default true).</li>
  * </ul>
+ *
+ * <p>Immutable: safe to share between threads.
  */
 public final class LoadOptions {
     private final ModelFamily family;

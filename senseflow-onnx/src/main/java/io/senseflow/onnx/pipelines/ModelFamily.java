@@ -4,7 +4,11 @@ import io.senseflow.InvalidRequestException;
 import java.util.Arrays;
 import java.util.Locale;
 
-/** The model folder layouts the SDK loads (see {@code docs/models.md}, "Model folder layouts"). */
+/**
+ * The model folder layouts the SDK loads (see {@code docs/models.md}, "Model folder layouts").
+ *
+ * <p>Immutable: safe to share between threads.
+ */
 public enum ModelFamily {
     /** Stable Diffusion 3 / 3.5: CLIP-L + CLIP-G + T5, MMDiT transformer taking {@code 1000 s}, CFG. */
     SD3("sd3"),

@@ -29,6 +29,9 @@ import org.slf4j.LoggerFactory;
  * <p>Everything is checked at load time: missing components, unreadable or corrupt files, and shapes that do not fit
  * together (latent channels between the denoiser and the VAE, text widths between encoders and denoiser) are
  * {@link ModelLoadException}s naming the file.
+ *
+ * <p>Stateless: {@code load} may be called from several threads at once; each call returns its own LoadedModel, with
+ * its own runtime.
  */
 public final class Models {
     private static final Logger LOG = LoggerFactory.getLogger(Models.class);

@@ -24,6 +24,8 @@ import java.util.Objects;
  * {"type": "flow_match_euler", "shift": 3.0, "spacing": "training_range", "mode": "euler"}
  * }</pre>
  *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
+ *
  * @param type {@code few_step} or {@code flow_match_euler}
  * @param anchors the anchors of {@code few_step} (empty otherwise)
  * @param shift the static shift of {@code flow_match_euler} (1 for none)

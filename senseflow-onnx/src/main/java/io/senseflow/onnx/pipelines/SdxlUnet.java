@@ -12,6 +12,8 @@ import java.util.Objects;
  * {@code [H, W, 0, 0, H, W]} in pixels, with {@code H x W} read off the latents' shape times the VAE factor — what
  * diffusers uses when no sizes are passed (negative samples get the same row). A conditioning that already carries
  * {@code time_ids} is left as it is. Owns the wrapped model.
+ *
+ * <p>Thread-safe: it holds nothing but its ONNX Runtime session, which may run from several threads at once.
  */
 public final class SdxlUnet implements EpsilonModel {
     /** The size-conditioning input of SDXL UNets. */

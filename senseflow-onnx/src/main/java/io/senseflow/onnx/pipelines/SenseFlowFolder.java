@@ -49,6 +49,9 @@ import java.util.stream.Stream;
  * the component). Writing is atomic at the folder level: everything goes into a temporary sibling folder that is
  * renamed into place at the end; an existing SenseFlow folder at the destination is replaced only then, and a
  * destination that exists but is not a SenseFlow folder is refused.
+ *
+ * <p>Safe to share between threads once built, as long as its Builder is no longer changed (it keeps a reference to
+ * it).
  */
 public final class SenseFlowFolder {
     private final Builder b;

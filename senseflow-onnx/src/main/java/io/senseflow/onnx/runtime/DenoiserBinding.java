@@ -17,6 +17,8 @@ import java.util.Objects;
  *
  * <p>The presets use the input names of diffusers/Optimum ONNX exports; check them against an export's
  * {@link OrtModel#inputs()} and adjust with {@link #toBuilder()}.
+ *
+ * <p>Immutable: safe to share between threads.
  */
 public final class DenoiserBinding {
     private final String sample;

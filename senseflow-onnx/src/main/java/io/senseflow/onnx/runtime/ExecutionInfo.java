@@ -6,6 +6,8 @@ import java.util.Optional;
 /**
  * What a session was asked to run on and what it runs on.
  *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
+ *
  * @param requested the provider the configuration asked for
  * @param active the provider the session was created with
  * @param fallbackReason why the requested provider could not be used, or null when it is active

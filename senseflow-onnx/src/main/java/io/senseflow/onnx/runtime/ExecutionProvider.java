@@ -1,6 +1,10 @@
 package io.senseflow.onnx.runtime;
 
-/** Where ONNX Runtime runs a session's nodes. */
+/**
+ * Where ONNX Runtime runs a session's nodes.
+ *
+ * <p>Immutable: safe to share between threads.
+ */
 public enum ExecutionProvider {
     /** ONNX Runtime's CPU kernels; always available. */
     CPU,

@@ -2,7 +2,11 @@ package io.senseflow.onnx.runtime;
 
 import ai.onnxruntime.OrtSession.SessionOptions.OptLevel;
 
-/** ONNX Runtime's graph optimisation levels. */
+/**
+ * ONNX Runtime's graph optimisation levels.
+ *
+ * <p>Immutable: safe to share between threads.
+ */
 public enum OptimizationLevel {
     /** No graph rewrites: the graph runs as written (useful when comparing against another engine op by op). */
     NONE(OptLevel.NO_OPT),

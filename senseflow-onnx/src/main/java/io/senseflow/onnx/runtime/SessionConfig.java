@@ -18,6 +18,8 @@ import java.util.Objects;
  * is told to terminate the run (it stops between operators) and the call fails with a
  * {@link io.senseflow.DeadlineExceededException}; the session stays usable. {@link OrtModel#run(ModelInputs,
  * java.util.Collection, Duration)} sets a limit per call instead.
+ *
+ * <p>Immutable: safe to share between threads.
  */
 public final class SessionConfig {
     private final int intraOpThreads;

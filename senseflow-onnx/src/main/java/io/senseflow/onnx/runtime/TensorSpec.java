@@ -9,6 +9,8 @@ import java.util.Objects;
  * A model input or output as ONNX Runtime declares it: name, element type and dimensions (fixed, symbolic such as
  * {@code batch}, or unknown).
  *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
+ *
  * @param name the input or output name
  * @param elementType the element type
  * @param shape the dimensions; empty for a scalar

@@ -14,6 +14,8 @@ import java.util.function.UnaryOperator;
  * external initializers ({@code SessionOptions.addExternalInitializers}), which replace initializers before any graph
  * optimisation, so Conv weights folded by the optimiser are replaced too; the model file is never changed. See
  * {@code docs/models.md}.
+ *
+ * <p>Immutable: safe to share between threads.
  */
 public final class WeightOverrides {
     private final Path file;

@@ -2,7 +2,11 @@ package io.senseflow.onnx.safetensors;
 
 import io.senseflow.onnx.ir.DataType;
 
-/** Element types of the safetensors format, by the names its header uses. */
+/**
+ * Element types of the safetensors format, by the names its header uses.
+ *
+ * <p>Immutable: safe to share between threads.
+ */
 public enum SafetensorsDtype {
     /** Boolean, one byte. */
     BOOL(1, DataType.BOOL),

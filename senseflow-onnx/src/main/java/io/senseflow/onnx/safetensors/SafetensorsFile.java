@@ -38,6 +38,9 @@ import java.util.TreeMap;
  * files of any size work as long as a single tensor is below 2 GiB. A tensor inside one chunk is returned as a view
  * of the mapping; one that straddles two chunks is copied. Buffers handed out stay valid after {@link #close()}.
  * Instances are safe for concurrent reads.
+ *
+ * <p>Reads are safe from several threads at once (each gets its own view of the mapped file); do not close it while
+ * another thread still reads.
  */
 public final class SafetensorsFile implements AutoCloseable {
     /** Chunk size of the mappings. */

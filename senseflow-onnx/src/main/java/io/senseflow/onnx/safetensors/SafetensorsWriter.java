@@ -28,6 +28,8 @@ import java.util.TreeMap;
  * order, {@code __metadata__} first with its keys sorted, compact JSON, and the header padded with spaces to a
  * multiple of 8 bytes as the reference implementation does. Files are written atomically. Payloads are held in
  * memory (as little-endian bytes) until {@link #write(Path)}.
+ *
+ * <p>Not thread-safe: fill and write it from one thread.
  */
 public final class SafetensorsWriter {
     private final Map<String, Entry> tensors = new HashMap<>();

@@ -5,6 +5,8 @@ import java.util.Objects;
 
 /**
  * One tensor's header entry in a safetensors file.
+ *
+ * <p>Immutable: safe to share between threads.
  */
 public final class TensorInfo {
     private final String name;

@@ -6,6 +6,8 @@ import java.nio.file.Path;
 /**
  * A fixture folder written by {@link TinyModelFolders}.
  *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
+ *
  * @param dir the model folder
  * @param family its layout
  * @param options how it was made

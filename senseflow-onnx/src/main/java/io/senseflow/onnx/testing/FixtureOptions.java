@@ -6,6 +6,8 @@ import io.senseflow.onnx.ir.DataType;
 /**
  * Variations of the fixture folders of {@link TinyModelFolders}. Immutable; start from {@link #defaults()}.
  *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
+ *
  * @param precision FLOAT, or FLOAT16 for an fp16 export (float inputs, outputs and weights in half precision)
  * @param senseflowCheckpoint whether {@code model_index.json} carries {@code "senseflow_checkpoint": true}
  * @param clipLength the CLIP tokenizers' {@code model_max_length} (real CLIP: 77; small keeps tests fast)

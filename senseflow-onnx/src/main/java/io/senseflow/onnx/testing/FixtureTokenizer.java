@@ -20,6 +20,8 @@ import java.util.regex.Pattern;
  * </ul>
  * Words outside {@link #WORDS} map to the unknown token. Truncation keeps the leading and trailing special tokens, as
  * the Python tokenizers and {@code HfTokenizer} do.
+ *
+ * <p>Stateless (static methods only): safe to call from any number of threads at once.
  */
 public final class FixtureTokenizer {
     /** The vocabulary's words, in id order after the special tokens. */

@@ -27,6 +27,8 @@ import java.util.Set;
  *
  * <p>{@link Deviation}s compute what a pipeline with one specific convention wrong would produce, so tests can show
  * that the fixture tells each mistake apart.
+ *
+ * <p>Immutable: safe to share between threads.
  */
 public final class ReferencePipeline {
     /** A deliberately wrong convention. */

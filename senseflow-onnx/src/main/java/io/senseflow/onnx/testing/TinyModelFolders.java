@@ -32,6 +32,8 @@ import java.util.Map;
  * Sizes: SD3-like 16 latent channels, CLIP widths 8 and 12, T5 width 24; FLUX-like 16 channels (64 packed features),
  * CLIP 8, T5 16; SDXL-like 4 channels, CLIP widths 8 + 12. Images default to 32 x 32 (VAE factor 8). The prompts the
  * reference understands are plain words ({@link FixtureTokenizer#WORDS}; others become the unknown token).
+ *
+ * <p>Stateless (static methods only): safe to call from several threads at once for different folders.
  */
 public final class TinyModelFolders {
     private TinyModelFolders() {

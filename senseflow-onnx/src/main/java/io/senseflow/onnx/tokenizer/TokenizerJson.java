@@ -66,6 +66,8 @@ final class TokenizerJson {
             }
         }
         Long paddingId = root.get("padding") instanceof Map<?, ?> p && p.get("pad_id") instanceof Long id ? id : null;
+        checkPostProcessor(root.get("post_processor"), file, "post_processor");
+        checkUnknownToken(m, file);
 
         String padToken = null;
         Long maxLength = null;
@@ -120,6 +122,86 @@ final class TokenizerJson {
             return Json.parse(Json.decodeUtf8(ByteBuffer.wrap(bytes)));
         } catch (SenseFlowException e) {
             throw new ModelLoadException("tokenizer file " + file + " is not valid JSON: " + e.getMessage(), e);
+        }
+    }
+
+    /*
+     * Files the Rust tokenizers library reads without complaint but fails on when it encodes. DJL's native binding
+     * unwraps encoding results, and a panic there cannot unwind into Java: the whole JVM aborts on the first prompt
+     * (found by ModelFolderFuzzTest). Such files are refused here, before the library sees them, with a
+     * ModelLoadException naming the file.
+     */
+
+    /**
+     * A template post-processor whose template names a special token missing from its {@code special_tokens}, or whose
+     * special token has different numbers of ids and tokens. The library matches post-processors by their fields, not
+     * their {@code type} (it reads an object with a misspelt type as a template), so every object with a template is
+     * checked; {@code Sequence} post-processors recursively.
+     */
+    private static void checkPostProcessor(Object processor, Path file, String where) {
+        if (!(processor instanceof Map<?, ?> pp)) {
+            return; // absent (null) or of a shape the library itself refuses when reading
+        }
+        if (pp.get("processors") instanceof List<?> list) {
+            for (int i = 0; i < list.size(); i++) {
+                checkPostProcessor(list.get(i), file, where + ".processors[" + i + "]");
+            }
+        }
+        if (!pp.containsKey("single") && !pp.containsKey("pair") && !pp.containsKey("special_tokens")) {
+            return;
+        }
+        Map<?, ?> special = pp.get("special_tokens") instanceof Map<?, ?> m ? m : Map.of();
+        for (Map.Entry<?, ?> e : special.entrySet()) {
+            if (e.getValue() instanceof Map<?, ?> token && token.get("ids") instanceof List<?> ids
+                    && token.get("tokens") instanceof List<?> tokens && ids.size() != tokens.size()) {
+                throw new ModelLoadException(file + ": " + where + ".special_tokens \"" + e.getKey() + "\" has " + ids.size()
+                        + " ids but " + tokens.size() + " tokens; they must pair up");
+            }
+        }
+        for (String template : List.of("single", "pair")) {
+            if (!(pp.get(template) instanceof List<?> pieces)) {
+                continue;
+            }
+            for (Object piece : pieces) {
+                if (piece instanceof Map<?, ?> pm && pm.get("SpecialToken") instanceof Map<?, ?> st
+                        && st.get("id") instanceof String id && !special.containsKey(id)) {
+                    throw new ModelLoadException(file + ": " + where + "." + template + " refers to special token \"" + id
+                            + "\", which " + where + ".special_tokens does not define " + special.keySet()
+                            + " (the tokenizers library would fail on the first prompt)");
+                }
+            }
+        }
+    }
+
+    /**
+     * A word-level or word-piece model whose unknown token (given, or the library's default {@code <unk>} /
+     * {@code [UNK]}) is not in its vocabulary, a BPE model naming an unknown token outside its vocabulary, or a unigram
+     * model without byte fallback whose {@code unk_id} is missing or outside its pieces: the first word the vocabulary
+     * lacks would abort the JVM.
+     */
+    private static void checkUnknownToken(Map<?, ?> model, Path file) {
+        Object vocab = model.get("vocab");
+        Object unk = model.get("unk_token");
+        if (vocab instanceof Map<?, ?> words) {
+            String token;
+            if (unk instanceof String u) {
+                token = u;
+            } else if (model.containsKey("merges")) {
+                return; // BPE without an unknown token drops what it cannot encode
+            } else {
+                token = model.containsKey("continuing_subword_prefix") ? "[UNK]" : "<unk>";
+            }
+            if (!words.containsKey(token)) {
+                throw new ModelLoadException(file + ": model.unk_token \"" + token + "\" is not in model.vocab; words "
+                        + "outside the vocabulary could not be encoded");
+            }
+        } else if (vocab instanceof List<?> pieces && !Boolean.TRUE.equals(model.get("byte_fallback"))) {
+            Object id = model.get("unk_id");
+            if (!(id instanceof Long n) || n < 0 || n >= pieces.size()) {
+                throw new ModelLoadException(file + ": model.unk_id is " + (id == null ? "missing" : id) + "; a unigram "
+                        + "model without byte fallback needs the index of its unknown piece (0 to " + (pieces.size() - 1)
+                        + ") to encode text outside its vocabulary");
+            }
         }
     }
 

@@ -107,9 +107,13 @@ class DiskFullTest {
         Path runs = disk().resolve("runs");
         CheckpointStore store = CheckpointStore.builder(runs).keepLast(1).build();
         TrainingSnapshot three = snapshotAt(3);
-        Path first = store.save(three);
-        Path filler = fs.fillLeaving(size(first) / 2);
+        store.save(three);
         TrainingSnapshot six = snapshotAt(6);
+        // what the save of iteration 6 needs, measured by saving it where there is room
+        long needed = size(CheckpointStore.at(tmp.resolve("roomy")).save(six));
+        Path filler = fs.fillLeaving(2 * Tmpfs.PAGE);
+        assertThat(fs.free()).as("free bytes on the full disk, against the %d the checkpoint needs", needed)
+                .isLessThan(needed);
         assertThatThrownBy(() -> store.save(six)).isInstanceOf(CheckpointException.class)
                 .hasMessageContaining("iteration 6").hasMessageContaining("No space left on device")
                 .hasMessageContaining("earlier checkpoints are untouched");
@@ -158,6 +162,7 @@ class DiskFullTest {
         assertThat(model).isGreaterThan(4 * data / 3);
         // room for the new data file, not for the new model file: the old data file must not be replaced either
         fs.fillLeaving(data + model / 2);
+        assertThat(fs.free()).isGreaterThanOrEqualTo(data).isLessThan(data + model);
         assertThatThrownBy(() -> modelWithExternalData(2f).write(file, WriteOptions.externalData(1024)))
                 .isInstanceOf(CheckpointException.class).hasMessageContaining("model.onnx")
                 .hasMessageContaining("No space left on device");
@@ -171,7 +176,8 @@ class DiskFullTest {
         float[] ones = new float[100_000];
         java.util.Arrays.fill(ones, 1f);
         new SafetensorsWriter().addFloats("w", ones, ones.length).write(file);
-        fs.fillLeaving(Files.size(file) / 2);
+        fs.fillLeaving(2 * Tmpfs.PAGE);
+        assertThat(fs.free()).isLessThan(Files.size(file));
         float[] twos = new float[100_000];
         java.util.Arrays.fill(twos, 2f);
         assertThatThrownBy(() -> new SafetensorsWriter().addFloats("w", twos, twos.length).write(file))
@@ -192,7 +198,8 @@ class DiskFullTest {
         try (LoadedModel m = Models.load(folder)) {
             before = m.pipeline().generate(r).latents();
         }
-        fs.fillLeaving(size(folder) / 2);
+        fs.fillLeaving(2 * Tmpfs.PAGE);
+        assertThat(fs.free()).isLessThan(size(folder));
         assertThatThrownBy(() -> TinyModelFolders.senseflow(folder, 43)).isInstanceOf(CheckpointException.class)
                 .hasMessageContaining("could not write the SenseFlow model folder " + folder)
                 .hasMessageContaining("No space left on device");

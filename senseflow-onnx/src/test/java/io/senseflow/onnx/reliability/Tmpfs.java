@@ -15,6 +15,9 @@ import java.util.concurrent.TimeUnit;
  * returns null where that fails, and tests then fall back to writers that fail midway.
  */
 final class Tmpfs implements AutoCloseable {
+    /** The page size tmpfs allocates in (x86-64, aarch64 with 4 KiB pages). */
+    static final int PAGE = 4096;
+
     private final Path dir;
 
     private Tmpfs(Path dir) {
@@ -47,20 +50,31 @@ final class Tmpfs implements AutoCloseable {
     }
 
     /**
-     * Fills the file system with a file until about {@code leave} bytes are free.
+     * Fills the file system with a file until at most {@code leave} bytes are free, and checks that it did: the free
+     * space is measured again after each round (a short write, or an allocation the free count reflects late, only
+     * means another round), so a test that relies on a full disk never runs on one with room to spare.
      *
      * @return the filler file, to delete to make room again
+     * @throws IOException if the free space cannot be brought down to {@code leave} bytes
      */
     Path fillLeaving(long leave) throws IOException {
         Path filler = dir.resolve("filler");
-        long todo = free() - leave;
-        ByteBuffer chunk = ByteBuffer.allocate(4096);
+        ByteBuffer chunk = ByteBuffer.allocate(PAGE * 16);
         try (FileChannel ch = FileChannel.open(filler, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.APPEND)) {
-            for (; todo > 0; todo -= 4096) {
-                chunk.clear();
-                ch.write(chunk);
+            for (int round = 0; round < 8 && free() > leave; round++) {
+                // tmpfs hands out whole pages: write whole pages, the last one rounded up
+                for (long todo = (free() - leave + PAGE - 1) / PAGE * PAGE; todo > 0; ) {
+                    chunk.clear().limit((int) Math.min(chunk.capacity(), todo));
+                    while (chunk.hasRemaining()) {
+                        todo -= ch.write(chunk);
+                    }
+                }
+                ch.force(true);
             }
+        }
+        if (free() > leave) {
+            throw new IOException("could not fill " + dir + ": " + free() + " bytes free, wanted at most " + leave);
         }
         return filler;
     }

@@ -171,6 +171,31 @@ class HfTokenizerTest {
                 .isInstanceOf(InvalidRequestException.class).hasMessageStartingWith("maxLength: expected at least 1");
     }
 
+    /*
+     * Files the tokenizers library reads but would panic on while encoding (which aborts the JVM): refused at load.
+     */
+    @Test
+    void filesTheLibraryWouldAbortOnWhileEncodingAreRefusedAtLoad() throws IOException {
+        String good = wordLevel("null");
+        Path missingSpecial = write("missing_special", "tokenizer.json",
+                good.replace("\"special_tokens\":{\"[BOS]\"", "\"special_tokens\":{\"[XOS]\""));
+        assertThatThrownBy(() -> HfTokenizer.builder(missingSpecial).maxLength(8).padId(0).build())
+                .isInstanceOf(ModelLoadException.class)
+                .hasMessageContaining("missing_special/tokenizer.json: post_processor.single refers to special token \"[BOS]\"");
+        Path unpaired = write("unpaired", "tokenizer.json", good.replace("\"ids\":[2]", "\"ids\":[2,2]"));
+        assertThatThrownBy(() -> HfTokenizer.builder(unpaired).maxLength(8).padId(0).build())
+                .isInstanceOf(ModelLoadException.class)
+                .hasMessageContaining("unpaired/tokenizer.json: post_processor.special_tokens \"[EOS]\" has 2 ids but 1 tokens");
+        Path noUnknown = write("no_unk", "tokenizer.json", good.replace("\"unk_token\":\"[UNK]\"", "\"unk_token\":\"[?]\""));
+        assertThatThrownBy(() -> HfTokenizer.builder(noUnknown).maxLength(8).padId(0).build())
+                .isInstanceOf(ModelLoadException.class)
+                .hasMessageContaining("no_unk/tokenizer.json: model.unk_token \"[?]\" is not in model.vocab");
+        // the same checks let the undamaged file through
+        try (HfTokenizer t = HfTokenizer.builder(write("fine", "tokenizer.json", good)).maxLength(8).padId(0).build()) {
+            assertThat(t.tokenize(List.of("a dog")).ids()[0]).startsWith(1, 4, 3, 2);
+        }
+    }
+
     @Test
     void runsOfflineWithTheNativeLibraryFromItsJarAndClosesCleanly() throws IOException {
         System.clearProperty("ai.djl.offline");

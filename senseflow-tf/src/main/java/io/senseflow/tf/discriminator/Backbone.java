@@ -17,6 +17,8 @@ import java.util.List;
  * {@code [B, H/p, W/p, D]} grid; the prefix tokens are dropped, or, with {@link ClsToken#CONCAT}, the first one (CLS)
  * is appended to every grid position's channels ({@code 2D} channels). A tap of shape {@code [B, D, h, w]} (a
  * convolution's output, such as the patch embedding) is used as it is.
+ *
+ * <p>Immutable: safe to share between threads.
  */
 public final class Backbone {
     /** What happens to the CLS token of token-shaped taps. */

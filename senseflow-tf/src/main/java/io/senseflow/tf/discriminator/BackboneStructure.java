@@ -47,6 +47,8 @@ import java.util.regex.Pattern;
  * descends from it. When that is ambiguous the error lists the candidates: tap them by name.
  *
  * <p>Resolution failures are {@link InvalidRequestException}s that name the tap and list the closest names.
+ *
+ * <p>Immutable: safe to share between threads.
  */
 public final class BackboneStructure {
     private static final Pattern BLOCK = Pattern.compile(

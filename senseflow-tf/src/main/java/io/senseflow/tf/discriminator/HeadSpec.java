@@ -11,6 +11,8 @@ import io.senseflow.InvalidRequestException;
  * the logit. Spectral normalisation, when on, divides every convolution kernel by its largest singular value,
  * estimated by power iteration (see {@link Discriminator}).
  *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
+ *
  * @param width channels of the hidden convolutions
  * @param layers number of 3x3 convolutions (at least 1)
  * @param downsample how many of them have stride 2 (at most {@code layers})

@@ -19,6 +19,8 @@ import java.util.Arrays;
  * {@code (float) ((2 k) d)} with {@code d = y - t} in float; the loss is summed in double.
  * {@link Discriminator}'s in-graph forms compute exactly these operations. An explicit upstream is the gradient with
  * respect to the concatenated logits.
+ *
+ * <p>Stateless (static methods only): safe to call from any number of threads at once.
  */
 public final class MultiHeadLoss {
     private MultiHeadLoss() {

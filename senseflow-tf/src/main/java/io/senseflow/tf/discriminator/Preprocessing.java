@@ -14,6 +14,8 @@ import java.util.Arrays;
  * filter as wide as the scale factor (PyTorch's {@code antialias=True}), so small details do not alias; an upscale
  * is plain bilinear either way.
  *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
+ *
  * @param height the backbone's input height, or 0 for the graph's declared size
  * @param width the backbone's input width, or 0 for the graph's declared size
  * @param antialias whether downscaling filters

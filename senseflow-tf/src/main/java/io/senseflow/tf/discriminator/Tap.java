@@ -8,6 +8,8 @@ import java.util.List;
  * Where a discriminator head reads the backbone (ALGORITHM.md §5): an explicit value or node of the ONNX graph, the
  * output of the k-th transformer block, or the patch embedding. {@link BackboneStructure#resolve(Tap)} turns a tap
  * into the name of one ONNX value.
+ *
+ * <p>Its implementations are immutable records: safe to share between threads.
  */
 public sealed interface Tap permits Tap.Named, Tap.AfterBlock, Tap.PatchEmbedding {
 

@@ -41,6 +41,8 @@ import java.util.TreeMap;
  *
  * <p>Types: trained values are float32; initializers of type FLOAT16, BFLOAT16 or DOUBLE are written in their own type
  * (rounded to nearest even). Parameters that were not trained (frozen) keep the graph's values.
+ *
+ * <p>Not thread-safe: export from the thread that owns the module's workspace.
  */
 public final class OnnxExport {
     private final OnnxModel source;

@@ -17,6 +17,8 @@ import org.tensorflow.types.family.TType;
  * The element types the TensorFlow backend handles, and their ONNX counterparts. TensorFlow Java 1.1.0 has tensor
  * classes for FLOAT, DOUBLE, HALF, BFLOAT16, INT32, INT64, BOOL, UINT8 and UINT16 only, so ONNX INT8, INT16,
  * UINT32, UINT64, STRING and the 8/4-bit float types are refused with a message naming the value.
+ *
+ * <p>Stateless (static methods only): safe to call from any number of threads at once.
  */
 public final class DataTypes {
     private DataTypes() {

@@ -20,6 +20,8 @@ import org.tensorflow.types.TInt64;
  * suffix {@code _1}, {@code _2}, ... is added when the graph already has the name), so any number of builders may
  * share a graph. Constants are built from values held in Java; the caller keeps large values out of the graph
  * (GraphDef is limited to 2 GB) by using variables instead.
+ *
+ * <p>Not thread-safe: build a graph from one thread.
  */
 public final class GraphOps {
     private final Graph graph;

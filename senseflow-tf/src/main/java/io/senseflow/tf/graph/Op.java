@@ -8,7 +8,11 @@ import org.tensorflow.Output;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.proto.DataType;
 
-/** A fluent wrapper over TensorFlow's {@link OperationBuilder} for one graph operation. */
+/**
+ * A fluent wrapper over TensorFlow's {@link OperationBuilder} for one graph operation.
+ *
+ * <p>Not thread-safe: a handle into a graph under construction; use it from the thread that builds the graph.
+ */
 public final class Op {
     private final OperationBuilder builder;
     private final String type;

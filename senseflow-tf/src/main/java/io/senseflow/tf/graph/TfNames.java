@@ -5,6 +5,8 @@ package io.senseflow.tf.graph;
  * names from PyTorch look like {@code /model/encoder/layer.0/Add_output_0} or {@code onnx::MatMul_371}. Invalid
  * characters become {@code _}, empty path segments are dropped, and a name that cannot start a TensorFlow name gets
  * an {@code n} in front. The importer keeps the map back to the original names.
+ *
+ * <p>Stateless (static methods only): safe to call from any number of threads at once.
  */
 public final class TfNames {
     private TfNames() {

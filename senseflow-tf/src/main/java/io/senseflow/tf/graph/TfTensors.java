@@ -17,6 +17,8 @@ import org.tensorflow.types.TInt64;
 /**
  * Conversions between the SDK's value types ({@link Tensor}, ONNX {@link TensorValue}) and TensorFlow tensors. Every
  * method that returns a TensorFlow tensor hands over a native resource: the caller closes it.
+ *
+ * <p>Stateless (static methods only): safe to call from any number of threads at once.
  */
 public final class TfTensors {
     private TfTensors() {

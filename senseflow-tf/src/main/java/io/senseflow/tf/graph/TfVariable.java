@@ -14,6 +14,8 @@ import org.tensorflow.proto.DataType;
  *
  * <p>The variable's state lives in a session: create the graph's variables, then run
  * {@link VariableInitializer} on the session before use.
+ *
+ * <p>Not thread-safe: read and assign it from the thread that owns its workspace's session.
  */
 public final class TfVariable {
     private final String originalName;

@@ -8,6 +8,8 @@ import org.tensorflow.Tensor;
 /**
  * Sets variables to their initial values by feeding them, in runs of at most {@link #CHUNK_BYTES} bytes so a large
  * model never needs a second full copy in native memory. Variables without an initial value are zeroed in-graph.
+ *
+ * <p>Stateless (static methods only): safe to call from any number of threads at once.
  */
 public final class VariableInitializer {
     /** Bytes fed per session run. */

@@ -27,6 +27,8 @@ import java.util.regex.Pattern;
  *   <li><b>Fold limit</b>: a node whose inputs are all known at import is evaluated then, unless its result would
  *       exceed this many bytes.</li>
  * </ul>
+ *
+ * <p>Immutable: safe to share between threads.
  */
 public final class ImportOptions {
     private final Map<String, long[]> inputShapes;

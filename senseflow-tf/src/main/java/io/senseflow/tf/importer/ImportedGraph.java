@@ -17,6 +17,8 @@ import org.tensorflow.Session;
  * the variables it created or reused (trainable ones and large frozen constants), the read of each variable this
  * graph uses (gradients are taken with respect to these), and the map from TensorFlow names back to the original
  * names. It does not own the graph.
+ *
+ * <p>Not thread-safe: belongs to the workspace it was imported into; use it from that workspace's thread.
  */
 public final class ImportedGraph {
     private final Graph graph;

@@ -34,6 +34,8 @@ import org.tensorflow.proto.DataType;
  *
  * <p>Only the nodes needed for the requested outputs are imported. Graph inputs become placeholders with the
  * declared or specialised shape, unless the caller provides TensorFlow outputs for them.
+ *
+ * <p>Not thread-safe: one import at a time, from one thread.
  */
 public final class OnnxImporter {
     private static final Logger LOG = LoggerFactory.getLogger(OnnxImporter.class);

@@ -1,6 +1,10 @@
 package io.senseflow.tf.importer;
 
-/** The graph uses an operator (or operator domain) the importer has no handler for. */
+/**
+ * The graph uses an operator (or operator domain) the importer has no handler for.
+ *
+ * <p>Immutable once thrown: safe to pass between threads.
+ */
 public final class UnsupportedOperatorException extends OnnxImportException {
     private static final long serialVersionUID = 1L;
     private final String opType;

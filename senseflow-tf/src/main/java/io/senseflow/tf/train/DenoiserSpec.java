@@ -18,6 +18,8 @@ import java.util.Objects;
  * fed from conditioning extras of the same name (a FLUX teacher's {@code guidance}). The TensorFlow counterpart of
  * ONNX Runtime's {@code DenoiserBinding}, with the same presets.
  *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
+ *
  * @param sample the state input
  * @param timestep the timestep input
  * @param timestepScale graph timestep = scale * s (1000 for SD3, 1 for FLUX and the in-house models)

@@ -16,6 +16,8 @@ import org.tensorflow.proto.DataType;
  * parameters). This is the memory a forward pass would need if it kept every intermediate, which is what a backward pass
  * keeps.
  *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
+ *
  * @param bytes bytes of the intermediate tensors with a static shape
  * @param tensors how many were counted
  * @param unknownTensors how many had a dynamic shape and were not counted (specialise the input shapes to count them)

@@ -13,6 +13,8 @@ import java.util.Locale;
  * process for TensorFlow on the CPU and ONNX Runtime, or a GPU's memory) and the JVM heap (Java copies of parameters
  * and optimizer state when a checkpoint is written, batches).
  *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
+ *
  * @param deviceBytes bytes for TensorFlow's (and ONNX Runtime's) tensors
  * @param heapBytes bytes of JVM heap
  * @param description where the numbers come from, for messages

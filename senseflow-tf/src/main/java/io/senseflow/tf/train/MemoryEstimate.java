@@ -16,6 +16,8 @@ import java.util.Locale;
  * trainable module's pass counts twice its forward activations. Passes run one after the other, so only the largest
  * counts. Not modelled: TensorFlow's allocator fragmentation and Grappler's temporary copies (keep 10-20 % headroom).
  *
+ * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
+ *
  * @param items the lines of the estimate
  */
 public record MemoryEstimate(List<Item> items) {

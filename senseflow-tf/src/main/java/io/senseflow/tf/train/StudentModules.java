@@ -33,6 +33,8 @@ import java.util.regex.Pattern;
  * refuses a configuration that does not fit the budget (by default {@link MemoryBudget#detect()}).
  *
  * <p>Owns its modules, and its workspace unless one was given; close it when the run is over.
+ *
+ * <p>Not thread-safe: the modules belong to one training loop, driven from one thread.
  */
 public final class StudentModules implements AutoCloseable {
     private final OnnxModel studentGraph;

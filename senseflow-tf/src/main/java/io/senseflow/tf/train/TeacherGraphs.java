@@ -19,6 +19,8 @@ import java.util.Set;
  * an input G and F do not take (FLUX's {@code guidance}), that input is bound to a constant or removed in G and F").
  * The results are ordinary ONNX models: ONNX Runtime runs them and the TensorFlow importer trains them, and the exported
  * student is the edited graph.
+ *
+ * <p>Stateless (static methods only): safe to call from any number of threads at once.
  */
 public final class TeacherGraphs {
     private TeacherGraphs() {

@@ -18,6 +18,35 @@ public final class Adherence {
     private long count;
 
     /**
+     * Adherence from counts measured before (e.g. read back from a report).
+     *
+     * @param count images judged
+     * @param allCorrect images with every attribute right
+     * @param correct per attribute, in {@link #ATTRIBUTES} order, the images with that attribute right
+     * @return the adherence
+     * @throws io.senseflow.InvalidRequestException when the counts are inconsistent
+     */
+    public static Adherence ofCounts(long count, long allCorrect, long[] correct) {
+        if (correct.length != ATTRIBUTES.size()) {
+            throw io.senseflow.InvalidRequestException.of("correct", ATTRIBUTES.size() + " counts", correct.length);
+        }
+        Adherence a = new Adherence();
+        for (int k = 0; k < correct.length; k++) {
+            if (correct[k] < allCorrect || correct[k] > count) {
+                throw io.senseflow.InvalidRequestException.of("correct[" + ATTRIBUTES.get(k) + "]",
+                        "between " + allCorrect + " and " + count, correct[k]);
+            }
+            a.correct[k] = correct[k];
+        }
+        if (allCorrect < 0 || count < 0) {
+            throw io.senseflow.InvalidRequestException.of("count/allCorrect", "non-negative", count + "/" + allCorrect);
+        }
+        a.allCorrect = allCorrect;
+        a.count = count;
+        return a;
+    }
+
+    /**
      * @param wanted the prompts' attributes
      * @param judged the judged attributes, in the same order
      */
