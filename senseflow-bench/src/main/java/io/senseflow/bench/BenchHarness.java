@@ -237,8 +237,9 @@ public final class BenchHarness {
             all.add(cmp);
             report.subsection(c.spec().describe() + ", batch " + c.batch());
             report.table(DistillationBench.phaseTable(cmp));
-            report.note("Flow-matching step: " + cmp.flowMatching().describeMs() + ", peak RSS "
-                    + PeakRss.mib(cmp.flowMatchingPeakRss()) + ".");
+            report.note("Flow-matching step measured alone: " + cmp.flowMatching().describeMs() + ", peak RSS "
+                    + PeakRss.mib(cmp.flowMatchingPeakRss()) + ". The ratios use the flow-matching steps measured one"
+                    + " after each distillation iteration, in the same process, so that load changes fall on both.");
         }
         report.subsection("Ratios");
         report.table(DistillationBench.ratioTable(all));
@@ -280,11 +281,13 @@ public final class BenchHarness {
         List<EngineBench.Point> ort = new ArrayList<>();
         List<EngineBench.Point> tf = new ArrayList<>();
         for (DistillCase c : plan.threadsModels()) {
-            ort.addAll(bench.ortForward(c.spec(), c.batch(), both, plan.engineReps()));
+            ort.addAll(bench.ortForward(c.spec(), c.batch(), new int[] {1, 2, 2}, new boolean[] {true, true, false},
+                    plan.engineReps()));
             tf.addAll(bench.tfTrainStep(c.spec(), c.batch(), both, plan.engineReps()));
         }
         report.section("Intra-op threads: 1 vs 2");
-        report.note("Each pair is measured alternately, call by call, in one process.");
+        report.note("The settings of a model are measured alternately, call by call, in one process. ONNX Runtime also"
+                + " with 2 threads whose idle workers sleep instead of spinning (SessionConfig.allowSpinning(false)).");
         report.table(EngineBench.table("ORT forward", ort));
         report.table(EngineBench.table("TF training step", tf));
     }

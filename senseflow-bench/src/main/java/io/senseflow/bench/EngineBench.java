@@ -51,8 +51,15 @@ public final class EngineBench {
      * @param gflop floating-point work per call (training: 3x the forward's)
      * @param peakRss peak resident memory while measuring (bytes)
      * @param skipped why it was not measured, or null
+     * @param spinning whether ONNX Runtime's idle intra-op threads spun (TensorFlow: always true)
      */
-    public record Point(ModelSpec spec, int batch, int threads, Samples time, double gflop, long peakRss, String skipped) {
+    public record Point(ModelSpec spec, int batch, int threads, Samples time, double gflop, long peakRss, String skipped,
+                        boolean spinning) {
+        /** @return the thread count, with "no spinning" where spinning was off */
+        String threadsLabel() {
+            return spinning ? Integer.toString(threads) : threads + ", no spinning";
+        }
+
         /** @return GFLOP/s at the median */
         public double rate() {
             return gflop / (time.median() / 1e9);
@@ -82,6 +89,22 @@ public final class EngineBench {
      * @return one point per thread count
      */
     public List<Point> ortForward(ModelSpec spec, int batch, int[] threads, int reps) {
+        boolean[] spinning = new boolean[threads.length];
+        java.util.Arrays.fill(spinning, true);
+        return ortForward(spec, batch, threads, spinning, reps);
+    }
+
+    /**
+     * ONNX Runtime forwards at each thread count and spinning setting, alternating call by call.
+     *
+     * @param spec the model
+     * @param batch the batch
+     * @param threads the thread counts
+     * @param spinning per thread count, whether idle intra-op threads spin
+     * @param reps measured calls per setting
+     * @return one point per setting
+     */
+    public List<Point> ortForward(ModelSpec spec, int batch, int[] threads, boolean[] spinning, int reps) {
         OnnxModel graph = FlowTransformer.build(spec.transformer(), 11, Init.RANDOM_ALL);
         double gflop = forwardGflop(graph, batch);
         ModelInputs in = inputs(spec.transformer(), batch);
@@ -89,8 +112,9 @@ public final class EngineBench {
         PeakRss.reset();
         try (OrtRuntime ort = OrtRuntime.create()) {
             List<OrtModel> models = new ArrayList<>();
-            for (int th : threads) {
-                models.add(ort.load(graph, "transformer/model.onnx", settings.sessionConfig(th)));
+            for (int i = 0; i < threads.length; i++) {
+                models.add(ort.load(graph, "transformer/model.onnx",
+                        settings.sessionConfig(threads[i]).toBuilder().allowSpinning(spinning[i]).build()));
             }
             long longest = 0;
             for (OrtModel m : models) {
@@ -116,9 +140,9 @@ public final class EngineBench {
         long peak = PeakRss.peakBytes();
         List<Point> out = new ArrayList<>();
         for (int i = 0; i < threads.length; i++) {
-            Point p = new Point(spec, batch, threads[i], Samples.of(nanos[i]), gflop, peak, null);
+            Point p = new Point(spec, batch, threads[i], Samples.of(nanos[i]), gflop, peak, null, spinning[i]);
             out.add(p);
-            settings.log("ORT forward %s batch %d, %d thread(s): %s, %.1f GFLOP/s", spec.name(), batch, threads[i],
+            settings.log("ORT forward %s batch %d, %s thread(s): %s, %.1f GFLOP/s", spec.name(), batch, p.threadsLabel(),
                     p.time().describeMs(), p.rate());
         }
         return out;
@@ -152,7 +176,7 @@ public final class EngineBench {
             String why = String.format(Locale.ROOT, "needs about %.1f GiB, %.1f GiB available", estimate.deviceBytes() / 1073741824.0,
                     budget.deviceBytes() / 1073741824.0);
             for (int th : threads) {
-                out.add(new Point(spec, batch, th, Samples.of(0), gflop, -1, why));
+                out.add(new Point(spec, batch, th, Samples.of(0), gflop, -1, why, true));
             }
             settings.log("TF training step %s batch %d skipped: %s", spec.name(), batch, why);
             return out;
@@ -199,7 +223,7 @@ public final class EngineBench {
         }
         long peak = PeakRss.peakBytes();
         for (int i = 0; i < threads.length; i++) {
-            Point p = new Point(spec, batch, threads[i], Samples.of(nanos[i]), gflop, peak, null);
+            Point p = new Point(spec, batch, threads[i], Samples.of(nanos[i]), gflop, peak, null, true);
             out.add(p);
             settings.log("TF training step %s batch %d, %d thread(s): %s, %.1f GFLOP/s", spec.name(), batch, threads[i],
                     p.time().describeMs(), p.rate());
@@ -227,11 +251,11 @@ public final class EngineBench {
                 "µs / image token / sample", "peak RSS");
         for (Point p : points) {
             if (p.skipped() != null) {
-                t.row(p.spec().name(), p.spec().imageTokens(), p.batch(), p.threads(), "not run: " + p.skipped(),
+                t.row(p.spec().name(), p.spec().imageTokens(), p.batch(), p.threadsLabel(), "not run: " + p.skipped(),
                         sig(p.gflop()), "", "", "");
                 continue;
             }
-            t.row(p.spec().name(), p.spec().imageTokens(), p.batch(), p.threads(), p.time().describeMs(),
+            t.row(p.spec().name(), p.spec().imageTokens(), p.batch(), p.threadsLabel(), p.time().describeMs(),
                     sig(p.gflop()), sig(p.rate()),
                     String.format(Locale.ROOT, "%.2f", p.time().median() / 1e3 / p.spec().imageTokens() / p.batch()),
                     PeakRss.mib(p.peakRss()));

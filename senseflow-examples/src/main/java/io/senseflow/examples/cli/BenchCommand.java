@@ -141,17 +141,15 @@ final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** The bundled student's folder name, once one is bundled. */
-    static final String STUDENT = "student";
     /** The anchors of the Shapes student presets (the SD3.5 grid). */
     static final double[] ANCHORS = {1, 0.9, 0.75, 0.5};
 
     /** Copies the bundled teacher (and student, or writes the stand-in) out of the classpath. */
     static ModelFolders bundledFolders(Path dir) {
         Path teacher = ShapesModels.copyTo(ShapesModels.TEACHER, dir.resolve(ShapesModels.TEACHER));
-        Path student = dir.resolve(STUDENT);
-        if (ShapesModels.isBundled(STUDENT)) {
-            ShapesModels.copyTo(STUDENT, student);
+        Path student = dir.resolve(ShapesModels.STUDENT);
+        if (ShapesModels.isBundled(ShapesModels.STUDENT)) {
+            ShapesModels.copyTo(ShapesModels.STUDENT, student);
             return new ModelFolders("Shapes (bundled teacher and student)", teacher, student, true);
         }
         standInStudent(teacher, student);

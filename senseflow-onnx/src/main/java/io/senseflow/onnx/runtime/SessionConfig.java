@@ -30,6 +30,7 @@ public final class SessionConfig {
     private final long cudaMemoryLimitBytes;
     private final boolean deterministicCompute;
     private final Duration runTimeout;
+    private final boolean allowSpinning;
 
     private SessionConfig(Builder b) {
         this.intraOpThreads = b.intraOpThreads;
@@ -40,6 +41,7 @@ public final class SessionConfig {
         this.cudaMemoryLimitBytes = b.cudaMemoryLimitBytes;
         this.deterministicCompute = b.deterministicCompute;
         this.runTimeout = b.runTimeout;
+        this.allowSpinning = b.allowSpinning;
     }
 
     /** @return CPU, ONNX Runtime's default thread counts, all graph optimisations */
@@ -67,7 +69,8 @@ public final class SessionConfig {
                 .deviceId(deviceId)
                 .cudaMemoryLimitBytes(cudaMemoryLimitBytes)
                 .deterministicCompute(deterministicCompute)
-                .runTimeout(runTimeout);
+                .runTimeout(runTimeout)
+                .allowSpinning(allowSpinning);
     }
 
     /** @return threads used inside one operator; 0 lets ONNX Runtime choose (one per physical core) */
@@ -116,6 +119,15 @@ public final class SessionConfig {
         return runTimeout;
     }
 
+    /**
+     * @return whether ONNX Runtime's intra-op worker threads spin while waiting for work (its default). Spinning
+     *     saves the wake-up latency on a machine with cores to spare; where the cores are shared with other busy
+     *     processes it burns their time instead (docs/performance.md, "Threads").
+     */
+    public boolean allowSpinning() {
+        return allowSpinning;
+    }
+
     @Override
     public boolean equals(Object o) {
         if (this == o) {
@@ -128,13 +140,14 @@ public final class SessionConfig {
         return intraOpThreads == c.intraOpThreads && interOpThreads == c.interOpThreads
                 && optimizationLevel == c.optimizationLevel && executionProvider == c.executionProvider
                 && deviceId == c.deviceId && cudaMemoryLimitBytes == c.cudaMemoryLimitBytes
-                && deterministicCompute == c.deterministicCompute && runTimeout.equals(c.runTimeout);
+                && deterministicCompute == c.deterministicCompute && runTimeout.equals(c.runTimeout)
+                && allowSpinning == c.allowSpinning;
     }
 
     @Override
     public int hashCode() {
         return Objects.hash(intraOpThreads, interOpThreads, optimizationLevel, executionProvider, deviceId,
-                cudaMemoryLimitBytes, deterministicCompute, runTimeout);
+                cudaMemoryLimitBytes, deterministicCompute, runTimeout, allowSpinning);
     }
 
     @Override
@@ -151,6 +164,7 @@ public final class SessionConfig {
                 .append(", optimization=").append(optimizationLevel)
                 .append(deterministicCompute ? ", deterministic" : "")
                 .append(runTimeout.isZero() ? "" : ", runTimeout=" + runTimeout)
+                .append(allowSpinning ? "" : ", no spinning")
                 .append('}').toString();
     }
 
@@ -164,6 +178,7 @@ public final class SessionConfig {
         private long cudaMemoryLimitBytes;
         private boolean deterministicCompute;
         private Duration runTimeout = Duration.ZERO;
+        private boolean allowSpinning = true;
 
         private Builder() {
         }
@@ -223,6 +238,15 @@ public final class SessionConfig {
                 throw InvalidRequestException.of("runTimeout", "a non-negative duration (0 = no limit)", timeout);
             }
             this.runTimeout = timeout;
+            return this;
+        }
+
+        /**
+         * @param on whether intra-op worker threads spin while waiting for work (ONNX Runtime's default: true)
+         * @return this builder
+         */
+        public Builder allowSpinning(boolean on) {
+            this.allowSpinning = on;
             return this;
         }
 

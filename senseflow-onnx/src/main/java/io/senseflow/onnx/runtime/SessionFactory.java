@@ -85,6 +85,9 @@ final class SessionFactory {
             if (config.deterministicCompute()) {
                 options.setDeterministicCompute(true);
             }
+            if (!config.allowSpinning()) {
+                options.addConfigEntry("session.intra_op.allow_spinning", "0");
+            }
             customizer.apply(options);
             return options;
         } catch (OrtException | RuntimeException e) {

@@ -15,9 +15,12 @@ class SessionConfigTest {
     void builderValidatesAndValuesCompareByContent() {
         SessionConfig c = SessionConfig.builder().intraOpThreads(2).interOpThreads(1)
                 .optimizationLevel(OptimizationLevel.BASIC).executionProvider(ExecutionProvider.CUDA).deviceId(1)
-                .cudaMemoryLimitBytes(1L << 30).deterministicCompute(true).build();
+                .cudaMemoryLimitBytes(1L << 30).deterministicCompute(true).allowSpinning(false).build();
         assertThat(c.toBuilder().build()).isEqualTo(c).hasSameHashCodeAs(c);
         assertThat(c.toBuilder().deviceId(0).build()).isNotEqualTo(c);
+        assertThat(c.toBuilder().allowSpinning(true).build()).isNotEqualTo(c);
+        assertThat(c.toString()).contains("no spinning");
+        assertThat(SessionConfig.defaults().allowSpinning()).isTrue();
         assertThat(c.toString()).contains("provider=CUDA", "device=1", "cudaMemoryLimit=1073741824", "BASIC", "deterministic");
         assertThat(SessionConfig.defaults().executionProvider()).isEqualTo(ExecutionProvider.CPU);
         assertThat(SessionConfig.defaults().optimizationLevel()).isEqualTo(OptimizationLevel.ALL);
@@ -34,7 +37,8 @@ class SessionConfigTest {
     void everyOptimizationLevelLoadsAndRuns() {
         try (OrtRuntime ort = OrtRuntime.create()) {
             for (OptimizationLevel level : OptimizationLevel.values()) {
-                SessionConfig c = Fixtures.CPU1.toBuilder().optimizationLevel(level).deterministicCompute(true).build();
+                SessionConfig c = Fixtures.CPU1.toBuilder().optimizationLevel(level).deterministicCompute(true)
+                        .allowSpinning(level.ordinal() % 2 == 0).build();
                 try (OrtModel m = ort.load(OrtModelTest.timestepModel(false), "t.onnx", c)) {
                     assertThat(m.config()).isEqualTo(c);
                     assertThat(m.run(Map.of("x", Tensor.of(new float[] {1, 2}, 1, 2), "timestep", Tensor.vector(3f)))
