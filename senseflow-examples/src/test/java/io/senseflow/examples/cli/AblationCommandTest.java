@@ -3,7 +3,6 @@ package io.senseflow.examples.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.senseflow.examples.distill.TinyShapesTeacher;
-import io.senseflow.examples.shapes.AttributeClassifier;
 import io.senseflow.json.Json;
 import io.senseflow.json.JsonObject;
 import java.io.IOException;
@@ -26,8 +25,7 @@ class AblationCommandTest {
     @Test
     void distilsEveryPresetAndSeedThenTabulates() throws IOException {
         Path teacher = TinyShapesTeacher.write(dir.resolve("teacher"), 5);
-        Path classifier = dir.resolve("classifier.onnx");
-        AttributeClassifier.build(9).write(classifier);
+        Path classifier = TinyShapesTeacher.untrainedClassifier(dir.resolve("classifier.onnx"));
         Path out = dir.resolve("out");
         String[] args = {"ablation", "--teacher", teacher.toString(), "--classifier", classifier.toString(),
             "--out", out.toString(), "--presets", "senseflow", "--seeds", "2", "--same-eval-seed",

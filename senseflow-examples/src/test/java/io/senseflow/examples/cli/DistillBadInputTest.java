@@ -142,7 +142,8 @@ class DistillBadInputTest {
         assertThat(noTeacher.err()).contains("teacher folder " + dir.resolve("none") + " does not exist");
         DistillCommandTest.Run stop = distill(dir.resolve("run2"), "--stop-at", "0");
         assertThat(stop.code()).isEqualTo(SenseFlowCli.EXIT_INVALID);
-        assertThat(stop.err()).contains("--stop-at: expected an iteration in [1, 2000], got 0");
+        assertThat(stop.err()).contains("--stop-at: expected an iteration in [1, "
+                + io.senseflow.examples.distill.ShapesPresets.ITERATIONS + "], got 0");
     }
 
     @Test

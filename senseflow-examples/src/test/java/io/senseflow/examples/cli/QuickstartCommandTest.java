@@ -3,7 +3,6 @@ package io.senseflow.examples.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.senseflow.examples.distill.TinyShapesTeacher;
-import io.senseflow.examples.shapes.AttributeClassifier;
 import io.senseflow.image.Image;
 import io.senseflow.json.Json;
 import io.senseflow.json.JsonObject;
@@ -27,8 +26,7 @@ class QuickstartCommandTest {
     @Test
     void distilsEvaluatesAndReports() throws IOException {
         Path teacher = TinyShapesTeacher.write(dir.resolve("teacher"), 5);
-        Path classifier = dir.resolve("classifier.onnx");
-        AttributeClassifier.build(9).write(classifier);
+        Path classifier = TinyShapesTeacher.untrainedClassifier(dir.resolve("classifier.onnx"));
         Path out = dir.resolve("out");
         String[] args = {"quickstart", "--teacher", teacher.toString(), "--classifier", classifier.toString(),
             "--out", out.toString(), "--iterations", "3", "--eval-samples", "6", "--held-out", "3", "--threads", "1"};

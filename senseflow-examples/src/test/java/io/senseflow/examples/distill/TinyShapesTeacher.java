@@ -40,4 +40,16 @@ public final class TinyShapesTeacher {
                 .provenance("made_by", "TinyShapesTeacher (test fixture)")
                 .build().write(dir);
     }
+
+    /**
+     * Writes an untrained (randomly initialised) attribute classifier: a judge whose numbers mean nothing but whose
+     * plumbing is real, for end-to-end tests of the evaluating commands.
+     *
+     * @param file the {@code .onnx} file to write
+     * @return {@code file}
+     */
+    public static Path untrainedClassifier(Path file) {
+        io.senseflow.examples.shapes.AttributeClassifier.build(9).write(file);
+        return file;
+    }
 }
