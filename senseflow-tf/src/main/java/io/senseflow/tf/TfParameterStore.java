@@ -1,5 +1,6 @@
 package io.senseflow.tf;
 
+import io.senseflow.tf.graph.Runs;
 import io.senseflow.InvalidRequestException;
 import io.senseflow.tensor.Tensor;
 import io.senseflow.tf.graph.GraphOps;

@@ -1,5 +1,6 @@
 package io.senseflow.tf.discriminator;
 
+import io.senseflow.tf.graph.Runs;
 import io.senseflow.BackendException;
 import io.senseflow.InvalidRequestException;
 import io.senseflow.distill.DiscriminatorKind;
@@ -145,7 +146,7 @@ public final class Discriminator implements DifferentiableModule, RandomInputs {
                 optimizer.powerIterations(HeadNetwork.INITIAL_POWER_ITERATIONS);
             } else if (power != null) {
                 for (int i = 0; i < HeadNetwork.INITIAL_POWER_ITERATIONS; i++) {
-                    new Calls(workspace.session(), "spectral-norm power iteration").target(power).runTargets();
+                    new Runs(workspace.session(), "spectral-norm power iteration").target(power).runTargets();
                 }
             }
             buildHeads(first);
@@ -338,8 +339,8 @@ public final class Discriminator implements DifferentiableModule, RandomInputs {
 
     // ------------------------------------------------------------------ running
 
-    private Calls feed(Variant v, ModuleInputs in, String what) {
-        Calls c = new Calls(workspace.session(), what + " of discriminator " + name);
+    private Runs feed(Variant v, ModuleInputs in, String what) {
+        Runs c = new Runs(workspace.session(), what + " of discriminator " + name);
         for (String k : used) {
             c.feed(v.placeholders.get(k), in.get(k));
         }
@@ -350,7 +351,7 @@ public final class Discriminator implements DifferentiableModule, RandomInputs {
     public Tensor forward(ModuleInputs in) {
         ensureOpen();
         Variant v = variantFor(in);
-        Calls c = feed(v, in, "forward");
+        Runs c = feed(v, in, "forward");
         c.fetch(v.logits);
         try (Result r = c.run()) {
             return TfTensors.toTensor(r.get(0));
@@ -367,7 +368,7 @@ public final class Discriminator implements DifferentiableModule, RandomInputs {
         Variant v = variantFor(in);
         LossGraph.Form form = LossGraph.Form.of(upstream);
         Backward bw = backwardGraph(v, form);
-        Calls c = feed(v, in, "backward");
+        Runs c = feed(v, in, "backward");
         int batch = in.batch();
         if (upstream instanceof Upstream.Explicit e) {
             int[] want = {batch, Arrays.stream(v.headSizes).sum()};
@@ -426,7 +427,7 @@ public final class Discriminator implements DifferentiableModule, RandomInputs {
     public Map<String, Tensor> features(ModuleInputs in) {
         ensureOpen();
         Variant v = variantFor(in);
-        Calls c = feed(v, in, "features");
+        Runs c = feed(v, in, "features");
         v.features.forEach(c::fetch);
         Map<String, Tensor> out = new LinkedHashMap<>();
         try (Result r = c.run()) {
@@ -450,7 +451,7 @@ public final class Discriminator implements DifferentiableModule, RandomInputs {
         if (sigmaOps.isEmpty()) {
             return out;
         }
-        Calls c = new Calls(workspace.session(), "spectral norms of discriminator " + name);
+        Runs c = new Runs(workspace.session(), "spectral norms of discriminator " + name);
         List<String> names = new ArrayList<>(sigmaOps.keySet());
         names.forEach(n -> c.fetch(sigmaOps.get(n)));
         try (Result r = c.run()) {

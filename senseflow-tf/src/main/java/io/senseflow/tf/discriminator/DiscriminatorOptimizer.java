@@ -1,5 +1,6 @@
 package io.senseflow.tf.discriminator;
 
+import io.senseflow.tf.graph.Runs;
 import io.senseflow.CheckpointException;
 import io.senseflow.tensor.Tensor;
 import io.senseflow.tf.TfAdamW;
@@ -43,7 +44,7 @@ final class DiscriminatorOptimizer implements Optimizer {
     /** Runs {@code n} power-iteration steps (at creation). */
     void powerIterations(int n) {
         for (int i = 0; power != null && i < n; i++) {
-            new Calls(workspace.session(), "spectral-norm power iteration").target(power).runTargets();
+            new Runs(workspace.session(), "spectral-norm power iteration").target(power).runTargets();
         }
     }
 
@@ -93,7 +94,7 @@ final class DiscriminatorOptimizer implements Optimizer {
         if (vectors.isEmpty()) {
             return out;
         }
-        Calls c = new Calls(workspace.session(), "reading spectral-norm vectors");
+        Runs c = new Runs(workspace.session(), "reading spectral-norm vectors");
         List<String> names = new ArrayList<>(reads.keySet());
         names.forEach(n -> c.fetch(reads.get(n)));
         try (Result res = c.run()) {
@@ -114,7 +115,7 @@ final class DiscriminatorOptimizer implements Optimizer {
 
     @Override
     public void restore(OptimizerState state) {
-        Calls c = new Calls(workspace.session(), "restoring spectral-norm vectors");
+        Runs c = new Runs(workspace.session(), "restoring spectral-norm vectors");
         for (Map.Entry<String, TfVariable> e : vectors.entrySet()) {
             Tensor t = state.slots().get(SLOT + e.getKey());
             long size = e.getValue().size();

@@ -95,16 +95,8 @@ public final class Op {
         try {
             return (GraphOperation) builder.build();
         } catch (RuntimeException e) {
-            throw new BackendException("TensorFlow refused op " + type + " '" + name + "': " + firstLine(e.getMessage()), e);
+            throw new BackendException("TensorFlow refused op " + type + " '" + name + "': " + Runs.firstLine(e.getMessage()), e);
         }
-    }
-
-    static String firstLine(String m) {
-        if (m == null) {
-            return "(no message)";
-        }
-        int nl = m.indexOf('\n');
-        return nl < 0 ? m : m.substring(0, nl);
     }
 
     /** @return output 0 of the built operation */
