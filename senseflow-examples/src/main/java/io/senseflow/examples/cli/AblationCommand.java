@@ -251,19 +251,12 @@ final class AblationCommand implements Callable<Integer> {
     }
 
     private static io.senseflow.image.Image grid(ModelComparison.Entry e) {
-        List<NoiseKey> keys = new ArrayList<>();
-        for (int j = 0; j < QuickstartCommand.GRID_PROMPTS.size(); j++) {
-            keys.add(new NoiseKey(0, j));
-        }
-        TextToImagePipeline p = e.pipeline();
-        List<Tensor> images = new ArrayList<>();
-        p.generate(GenerationRequest.builder().prompts(QuickstartCommand.GRID_PROMPTS).noiseKeys(keys)
-                .numInferenceSteps(e.steps()).build()).images().forEach(im -> images.add(im.toTensor()));
+        Tensor row = QuickstartCommand.gridRow(e.pipeline(), e.steps());
         List<String> cols = new ArrayList<>();
         for (int j = 0; j < QuickstartCommand.GRID_PROMPTS.size(); j++) {
             cols.add(String.valueOf(j + 1));
         }
-        return SampleGrid.of(List.of(Tensor.concatBatch(images)), List.of(e.name()), cols, 2, null);
+        return SampleGrid.of(List.of(row), List.of(e.name()), cols, 2, null);
     }
 
     /** FD-T of every run's periodic evaluations, and the senseflow runs' generator losses. */

@@ -176,7 +176,8 @@ final class QuickstartCommand implements Callable<Integer> {
              LoadedModel sm = Models.load(student, load)) {
             int cfgFactor = tm.guidanceMode() == GuidanceMode.CFG && tm.defaults().guidanceScale() != 1 ? 2 : 1;
             say(err, "sampling the comparison grid");
-            List<Tensor> rows = List.of(grid(tm, 50), grid(tm, 4), grid(sm, sm.defaults().steps()));
+            List<Tensor> rows = List.of(gridRow(tm.pipeline(), 50), gridRow(tm.pipeline(), 4),
+                    gridRow(sm.pipeline(), sm.defaults().steps()));
             Path gridFile = outDir.resolve("grid.png");
             SampleGrid.of(rows, List.of("teacher, 50 steps", "teacher, 4 Euler steps", "student, 4 steps"),
                     GRID_PROMPTS, 3, "Same prompt and seed down each column").writePng(gridFile);
@@ -244,13 +245,14 @@ final class QuickstartCommand implements Callable<Integer> {
         return ShapesModels.copyTo(ShapesModels.TEACHER, dir);
     }
 
-    private static Tensor grid(LoadedModel m, int steps) {
+    /** One grid row: the fixed prompts, noise keys (0, column), {@code steps} steps; {@code [8, 3, H, W]}. */
+    static Tensor gridRow(TextToImagePipeline pipeline, int steps) {
         List<NoiseKey> keys = new ArrayList<>();
         for (int j = 0; j < GRID_PROMPTS.size(); j++) {
             keys.add(new NoiseKey(0, j));
         }
         List<Tensor> images = new ArrayList<>();
-        for (Image img : m.pipeline().generate(GenerationRequest.builder().prompts(GRID_PROMPTS).noiseKeys(keys)
+        for (Image img : pipeline.generate(GenerationRequest.builder().prompts(GRID_PROMPTS).noiseKeys(keys)
                 .numInferenceSteps(steps).build()).images()) {
             images.add(img.toTensor());
         }
