@@ -1,5 +1,6 @@
 package io.senseflow.tf;
 
+import io.senseflow.fixtures.Fixtures;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -22,17 +23,15 @@ import io.senseflow.train.Upstream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** Modules over the PyTorch exports: per-shape specialisation, untied parameters' own gradients, frozen backbones. */
 class TfModuleFixturesTest {
-    static final Path DIR = Path.of("/work/shared/fixtures/torch-exports");
+    static final Path DIR = Fixtures.path("torch-exports");
 
     @BeforeAll
     static void fixturesPresent() {
-        Assumptions.assumeTrue(Files.isDirectory(DIR), "fixtures folder " + DIR + " missing");
     }
 
     static Tensor floats(long[] ids, int... shape) {

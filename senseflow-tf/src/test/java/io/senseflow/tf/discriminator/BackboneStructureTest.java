@@ -1,5 +1,6 @@
 package io.senseflow.tf.discriminator;
 
+import io.senseflow.fixtures.Fixtures;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -10,12 +11,11 @@ import io.senseflow.onnx.ir.OnnxNode;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 /** Tap resolution on graphs written by PyTorch, by {@code GraphBuilder}, and by the SDK's flow transformer. */
 class BackboneStructureTest {
-    static final Path VIT = Path.of("/work/shared/fixtures/torch-exports/vit_tiny.onnx");
+    static final Path VIT = Fixtures.path("torch-exports/vit_tiny.onnx");
 
     static OnnxNode producer(OnnxModel m, String value) {
         return m.graph().nodes().stream().filter(n -> n.outputs().contains(value)).findFirst().orElseThrow();
@@ -23,7 +23,6 @@ class BackboneStructureTest {
 
     @Test
     void pyTorchVitBlocksResolveToTheirLastResidualAdd() {
-        Assumptions.assumeTrue(Files.isRegularFile(VIT), "fixture " + VIT + " missing");
         OnnxModel vit = OnnxModel.read(VIT);
         BackboneStructure s = BackboneStructure.of(vit);
         assertThat(s.blockCount()).isEqualTo(3);

@@ -1,5 +1,6 @@
 package io.senseflow.tf.discriminator;
 
+import io.senseflow.fixtures.Fixtures;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.senseflow.noise.GaussianNoise;
@@ -20,12 +21,11 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 /** The VFM discriminator on a {@code GraphBuilder} ViT and on PyTorch's exported ViT: taps, shapes, gradient lists. */
 class VfmDiscriminatorTest {
-    static final Path VIT = Path.of("/work/shared/fixtures/torch-exports/vit_tiny.onnx");
+    static final Path VIT = Fixtures.path("torch-exports/vit_tiny.onnx");
 
     static Tensor images(long seed, int... shape) {
         Tensor g = GaussianNoise.sample(seed, 0, 7, shape);
@@ -69,7 +69,6 @@ class VfmDiscriminatorTest {
 
     @Test
     void pyTorchVitTapsEqualWhatOnnxRuntimeComputesForTheSameValues() {
-        Assumptions.assumeTrue(Files.isRegularFile(VIT), "fixture " + VIT + " missing");
         OnnxModel vit = OnnxModel.read(VIT);
         Backbone backbone = Backbone.builder(vit).taps(List.of(Tap.afterBlock(0), Tap.afterBlock(2),
                 Tap.patchEmbedding(), Tap.named("/model/layers.1/Add"))).clsToken(Backbone.ClsToken.CONCAT)

@@ -1,5 +1,6 @@
 package io.senseflow.tf.importer;
 
+import io.senseflow.fixtures.Fixtures;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -14,18 +15,16 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.tensorflow.Graph;
 
 /** The PyTorch exports import (specialised to the reference batch) and reproduce PyTorch's outputs. */
 class TorchFixturesImportTest {
-    static final Path DIR = Path.of("/work/shared/fixtures/torch-exports");
+    static final Path DIR = Fixtures.path("torch-exports");
 
     @BeforeAll
     static void fixturesPresent() {
-        Assumptions.assumeTrue(Files.isDirectory(DIR), "fixtures folder " + DIR + " missing");
     }
 
     private static Map<String, TensorValue> reference(String name, String prefix) {
