@@ -24,9 +24,11 @@ import org.tensorflow.proto.RewriterConfig;
  *     exactly as built (useful when comparing against another backend bit for bit)
  * @param gpuDevice the one GPU the session sees ({@code visible_device_list}), or -1 for TensorFlow's default (all)
  * @param gpuMemoryLimitBytes TensorFlow's memory cap on that GPU, or 0 for none (growth on demand only)
+ * @param allowOneDnn whether a workspace may start while oneDNN is enabled in the process environment (off by
+ *     default: a workspace then refuses to start, see {@link EngineSelfCheck}); the engine self-check runs either way
  */
 public record TfSessionOptions(int intraOpThreads, int interOpThreads, boolean graphOptimizations, int gpuDevice,
-                               long gpuMemoryLimitBytes) {
+                               long gpuMemoryLimitBytes, boolean allowOneDnn) {
 
     public TfSessionOptions {
         if (intraOpThreads < 1 || interOpThreads < 1) {
@@ -48,7 +50,19 @@ public record TfSessionOptions(int intraOpThreads, int interOpThreads, boolean g
      * @param graphOptimizations whether Grappler rewrites the graph
      */
     public TfSessionOptions(int intraOpThreads, int interOpThreads, boolean graphOptimizations) {
-        this(intraOpThreads, interOpThreads, graphOptimizations, -1, 0);
+        this(intraOpThreads, interOpThreads, graphOptimizations, -1, 0, false);
+    }
+
+    /**
+     * @param intraOpThreads threads inside one kernel
+     * @param interOpThreads kernels run concurrently
+     * @param graphOptimizations whether Grappler rewrites the graph
+     * @param gpuDevice the one GPU the session sees, or -1
+     * @param gpuMemoryLimitBytes TensorFlow's memory cap on that GPU, or 0
+     */
+    public TfSessionOptions(int intraOpThreads, int interOpThreads, boolean graphOptimizations, int gpuDevice,
+                            long gpuMemoryLimitBytes) {
+        this(intraOpThreads, interOpThreads, graphOptimizations, gpuDevice, gpuMemoryLimitBytes, false);
     }
 
     /** @return up to 4 intra-op threads (fewer on smaller machines), 1 inter-op thread, graph optimizations on */
@@ -58,17 +72,17 @@ public record TfSessionOptions(int intraOpThreads, int interOpThreads, boolean g
 
     /** @param threads intra-op threads @return a copy with that count */
     public TfSessionOptions withIntraOpThreads(int threads) {
-        return new TfSessionOptions(threads, interOpThreads, graphOptimizations, gpuDevice, gpuMemoryLimitBytes);
+        return new TfSessionOptions(threads, interOpThreads, graphOptimizations, gpuDevice, gpuMemoryLimitBytes, allowOneDnn);
     }
 
     /** @param threads inter-op threads @return a copy with that count */
     public TfSessionOptions withInterOpThreads(int threads) {
-        return new TfSessionOptions(intraOpThreads, threads, graphOptimizations, gpuDevice, gpuMemoryLimitBytes);
+        return new TfSessionOptions(intraOpThreads, threads, graphOptimizations, gpuDevice, gpuMemoryLimitBytes, allowOneDnn);
     }
 
     /** @param on whether Grappler runs @return a copy */
     public TfSessionOptions withGraphOptimizations(boolean on) {
-        return new TfSessionOptions(intraOpThreads, interOpThreads, on, gpuDevice, gpuMemoryLimitBytes);
+        return new TfSessionOptions(intraOpThreads, interOpThreads, on, gpuDevice, gpuMemoryLimitBytes, allowOneDnn);
     }
 
     /**
@@ -77,7 +91,21 @@ public record TfSessionOptions(int intraOpThreads, int interOpThreads, boolean g
      * @return a copy pinned to that device
      */
     public TfSessionOptions withGpu(int device, long memoryLimitBytes) {
-        return new TfSessionOptions(intraOpThreads, interOpThreads, graphOptimizations, device, memoryLimitBytes);
+        return new TfSessionOptions(intraOpThreads, interOpThreads, graphOptimizations, device, memoryLimitBytes,
+                allowOneDnn);
+    }
+
+    /**
+     * Lets a workspace start although oneDNN is enabled in the process environment. The engine self-check still
+     * runs, but it covers only the kernel bugs known so far; with oneDNN off (the default requirement) neither of
+     * them can occur.
+     *
+     * @param allow whether to allow oneDNN
+     * @return a copy with that policy
+     */
+    public TfSessionOptions withOneDnnAllowed(boolean allow) {
+        return new TfSessionOptions(intraOpThreads, interOpThreads, graphOptimizations, gpuDevice, gpuMemoryLimitBytes,
+                allow);
     }
 
     ConfigProto toProto() {

@@ -12,6 +12,10 @@ import org.tensorflow.Session;
  * between stores of the same architecture, for instance). Closing the workspace releases the graph, the session
  * and every variable; modules built in it can no longer run.
  *
+ * <p>Before the first workspace with given settings starts, the SDK checks the engine: it refuses to run with
+ * oneDNN enabled in the process environment (unless {@link TfSessionOptions#withOneDnnAllowed(boolean)}) and runs
+ * {@link EngineSelfCheck}'s probes, throwing {@link EngineCheckException} if TensorFlow computes a wrong value.
+ *
  * <p>Not thread-safe: a workspace belongs to one training loop.
  */
 public final class TfWorkspace implements AutoCloseable {
@@ -23,6 +27,7 @@ public final class TfWorkspace implements AutoCloseable {
 
     private TfWorkspace(TfSessionOptions options) {
         this.options = options;
+        checkEngine(options);
         this.graph = new Graph();
         try {
             this.session = new Session(graph, options.toProto());
@@ -30,6 +35,27 @@ public final class TfWorkspace implements AutoCloseable {
             graph.close();
             throw e;
         }
+    }
+
+    /**
+     * Refuses to start TensorFlow with oneDNN enabled unless the options (or the system property
+     * {@value EngineSelfCheck#ALLOW_ONEDNN_PROPERTY}) allow it, then runs the engine self-check
+     * (once per process and settings).
+     */
+    static void checkEngine(TfSessionOptions options) {
+        if (EngineSelfCheck.oneDnnEnabled() && !options.allowOneDnn()
+                && !Boolean.getBoolean(EngineSelfCheck.ALLOW_ONEDNN_PROPERTY)) {
+            throw new EngineCheckException(EngineSelfCheck.ONEDNN_VARIABLE, "TensorFlow would run with oneDNN"
+                    + " enabled: the environment variable " + EngineSelfCheck.ONEDNN_VARIABLE + " is "
+                    + (System.getenv(EngineSelfCheck.ONEDNN_VARIABLE) == null ? "unset"
+                            : "'" + System.getenv(EngineSelfCheck.ONEDNN_VARIABLE) + "'")
+                    + ", expected 0. oneDNN kernels computed wrong values on some CPUs (a fused constant-weight"
+                    + " MatMul and a small convolution's backward pass on an AMD EPYC), silently. Start the JVM with "
+                    + EngineSelfCheck.ONEDNN_VARIABLE + "=0 in its environment (the senseflow launcher and the Maven"
+                    + " test configuration do this; a -D system property has no effect), or accept the risk with"
+                    + " TfSessionOptions.withOneDnnAllowed(true). CPU: " + EngineSelfCheck.cpuDescription());
+        }
+        EngineSelfCheck.ensure(options);
     }
 
     /** @return a workspace with {@link TfSessionOptions#defaults()} */
