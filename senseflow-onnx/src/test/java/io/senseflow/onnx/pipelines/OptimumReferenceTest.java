@@ -1,0 +1,125 @@
+package io.senseflow.onnx.pipelines;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.senseflow.fixtures.Fixtures;
+import io.senseflow.image.Image;
+import io.senseflow.noise.NoiseSource;
+import io.senseflow.onnx.safetensors.SafetensorsFile;
+import io.senseflow.pipeline.GenerationRequest;
+import io.senseflow.pipeline.GenerationResult;
+import io.senseflow.tensor.Tensor;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The shared Optimum exports ({@code optimum-exports/<case>/onnx}, exactly as Optimum wrote them: the CLIP tokenizer
+ * folders have only {@code vocab.json} + {@code merges.txt}) load with {@link Models#load} and reproduce every
+ * reference run of the PyTorch diffusers pipelines ({@code reference/ref.safetensors}, see the fixture README): both
+ * sizes and both step counts, final latents within 2e-4 and images within 1e-4 max abs; first with the stored unit
+ * noise passed as explicit latents, then from the seed alone with {@link NoiseSource#TORCH}.
+ */
+class OptimumReferenceTest {
+    /** NOISE_SEED of the fixture README. */
+    static final long NOISE_SEED = 4321;
+    static final String[] PROMPTS = {"a small wooden boat on a calm lake", "a snowy mountain village under a starry sky"};
+    static final String NEGATIVE = "dark, noisy, distorted";
+    static final String[] RUNS = {"p0_s3_64x64", "p0_s6_64x64", "p1_s3_64x64", "p1_s6_64x64", "p0_s3_96x64"};
+    static final LoadOptions OPTIONS = LayoutPipelineTest.OPTIONS.toBuilder().t5SequenceLength(24).build();
+
+    @Test
+    void sd3() {
+        reproduce("sd3", ModelFamily.SD3, 4.5, true);
+    }
+
+    @Test
+    void fluxDev() {
+        reproduce("flux_dev", ModelFamily.FLUX, 4.0, false);
+    }
+
+    @Test
+    void sdxl() {
+        reproduce("sdxl", ModelFamily.SDXL, 6.0, true);
+    }
+
+    static void reproduce(String name, ModelFamily family, double guidance, boolean negative) {
+        Path folder = Fixtures.path("optimum-exports/" + name + "/onnx");
+        for (String clip : List.of("tokenizer", "tokenizer_2")) {
+            Path vocab = folder.resolve(clip).resolve("vocab.json");
+            if (Files.exists(vocab)) {
+                assertThat(folder.resolve(clip).resolve("tokenizer.json")).as("shipped as Optimum wrote it").doesNotExist();
+            }
+        }
+        StringBuilder report = new StringBuilder(name);
+        try (LoadedModel model = Models.load(folder, OPTIONS);
+             SafetensorsFile ref = SafetensorsFile.open(Fixtures.path("optimum-exports/" + name + "/reference/ref.safetensors"))) {
+            assertThat(model.family()).isEqualTo(family);
+            for (String run : RUNS) {
+                String[] parts = run.split("_");
+                String prompt = PROMPTS[parts[0].charAt(1) - '0'];
+                int steps = Integer.parseInt(parts[1].substring(1));
+                String size = parts[2];
+                int height = Integer.parseInt(size.substring(0, size.indexOf('x')));
+                int width = Integer.parseInt(size.substring(size.indexOf('x') + 1));
+                GenerationRequest.Builder b = GenerationRequest.builder().prompt(prompt).numInferenceSteps(steps)
+                        .guidanceScale(guidance).width(width).height(height);
+                if (negative) {
+                    b.negativePrompt(NEGATIVE);
+                }
+                Tensor wantLatents = ref.tensor(run + (family == ModelFamily.FLUX ? "/latents_unpacked" : "/latents"));
+                Tensor wantImage = ref.tensor(run + "/image");
+
+                GenerationResult explicit = model.pipeline().generate(b.latents(ref.tensor("noise_" + size)).build());
+                double[] e = compare(model, explicit, wantLatents, wantImage, run + " (explicit noise)");
+
+                GenerationResult seeded = model.pipeline().generate(b.latents(null).seed(NOISE_SEED)
+                        .noiseSource(NoiseSource.TORCH).build());
+                double[] s = compare(model, seeded, wantLatents, wantImage, run + " (torch noise, seed " + NOISE_SEED + ")");
+                assertThat(seeded.images().get(0).metadata()).containsEntry("noise", "torch").containsEntry("seed", "4321");
+                report.append(String.format(Locale.ROOT, "%n  %s: explicit noise latents %.1e image %.1e; torch noise "
+                        + "latents %.1e image %.1e", run, e[0], e[1], s[0], s[1]));
+            }
+        }
+        System.out.println(report);
+    }
+
+    /** @return max abs differences of latents and image; asserts the bounds */
+    static double[] compare(LoadedModel model, GenerationResult r, Tensor wantLatents, Tensor wantImage, String what) {
+        Tensor latents = r.latents();
+        assertThat(latents.shape()).as(what).isEqualTo(wantLatents.shape());
+        double dl = maxAbs(latents, wantLatents);
+        // the float image as diffusers returns it: clip(decoded / 2 + 0.5, 0, 1), NHWC
+        Tensor pixels = model.decoder().decode(latents);
+        int h = pixels.dim(2);
+        int w = pixels.dim(3);
+        assertThat(wantImage.shape()).as(what).isEqualTo(new int[] {1, h, w, 3});
+        double di = 0;
+        Image png = r.images().get(0);
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w; x++) {
+                int rgb = png.rgbAt(x, y);
+                for (int c = 0; c < 3; c++) {
+                    float v = Math.min(1f, Math.max(0f, pixels.at(0, c, y, x) / 2 + 0.5f));
+                    float want = wantImage.at(0, y, x, c);
+                    di = Math.max(di, Math.abs(v - want));
+                    int byteValue = (rgb >> (16 - 8 * c)) & 0xff;
+                    assertThat(Math.abs(byteValue / 255.0 - want)).as(what + " 8-bit image").isLessThanOrEqualTo(0.5 / 255 + 1e-4);
+                }
+            }
+        }
+        assertThat(dl).as(what + " final latents, max abs").isLessThanOrEqualTo(2e-4);
+        assertThat(di).as(what + " image, max abs").isLessThanOrEqualTo(1e-4);
+        return new double[] {dl, di};
+    }
+
+    static double maxAbs(Tensor a, Tensor b) {
+        double m = 0;
+        for (int i = 0; i < a.size(); i++) {
+            m = Math.max(m, Math.abs(a.get(i) - b.get(i)));
+        }
+        return m;
+    }
+}
