@@ -1,8 +1,11 @@
 package io.senseflow.noise;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.senseflow.InvalidRequestException;
 import io.senseflow.json.Json;
+import io.senseflow.pipeline.GenerationRequest;
 import io.senseflow.tensor.Tensor;
 import java.io.IOException;
 import java.io.InputStream;
@@ -84,5 +87,31 @@ class TorchGeneratorTest {
         // measured: 3044 of 8092 values differ, by at most 1.8e-6 (most by 1-2 ulps; up to thousands of ulps only
         // next to zero, where torch's vectorised cosine has absolute, not relative, accuracy)
         assertThat(s.maxAbs()).isLessThanOrEqualTo(2.5e-6);
+    }
+
+    @Test
+    void successiveDrawsContinueOneGeneratorAndSeedsUseTheirLow32Bits() {
+        TorchGenerator a = new TorchGenerator(11);
+        float[] first = a.randn(40).toArray();
+        float[] second = a.randn(40).toArray();
+        assertThat(second).isNotEqualTo(first);
+        assertThat(new TorchGenerator(11).randn(40).toArray()).containsExactly(first);
+        assertThat(new TorchGenerator(11 + (1L << 32)).randn(40).toArray()).containsExactly(first);
+        assertThat(new TorchGenerator(-1).randn(17).toArray()).containsExactly(new TorchGenerator(0xffffffffL).randn(17).toArray());
+    }
+
+    @Test
+    void requestsSelectTheSourceAndRefuseKeysWithTorchNoise() {
+        GenerationRequest r = GenerationRequest.builder().prompt("a").seed(4).noiseSource(NoiseSource.TORCH).build();
+        assertThat(r.noiseSource()).isEqualTo(NoiseSource.TORCH);
+        assertThat(r.toBuilder().build().noiseSource()).isEqualTo(NoiseSource.TORCH);
+        assertThat(GenerationRequest.builder().prompt("a").build().noiseSource()).isEqualTo(NoiseSource.COUNTER);
+        assertThatThrownBy(() -> GenerationRequest.builder().prompt("a").noiseSource(NoiseSource.TORCH)
+                .noiseKeys(List.of(new NoiseKey(1, 0))).build())
+                .isInstanceOf(InvalidRequestException.class).hasMessageStartingWith("noiseKeys: expected no explicit keys");
+        assertThat(NoiseSource.fromId("Torch")).isEqualTo(NoiseSource.TORCH);
+        assertThat(NoiseSource.fromId("sdk")).isEqualTo(NoiseSource.COUNTER);
+        assertThatThrownBy(() -> NoiseSource.fromId("numpy")).isInstanceOf(InvalidRequestException.class)
+                .hasMessage("noise: expected one of [sdk, torch], got numpy");
     }
 }

@@ -41,6 +41,24 @@ class OptimumReferenceTest {
     }
 
     @Test
+    void torchNoiseDrawsTheWholeBatchAsOneTensorAsDiffusersDoes() {
+        Path folder = Fixtures.path("optimum-exports/flux_dev/onnx");
+        try (LoadedModel model = Models.load(folder, OPTIONS);
+             SafetensorsFile ref = SafetensorsFile.open(Fixtures.path("optimum-exports/flux_dev/reference/ref.safetensors"))) {
+            GenerationRequest.Builder b = GenerationRequest.builder().prompts(List.of(PROMPTS)).numInferenceSteps(3)
+                    .guidanceScale(4.0).width(64).height(64).decode(false);
+            GenerationResult seeded = model.pipeline().generate(b.seed(NOISE_SEED).noiseSource(NoiseSource.TORCH).build());
+            // diffusers: randn_tensor((2, 16, 8, 8), generator) -- one draw of the batch shape, not one per sample
+            Tensor batchNoise = new io.senseflow.noise.TorchGenerator(NOISE_SEED).randn(2, 16, 8, 8);
+            GenerationResult explicit = model.pipeline().generate(b.noiseSource(NoiseSource.COUNTER).latents(batchNoise).build());
+            assertThat(seeded.latents().toArray()).containsExactly(explicit.latents().toArray());
+            // its first 1024 values are the batch-of-one draw (a multiple of 16), so sample 0 is the p0 reference run
+            assertThat(maxAbs(seeded.latents().sample(0), ref.tensor("p0_s3_64x64/latents_unpacked"))).isLessThanOrEqualTo(2e-4);
+            assertThat(maxAbs(seeded.latents().sample(1), ref.tensor("p1_s3_64x64/latents_unpacked"))).isGreaterThan(1e-2);
+        }
+    }
+
+    @Test
     void sdxl() {
         reproduce("sdxl", ModelFamily.SDXL, 6.0, true);
     }
