@@ -96,6 +96,8 @@ class OptimumReferenceTest {
                 GenerationResult seeded = model.pipeline().generate(b.latents(null).seed(NOISE_SEED)
                         .noiseSource(NoiseSource.TORCH).build());
                 double[] s = compare(model, seeded, wantLatents, wantImage, run + " (torch noise, seed " + NOISE_SEED + ")");
+                // the seed gives torch's noise bit for bit, so the run is the explicit-noise run exactly
+                assertThat(seeded.latents().toArray()).as(run).containsExactly(explicit.latents().toArray());
                 assertThat(seeded.images().get(0).metadata()).containsEntry("noise", "torch").containsEntry("seed", "4321");
                 report.append(String.format(Locale.ROOT, "%n  %s: explicit noise latents %.1e image %.1e; torch noise "
                         + "latents %.1e image %.1e", run, e[0], e[1], s[0], s[1]));
