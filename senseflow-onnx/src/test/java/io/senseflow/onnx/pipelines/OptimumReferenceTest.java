@@ -41,6 +41,36 @@ class OptimumReferenceTest {
     }
 
     @Test
+    void everyTokenizerFolderGivesThePipelinesIdsWithTheLoadersChoiceOfTokenizer() throws Exception {
+        String[][] folders = {{"sd3", "tokenizer", "<|endoftext|>"}, {"sd3", "tokenizer_2", "!"}, {"sd3", "tokenizer_3", null},
+            {"flux_dev", "tokenizer", "<|endoftext|>"}, {"flux_dev", "tokenizer_2", null},
+            {"sdxl", "tokenizer", "<|endoftext|>"}, {"sdxl", "tokenizer_2", "!"}};
+        for (String[] f : folders) {
+            boolean t5 = f[2] == null;
+            ModelFolder folder = ModelFolder.open(Fixtures.path("optimum-exports/" + f[0] + "/onnx"));
+            // the same call the family layouts make (Sd3Layout, FluxLayout, SdxlLayout)
+            LayoutContext ctx = new LayoutContext(folder, OPTIONS, null);
+            io.senseflow.model.Tokenizer tok = t5 ? ctx.tokenizer(f[1], 24, 24, null, 0)
+                    : ctx.tokenizer(f[1], null, Sd3Layout.CLIP_LENGTH, f[2], 0);
+            try (SafetensorsFile ref = SafetensorsFile.open(Fixtures.path("optimum-exports/" + f[0] + "/reference/ref.safetensors"))) {
+                assertThat(tok).as(f[0] + "/" + f[1]).isInstanceOf(t5 ? io.senseflow.onnx.tokenizer.HfTokenizer.class
+                        : io.senseflow.onnx.tokenizer.ClipBpeTokenizer.class);
+                String[] keys = {"p0", "p1", "neg"};
+                String[] texts = {PROMPTS[0], PROMPTS[1], NEGATIVE};
+                for (int i = 0; i < keys.length; i++) {
+                    long[] want = ref.longs("tokens/" + f[1] + "/" + keys[i]);
+                    assertThat(tok.tokenize(List.of(texts[i])).ids()[0]).as(f[0] + "/" + f[1] + " " + keys[i])
+                            .containsExactly(want);
+                }
+            } finally {
+                if (tok instanceof AutoCloseable c) {
+                    c.close();
+                }
+            }
+        }
+    }
+
+    @Test
     void torchNoiseDrawsTheWholeBatchAsOneTensorAsDiffusersDoes() {
         Path folder = Fixtures.path("optimum-exports/flux_dev/onnx");
         try (LoadedModel model = Models.load(folder, OPTIONS);

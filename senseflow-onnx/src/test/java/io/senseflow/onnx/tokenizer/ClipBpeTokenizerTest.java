@@ -92,6 +92,31 @@ class ClipBpeTokenizerTest {
     }
 
     @Test
+    void oneInstanceServesSeveralThreads() throws Exception {
+        ClipBpeTokenizer tok = load("sdxl/onnx/tokenizer_2");
+        List<String> prompts = new ArrayList<>(PROMPTS.values());
+        for (int i = 0; i < 40; i++) {
+            prompts.add("word" + i + " and sub-word number " + (i * 7919));
+        }
+        TokenizedPrompts alone = tok.tokenize(prompts);
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(4);
+        try {
+            List<java.util.concurrent.Future<TokenizedPrompts>> runs = new ArrayList<>();
+            for (int t = 0; t < 8; t++) {
+                runs.add(pool.submit(() -> tok.tokenize(prompts)));
+            }
+            for (java.util.concurrent.Future<TokenizedPrompts> r : runs) {
+                TokenizedPrompts got = r.get();
+                for (int i = 0; i < prompts.size(); i++) {
+                    assertThat(got.ids()[i]).containsExactly(alone.ids()[i]);
+                }
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
     void literalBangIsThePadTokenOnlyWhereItIsAnAddedToken() {
         long[] plain = load("sd3/onnx/tokenizer").encode("boat!");
         long[] withAdded = load("sd3/onnx/tokenizer_2").encode("boat!");
