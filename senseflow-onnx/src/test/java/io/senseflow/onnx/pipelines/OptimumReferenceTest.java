@@ -71,6 +71,22 @@ class OptimumReferenceTest {
     }
 
     @Test
+    void aTokenizerJsonIsPreferredOverTheSlowFiles(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+        // T5's tokenizer.json dropped into a CLIP folder: the loader reads it (HfTokenizer), not vocab.json + merges.txt,
+        // and so finds no "<|endoftext|>" pad token in it
+        Path copy = Fixtures.copy("optimum-exports/sd3/onnx", tmp.resolve("sd3"));
+        Files.copy(copy.resolve("tokenizer_3/tokenizer.json"), copy.resolve("tokenizer/tokenizer.json"));
+        LayoutContext ctx = new LayoutContext(ModelFolder.open(copy), OPTIONS, null);
+        org.assertj.core.api.Assertions.assertThatThrownBy(
+                () -> ctx.tokenizer("tokenizer", null, Sd3Layout.CLIP_LENGTH, "<|endoftext|>", 0))
+                .isInstanceOf(io.senseflow.ModelLoadException.class)
+                .hasMessage(copy.toAbsolutePath().resolve("tokenizer/tokenizer.json") + ": pad_token of "
+                        + "tokenizer_config.json \"<|endoftext|>\" is neither in the vocabulary nor an added token");
+        assertThat(ctx.tokenizer("tokenizer_2", null, Sd3Layout.CLIP_LENGTH, "!", 0))
+                .isInstanceOf(io.senseflow.onnx.tokenizer.ClipBpeTokenizer.class);
+    }
+
+    @Test
     void torchNoiseDrawsTheWholeBatchAsOneTensorAsDiffusersDoes() {
         Path folder = Fixtures.path("optimum-exports/flux_dev/onnx");
         try (LoadedModel model = Models.load(folder, OPTIONS);
