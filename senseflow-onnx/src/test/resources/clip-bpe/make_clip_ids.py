@@ -4,10 +4,11 @@ Run with the local wheels (transformers 4.57.6, no ftfy installed, as the optimu
     python make_clip_ids.py <optimum-exports>/sd3/onnx
 It loads tokenizer/ (pads with <|endoftext|>) and tokenizer_2/ (pads with "!", an added special token) from that
 folder and tokenizes each prompt below as the diffusers pipelines do: padding="max_length", max_length=77,
-truncation=True.
+truncation=True. The first prompts are hand-written; RANDOM_COUNT more are random strings from a fixed seed.
 """
 import json
 import os
+import random
 import sys
 
 import transformers
@@ -31,25 +32,41 @@ PROMPTS = [
     " ".join(["boat lake"] * 40),
     "a photograph of " + ", ".join("detail number %d" % i for i in range(30)),
     "supercalifragilisticexpialidocious antidisestablishmentarianism",
+    "ΟΔΥΣΣΕΥΣ: ΣΑΣ Σ:Σ darkΣ0 ΑΣ' ΑΣ.",
+    "İstanbul ǅungla ﬁsh ① ½ \u2028line\u2029para\x07bell\ufffd",
 ]
+
+# random strings over a mixed alphabet (fixed seed): sub-words, punctuation runs, specials, sigma contexts
+ALPHABET = list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ,.!?'\"-_()[]{}<>|:;\t\n") + [
+    "é", "ü", "ß", "ñ", "東", "京", "\U0001F600", "\u200b", "\u00a0", "'s", "'ll", "<|endoftext|>", "<|startoftext|>",
+    "<|ENDOFTEXT|>", "ǅ", "İ", "Σ", "ﬁ", "\u2028", "\x07", "\ufffd", "①", "½"]
+WORDS = ["boat", "lake", "snowy", "mountain", "village", "starry", "sky", "dark", "noisy", "distorted", "calm", "wooden",
+         "small"]
+RANDOM_COUNT = 200
+
+
+def random_prompts():
+    rng = random.Random(5)
+    return ["".join(rng.choice(ALPHABET + WORDS) for _ in range(rng.randint(0, 30))) for _ in range(RANDOM_COUNT)]
 
 
 def main():
     folder = sys.argv[1]
+    prompts = PROMPTS + random_prompts()
     out = {"transformers": transformers.__version__, "tokenizers": {}}
     for sub in ("tokenizer", "tokenizer_2"):
         tok = CLIPTokenizer.from_pretrained(os.path.join(folder, sub))
         assert type(tok).__name__ == "CLIPTokenizer"
         assert tok.fix_text is None, "ftfy is installed; the fixtures were made without it"
         cases = []
-        for p in PROMPTS:
+        for p in prompts:
             enc = tok(p, padding="max_length", max_length=77, truncation=True)
             full = tok(p, truncation=False)["input_ids"]
             cases.append({"prompt": p, "ids": enc["input_ids"], "mask": enc["attention_mask"], "untruncated": len(full)})
         out["tokenizers"][sub] = {"pad_token": str(tok.pad_token), "pad_id": tok.pad_token_id, "cases": cases}
     here = os.path.dirname(os.path.abspath(__file__))
     with open(os.path.join(here, "clip_ids.json"), "w", encoding="utf-8") as f:
-        json.dump(out, f, ensure_ascii=True, indent=1)
+        json.dump(out, f, ensure_ascii=True, separators=(",", ":"))
         f.write("\n")
 
 

@@ -239,10 +239,78 @@ public final class ClipBpeTokenizer implements Tokenizer {
                 if (joined.length() > 0) {
                     joined.append(' ');
                 }
-                joined.append(word.toLowerCase(Locale.ROOT));
+                joined.append(lowerCase(word));
             }
         }
         return joined.toString();
+    }
+
+    /**
+     * Python's {@code str.lower()}: full lower-case mapping, with capital sigma becoming final sigma when a cased
+     * letter precedes it and none follows (case-ignorable characters skipped), Unicode's Final_Sigma rule as Python
+     * applies it. Java's own sigma rule looks at word boundaries instead and differs, e.g. before {@code :}.
+     */
+    static String lowerCase(String word) {
+        if (word.indexOf('\u03A3') < 0) {
+            return word.toLowerCase(Locale.ROOT);
+        }
+        StringBuilder sb = new StringBuilder(word.length());
+        for (int i = 0; i < word.length(); ) {
+            int cp = word.codePointAt(i);
+            if (cp == 0x03A3) {
+                sb.append(finalSigma(word, i) ? '\u03C2' : '\u03C3');
+            } else {
+                sb.append(new String(Character.toChars(cp)).toLowerCase(Locale.ROOT));
+            }
+            i += Character.charCount(cp);
+        }
+        return sb.toString();
+    }
+
+    private static boolean finalSigma(String s, int at) {
+        int j = at;
+        int before = -1;
+        while (j > 0) {
+            int c = s.codePointBefore(j);
+            j -= Character.charCount(c);
+            if (!isCaseIgnorable(c)) {
+                before = c;
+                break;
+            }
+        }
+        if (before < 0 || !isCased(before)) {
+            return false;
+        }
+        for (int k = at + 1; k < s.length(); ) {
+            int c = s.codePointAt(k);
+            if (!isCaseIgnorable(c)) {
+                return !isCased(c);
+            }
+            k += Character.charCount(c);
+        }
+        return true;
+    }
+
+    private static boolean isCased(int cp) {
+        return Character.isLowerCase(cp) || Character.isUpperCase(cp) || Character.isTitleCase(cp);
+    }
+
+    /** Unicode's Case_Ignorable: marks, format characters, modifiers, and the mid-word punctuation of word breaking. */
+    private static boolean isCaseIgnorable(int cp) {
+        switch (Character.getType(cp)) {
+            case Character.NON_SPACING_MARK, Character.ENCLOSING_MARK, Character.FORMAT, Character.MODIFIER_LETTER,
+                 Character.MODIFIER_SYMBOL:
+                return true;
+            default:
+                break;
+        }
+        switch (cp) {
+            case 0x0027, 0x002E, 0x003A, 0x00B7, 0x0387, 0x055F, 0x05F4, 0x2018, 0x2019, 0x2024, 0x2027, 0xFE13, 0xFE52,
+                 0xFE55, 0xFF07, 0xFF0E, 0xFF1A:
+                return true;
+            default:
+                return false;
+        }
     }
 
     private static boolean isControl(int cp) {
