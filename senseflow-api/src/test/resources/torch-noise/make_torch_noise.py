@@ -1,9 +1,10 @@
 """Writes torch_noise.json: float32 bits of torch.randn on CPU generators, for TorchNoiseTest.
 
 Run with the local wheels (torch 2.13.0+cpu, as the optimum-exports fixtures were made):
-    python make_torch_noise.py [capability]
-`capability` (default: whatever torch picks) is passed as ATEN_CPU_CAPABILITY before torch is imported, so the
-script can show which of torch's normal kernels (scalar, AVX2, AVX-512 build) the checked-in file holds.
+    python make_torch_noise.py            -> torch_noise.json (the kernel torch picks: AVX-512 on the build machine)
+    python make_torch_noise.py default    -> torch_noise_scalar.json (ATEN_CPU_CAPABILITY=default, the scalar kernel)
+    python make_torch_noise.py avx2       -> torch_noise_avx2.json (not checked in: identical to torch_noise.json)
+The argument is passed as ATEN_CPU_CAPABILITY before torch is imported.
 
 Each case is one fresh torch.Generator("cpu").manual_seed(seed) and a list of successive torch.randn calls on it
 (a later call sees the generator state the earlier ones left, including torch's cached second Box-Muller value
