@@ -5,7 +5,6 @@ import io.senseflow.ModelLoadException;
 import io.senseflow.model.TokenizedPrompts;
 import io.senseflow.model.Tokenizer;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.text.Normalizer;
 import java.util.ArrayList;
@@ -468,9 +467,5 @@ public final class ClipBpeTokenizer implements Tokenizer {
             return ClipBpeFiles.read(folder.toAbsolutePath().normalize(), maxLength, defaultMaxLength, padToken,
                     defaultPadToken, defaultPadId);
         }
-    }
-
-    static boolean hasSlowFiles(Path folder) {
-        return Files.isRegularFile(folder.resolve(ClipBpeFiles.VOCAB)) && Files.isRegularFile(folder.resolve(ClipBpeFiles.MERGES));
     }
 }
