@@ -2,6 +2,7 @@ package io.senseflow.pipeline;
 
 import io.senseflow.InvalidRequestException;
 import io.senseflow.noise.NoiseKey;
+import io.senseflow.noise.NoiseSource;
 import io.senseflow.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -16,7 +17,9 @@ import java.util.Optional;
  *
  * <p>Noise: sample {@code i} (prompt-major, then image within the prompt) uses {@link NoiseKey}
  * {@code (seed, i)} unless explicit {@link Builder#noiseKeys keys} are given; a batch therefore reproduces the
- * same images as single requests with the matching keys.
+ * same images as single requests with the matching keys. With {@link Builder#noiseSource noiseSource(TORCH)} the
+ * noise instead follows PyTorch's CPU generator seeded with {@link #seed()}, one draw of the whole batch as diffusers
+ * makes it (see {@link NoiseSource#TORCH}); explicit keys are refused then.
  *
  * <p>Immutable (build with its Builder, which is not thread-safe): safe to share between threads.
  */
@@ -33,6 +36,7 @@ public final class GenerationRequest {
     private final int imagesPerPrompt;
     private final Tensor latents;
     private final boolean decode;
+    private final NoiseSource noiseSource;
 
     private GenerationRequest(Builder b) {
         this.prompts = List.copyOf(b.prompts);
@@ -47,6 +51,7 @@ public final class GenerationRequest {
         this.imagesPerPrompt = b.imagesPerPrompt;
         this.latents = b.latents;
         this.decode = b.decode;
+        this.noiseSource = b.noiseSource;
     }
 
     /** @return a new builder */
@@ -69,6 +74,7 @@ public final class GenerationRequest {
         b.imagesPerPrompt = imagesPerPrompt;
         b.latents = latents;
         b.decode = decode;
+        b.noiseSource = noiseSource;
         return b;
     }
 
@@ -150,6 +156,11 @@ public final class GenerationRequest {
         return decode;
     }
 
+    /** @return where the noise comes from ({@link NoiseSource#COUNTER} unless set) */
+    public NoiseSource noiseSource() {
+        return noiseSource;
+    }
+
     /** Builder for {@link GenerationRequest}. */
     public static final class Builder {
         private List<String> prompts = new ArrayList<>();
@@ -164,6 +175,7 @@ public final class GenerationRequest {
         private int imagesPerPrompt = 1;
         private Tensor latents;
         private boolean decode = true;
+        private NoiseSource noiseSource = NoiseSource.COUNTER;
 
         private Builder() {
         }
@@ -246,6 +258,16 @@ public final class GenerationRequest {
             return this;
         }
 
+        /**
+         * @param source {@link NoiseSource#COUNTER} (the default: per-sample keys) or {@link NoiseSource#TORCH}
+         *     (PyTorch's CPU generator seeded with the seed, as diffusers draws it)
+         * @return this
+         */
+        public Builder noiseSource(NoiseSource source) {
+            this.noiseSource = Objects.requireNonNull(source, "noiseSource");
+            return this;
+        }
+
         /** @param value false to return latents only @return this */
         public Builder decode(boolean value) {
             this.decode = value;
@@ -294,6 +316,10 @@ public final class GenerationRequest {
             int n = prompts.size() * imagesPerPrompt;
             if (noiseKeys != null && noiseKeys.size() != n) {
                 throw InvalidRequestException.of("noiseKeys", n + " keys (prompts x imagesPerPrompt)", noiseKeys.size());
+            }
+            if (noiseKeys != null && noiseSource == NoiseSource.TORCH) {
+                throw InvalidRequestException.of("noiseKeys", "no explicit keys with the torch noise source (it draws "
+                        + "the whole batch from one generator seeded with seed)", noiseKeys.size() + " keys");
             }
             if (latents != null) {
                 if (latents.rank() != 4 || latents.batch() != n) {

@@ -1,6 +1,7 @@
 package io.senseflow.pipeline;
 
 import io.senseflow.noise.NoiseKey;
+import io.senseflow.noise.NoiseSource;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -22,10 +23,12 @@ import java.util.Map;
  * @param height height in pixels
  * @param imagesPerPrompt images per prompt
  * @param scheduler the scheduler's description
+ * @param noiseSource where the noise came from (with {@link NoiseSource#TORCH} the keys carry the seed; their sample
+ *     index is the position in the one batch-shaped draw)
  */
 public record GenerationSettings(String model, List<String> prompts, List<String> negativePrompts, double[] sigmas,
         double guidanceScale, GuidanceMode guidanceMode, List<NoiseKey> noiseKeys, int width, int height,
-        int imagesPerPrompt, String scheduler) {
+        int imagesPerPrompt, String scheduler, NoiseSource noiseSource) {
 
     /** @return the number of steps */
     public int steps() {
@@ -57,6 +60,9 @@ public record GenerationSettings(String model, List<String> prompts, List<String
         m.put("width", Integer.toString(width));
         m.put("height", Integer.toString(height));
         m.put("scheduler", scheduler);
+        if (noiseSource != NoiseSource.COUNTER) {
+            m.put("noise", noiseSource.id());
+        }
         m.put("model", model);
         m.put("software", "SenseFlow for Java");
         return m;
@@ -71,7 +77,8 @@ public record GenerationSettings(String model, List<String> prompts, List<String
         return model.equals(g.model) && prompts.equals(g.prompts) && negativePrompts.equals(g.negativePrompts)
                 && Arrays.equals(sigmas, g.sigmas) && Double.compare(guidanceScale, g.guidanceScale) == 0
                 && guidanceMode == g.guidanceMode && noiseKeys.equals(g.noiseKeys) && width == g.width
-                && height == g.height && imagesPerPrompt == g.imagesPerPrompt && scheduler.equals(g.scheduler);
+                && height == g.height && imagesPerPrompt == g.imagesPerPrompt && scheduler.equals(g.scheduler)
+                && noiseSource == g.noiseSource;
     }
 
     @Override

@@ -12,7 +12,9 @@ import io.senseflow.model.LatentFormat;
 import io.senseflow.model.PromptEncoder;
 import io.senseflow.noise.GaussianNoise;
 import io.senseflow.noise.NoiseKey;
+import io.senseflow.noise.NoiseSource;
 import io.senseflow.noise.Streams;
+import io.senseflow.noise.TorchGenerator;
 import io.senseflow.schedule.Scheduler;
 import io.senseflow.schedule.SigmaSchedule;
 import io.senseflow.tensor.Tensor;
@@ -24,7 +26,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Text to image, engine-free: tokenize and encode the prompts, draw the seeded initial noise, run the
+ * Text to image, engine-free: tokenize and encode the prompts, draw the seeded initial noise (the SDK's counter-based
+ * noise, or PyTorch's CPU generator when the request asks for {@link NoiseSource#TORCH}), run the
  * scheduler loop over the generator (classifier-free guidance batched as {@code [uncond; cond]} when on),
  * decode, and return images with their settings and timings.
  *
@@ -155,7 +158,10 @@ public final class TextToImagePipeline implements AutoCloseable {
         long t1 = System.nanoTime();
 
         // 2. denoise
-        Tensor eps = request.latents().orElseGet(() -> GaussianNoise.sample(keyArray, Streams.INITIAL_NOISE, latentShape));
+        // torch noise: one generator per request, the initial noise first, step noise after it (diffusers' order)
+        TorchGenerator torch = request.noiseSource() == NoiseSource.TORCH ? new TorchGenerator(request.seed()) : null;
+        Tensor eps = request.latents().orElseGet(() -> torch != null ? torch.randn(latentShape)
+                : GaussianNoise.sample(keyArray, Streams.INITIAL_NOISE, latentShape));
         Tensor x = generator.pureNoiseState(eps, schedule.sigma(0));
         int steps = schedule.numSteps();
         long[] stepNanos = new long[steps];
@@ -169,7 +175,8 @@ public final class TextToImagePipeline implements AutoCloseable {
             String position = "step " + (k + 1) + " of " + steps + " (sigma " + sigma + ")";
             requireFinite(v, "generation: denoise", position, "generator output (velocity)");
             final int step = k;
-            x = scheduler.step(x, v, schedule, k, () -> GaussianNoise.sample(keyArray, Streams.stepNoise(step), latentShape));
+            x = scheduler.step(x, v, schedule, k, () -> torch != null ? torch.randn(latentShape)
+                    : GaussianNoise.sample(keyArray, Streams.stepNoise(step), latentShape));
             requireFinite(x, "generation: denoise", position, "latents after the scheduler step");
             stepNanos[k] = System.nanoTime() - s0;
             listener.onStep(new ProgressListener.Step(k + 1, steps, schedule.sigma(k + 1), System.nanoTime() - t1, x));
@@ -179,7 +186,7 @@ public final class TextToImagePipeline implements AutoCloseable {
         // 3. decode
         GenerationSettings settings = new GenerationSettings(modelName, request.prompts(), request.negativePrompts(),
                 schedule.sigmas(), guidance, cfg ? GuidanceMode.CFG : guidanceMode, keys, width, height,
-                request.imagesPerPrompt(), scheduler.toString());
+                request.imagesPerPrompt(), scheduler.toString(), request.noiseSource());
         List<Image> images = new ArrayList<>();
         if (request.decode() && decoder != null) {
             if (cancellation.isCancelled()) {

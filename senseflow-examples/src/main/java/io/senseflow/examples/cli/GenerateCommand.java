@@ -2,6 +2,7 @@ package io.senseflow.examples.cli;
 
 import io.senseflow.InvalidRequestException;
 import io.senseflow.image.Image;
+import io.senseflow.noise.NoiseSource;
 import io.senseflow.onnx.pipelines.LoadOptions;
 import io.senseflow.onnx.pipelines.LoadedModel;
 import io.senseflow.onnx.pipelines.ModelFamily;
@@ -65,6 +66,12 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Option(names = "--seed", defaultValue = "0", description = "noise seed (default: ${DEFAULT-VALUE})")
     long seed;
+
+    @Option(names = "--noise", defaultValue = "sdk", paramLabel = "sdk|torch",
+            description = {"noise source (default: ${DEFAULT-VALUE}): sdk = the SDK's counter-based noise (each image its "
+                    + "own key, batch-independent); torch = PyTorch's CPU generator seeded with --seed, as diffusers "
+                    + "draws it, so a seed gives the same image as the Python pipeline"})
+    String noise;
 
     @Option(names = "--width", paramLabel = "PX", description = "image width (default: the model's)")
     Integer width;
@@ -147,7 +154,7 @@ final class GenerateCommand implements Callable<Integer> {
     /** Request field names as the command line spells them, for messages. */
     private static final Map<String, String> OPTION_NAMES = Map.of("numInferenceSteps", "--steps", "sigmas", "--sigmas",
             "guidanceScale", "--guidance", "width", "--width", "height", "--height", "imagesPerPrompt", "--batch",
-            "prompts", "--prompt", "negativePrompts", "--negative-prompt");
+            "prompts", "--prompt", "negativePrompts", "--negative-prompt", "noise", "--noise");
 
     /** @return the exception with a leading request field name replaced by its option name */
     static InvalidRequestException withOptionNames(InvalidRequestException e) {
@@ -164,6 +171,11 @@ final class GenerateCommand implements Callable<Integer> {
         GenerationRequest.Builder b = GenerationRequest.builder().prompts(prompts).seed(seed).imagesPerPrompt(batch);
         if (negativePrompt != null) {
             b.negativePrompt(negativePrompt);
+        }
+        try {
+            b.noiseSource(NoiseSource.fromId(noise));
+        } catch (InvalidRequestException e) {
+            throw withOptionNames(e);
         }
         if (schedule != null && schedule.steps != null) {
             b.numInferenceSteps(schedule.steps);

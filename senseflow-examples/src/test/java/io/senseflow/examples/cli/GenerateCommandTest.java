@@ -126,6 +126,43 @@ class GenerateCommandTest {
     }
 
     @Test
+    void torchNoiseReproducesTheDiffusersReferenceFromTheSeedAlone() {
+        // the shared SD3 Optimum export as shipped; its reference run p0_s3_96x64 started from
+        // torch.randn(..., generator=torch.Generator("cpu").manual_seed(4321)) (fixture README)
+        Path model = io.senseflow.fixtures.Fixtures.path("optimum-exports/sd3/onnx");
+        Path png = dir.resolve("boat.png");
+        Run r = run("generate", "--model", model.toString(), "--prompt", "a small wooden boat on a calm lake",
+                "--negative-prompt", "dark, noisy, distorted", "--steps", "3", "--guidance", "4.5", "--width", "64",
+                "--height", "96", "--t5-length", "24", "--seed", "4321", "--noise", "torch", "--threads", "1", "--quiet",
+                "--out", png.toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        Image written = Image.read(png);
+        assertThat(written.metadata()).containsEntry("noise", "torch").containsEntry("seed", "4321");
+        try (io.senseflow.onnx.safetensors.SafetensorsFile ref = io.senseflow.onnx.safetensors.SafetensorsFile.open(
+                io.senseflow.fixtures.Fixtures.path("optimum-exports/sd3/reference/ref.safetensors"))) {
+            io.senseflow.tensor.Tensor want = ref.tensor("p0_s3_96x64/image");
+            assertThat(written.width()).isEqualTo(64);
+            assertThat(written.height()).isEqualTo(96);
+            double worst = 0;
+            for (int y = 0; y < 96; y++) {
+                for (int x = 0; x < 64; x++) {
+                    int rgb = written.rgbAt(x, y);
+                    for (int c = 0; c < 3; c++) {
+                        worst = Math.max(worst, Math.abs(((rgb >> (16 - 8 * c)) & 0xff) / 255.0 - want.at(0, y, x, c)));
+                    }
+                }
+            }
+            // 8-bit rounding of an image that matches to ~3e-6
+            assertThat(worst).isLessThanOrEqualTo(0.5 / 255 + 1e-4);
+        }
+        Run sdk = run("generate", "--model", model.toString(), "--prompt", "a small wooden boat on a calm lake",
+                "--steps", "1", "--width", "64", "--height", "64", "--t5-length", "24", "--seed", "4321", "--threads", "1",
+                "--quiet", "--out", dir.resolve("sdk.png").toString());
+        assertThat(sdk.code()).as(sdk.err()).isZero();
+        assertThat(Image.read(dir.resolve("sdk.png")).metadata()).doesNotContainKey("noise");
+    }
+
+    @Test
     void badInputGivesClearMessagesAndExitCodes() {
         Fixture flux = TinyModelFolders.flux(dir.resolve("flux"));
         String model = flux.dir().toString();
@@ -166,6 +203,10 @@ class GenerateCommandTest {
         Run family = run("generate", "--model", model, "--prompt", "a", "--out", out, "--family", "sd4");
         assertThat(family.code()).isEqualTo(2);
         assertThat(family.err()).contains("--family: expected one of [sd3, flux, sdxl, senseflow], got sd4");
+
+        Run noise = run("generate", "--model", model, "--prompt", "a", "--out", out, "--noise", "numpy");
+        assertThat(noise.code()).isEqualTo(2);
+        assertThat(noise.err()).contains("--noise: expected one of [sdk, torch], got numpy");
 
         Run noSub = run();
         assertThat(noSub.code()).isEqualTo(2);

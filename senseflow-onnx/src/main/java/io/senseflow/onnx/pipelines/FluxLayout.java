@@ -8,7 +8,7 @@ import io.senseflow.onnx.runtime.DenoiserBinding;
 import io.senseflow.onnx.runtime.OrtFluxGenerator;
 import io.senseflow.onnx.runtime.OrtModel;
 import io.senseflow.onnx.runtime.OrtTextEncoder;
-import io.senseflow.onnx.tokenizer.HfTokenizer;
+import io.senseflow.model.Tokenizer;
 import io.senseflow.pipeline.GuidanceMode;
 import io.senseflow.pipeline.ModelDefaults;
 import io.senseflow.schedule.AnchorPreset;
@@ -56,14 +56,14 @@ final class FluxLayout {
         int t5Length = ctx.options().t5SequenceLength()
                 .or(() -> ModelFolder.integer(f.index(), "max_sequence_length", ModelFolder.INDEX))
                 .orElse(guidance || senseflow ? T5_LENGTH : SCHNELL_T5_LENGTH);
-        HfTokenizer tokClip = ctx.tokenizer("tokenizer", null, Sd3Layout.CLIP_LENGTH, "<|endoftext|>", 0);
+        Tokenizer tokClip = ctx.tokenizer("tokenizer", null, Sd3Layout.CLIP_LENGTH, "<|endoftext|>", 0);
         OrtModel clipModel = ctx.load("text_encoder", "the CLIP-L text encoder");
         OrtTextEncoder clip = ctx.track(OrtTextEncoder.builder(clipModel).includeMask(false).build());
         if (clip.pooledOutput() == null) {
             throw new ModelLoadException(clipModel.name() + " has no pooled output (pooler_output or text_embeds); its outputs "
                     + "are " + clipModel.outputs().keySet());
         }
-        HfTokenizer tokT5 = ctx.tokenizer("tokenizer_2", t5Length, t5Length, null, 0);
+        Tokenizer tokT5 = ctx.tokenizer("tokenizer_2", t5Length, t5Length, null, 0);
         OrtTextEncoder t5 = ctx.track(OrtTextEncoder.builder(ctx.load("text_encoder_2", "the T5 text encoder"))
                 .includeMask(false).build());
         long w5 = LayoutContext.outputLastDim(t5.model(), t5.tokensOutput());

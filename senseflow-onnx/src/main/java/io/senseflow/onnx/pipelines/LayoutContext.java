@@ -5,6 +5,8 @@ import io.senseflow.onnx.runtime.OrtModel;
 import io.senseflow.onnx.runtime.OrtRuntime;
 import io.senseflow.onnx.runtime.TensorSpec;
 import io.senseflow.onnx.runtime.WeightOverrides;
+import io.senseflow.model.Tokenizer;
+import io.senseflow.onnx.tokenizer.ClipBpeTokenizer;
 import io.senseflow.onnx.tokenizer.HfTokenizer;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -47,14 +49,31 @@ final class LayoutContext {
     }
 
     /**
+     * The folder's {@code tokenizer.json} through {@link HfTokenizer} when there is one, else CLIP's slow files
+     * ({@code vocab.json} + {@code merges.txt}, as Optimum writes them) through {@link ClipBpeTokenizer}.
+     *
      * @param component tokenizer folder
      * @param maxLength the padded length, or null for the folder's {@code model_max_length} (else {@code fallbackLength})
      * @param fallbackLength the length when neither is given
      * @param fallbackPad the padding token when the files name none, or null
      * @param fallbackPadId the padding id when the files name none and there is no fallback token
      * @return the tokenizer, closed with the context on failure
+     * @throws io.senseflow.ModelLoadException naming the folder when it has neither kind of files
      */
-    HfTokenizer tokenizer(String component, Integer maxLength, int fallbackLength, String fallbackPad, long fallbackPadId) {
+    Tokenizer tokenizer(String component, Integer maxLength, int fallbackLength, String fallbackPad, long fallbackPadId) {
+        java.util.Optional<Path> slow = folder.slowTokenizer(component);
+        if (slow.isPresent()) {
+            ClipBpeTokenizer.Builder b = ClipBpeTokenizer.builder(slow.get()).defaultMaxLength(fallbackLength);
+            if (maxLength != null) {
+                b.maxLength(maxLength);
+            }
+            if (fallbackPad != null) {
+                b.defaultPadToken(fallbackPad);
+            } else {
+                b.defaultPadId(fallbackPadId);
+            }
+            return b.build();
+        }
         HfTokenizer.Builder b = HfTokenizer.builder(folder.requireTokenizer(component)).defaultMaxLength(fallbackLength);
         if (maxLength != null) {
             b.maxLength(maxLength);

@@ -90,7 +90,8 @@ final class ModelFolder {
     /**
      * @param component the tokenizer folder
      * @return its {@code tokenizer.json}
-     * @throws ModelLoadException naming the file when it is missing (with a hint for slow-tokenizer folders)
+     * @throws ModelLoadException naming the folder when it has neither {@code tokenizer.json} nor both slow-tokenizer
+     *     files
      */
     Path requireTokenizer(String component) {
         Path folder = dir.resolve(component);
@@ -98,13 +99,27 @@ final class ModelFolder {
         if (Files.isRegularFile(json)) {
             return json;
         }
-        if (Files.isRegularFile(folder.resolve("vocab.json")) && Files.isRegularFile(folder.resolve("merges.txt"))) {
-            throw new ModelLoadException(component + "/tokenizer.json is missing in " + dir + "; the folder has only the "
-                    + "slow-tokenizer files vocab.json and merges.txt. Convert them once with Python: "
-                    + "AutoTokenizer.from_pretrained(\"" + folder + "\").save_pretrained(\"" + folder + "\") writes tokenizer.json");
+        boolean vocab = Files.isRegularFile(folder.resolve("vocab.json"));
+        boolean merges = Files.isRegularFile(folder.resolve("merges.txt"));
+        String found = !Files.isDirectory(folder) ? "the folder does not exist"
+                : vocab ? "it has vocab.json but no merges.txt" : merges ? "it has merges.txt but no vocab.json"
+                : "it has neither";
+        throw new ModelLoadException("tokenizer folder " + folder + ": expected tokenizer.json, or vocab.json and "
+                + "merges.txt (a CLIP tokenizer as Optimum writes it); " + found);
+    }
+
+    /**
+     * @param component the tokenizer folder
+     * @return the folder when it has no {@code tokenizer.json} but CLIP's slow files {@code vocab.json} and
+     *     {@code merges.txt} ({@code tokenizer.json} is preferred when present)
+     */
+    Optional<Path> slowTokenizer(String component) {
+        Path folder = dir.resolve(component);
+        if (Files.isRegularFile(folder.resolve("tokenizer.json"))) {
+            return Optional.empty();
         }
-        throw new ModelLoadException(component + "/tokenizer.json is missing in " + dir
-                + "; every text encoder needs its tokenizer's tokenizer.json");
+        boolean slow = Files.isRegularFile(folder.resolve("vocab.json")) && Files.isRegularFile(folder.resolve("merges.txt"));
+        return slow ? Optional.of(folder) : Optional.empty();
     }
 
     /** @return the JSON config at {@code relative}, if the file exists */

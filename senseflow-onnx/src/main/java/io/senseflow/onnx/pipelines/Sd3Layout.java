@@ -8,7 +8,7 @@ import io.senseflow.onnx.runtime.DenoiserBinding;
 import io.senseflow.onnx.runtime.OrtGenerator;
 import io.senseflow.onnx.runtime.OrtModel;
 import io.senseflow.onnx.runtime.OrtTextEncoder;
-import io.senseflow.onnx.tokenizer.HfTokenizer;
+import io.senseflow.model.Tokenizer;
 import io.senseflow.pipeline.GuidanceMode;
 import io.senseflow.pipeline.ModelDefaults;
 import io.senseflow.schedule.AnchorPreset;
@@ -52,11 +52,11 @@ final class Sd3Layout {
                 .or(() -> ModelFolder.integer(f.index(), "max_sequence_length", ModelFolder.INDEX))
                 .orElse(senseflow ? SENSEFLOW_T5_LENGTH : T5_LENGTH);
 
-        HfTokenizer tokL = ctx.tokenizer("tokenizer", null, CLIP_LENGTH, "<|endoftext|>", 0);
+        Tokenizer tokL = ctx.tokenizer("tokenizer", null, CLIP_LENGTH, "<|endoftext|>", 0);
         OrtTextEncoder encL = clip(ctx, "text_encoder", "CLIP-L");
-        HfTokenizer tokG = ctx.tokenizer("tokenizer_2", null, CLIP_LENGTH, "!", 0);
+        Tokenizer tokG = ctx.tokenizer("tokenizer_2", null, CLIP_LENGTH, "!", 0);
         OrtTextEncoder encG = clip(ctx, "text_encoder_2", "CLIP-G");
-        HfTokenizer tokT5 = null;
+        Tokenizer tokT5 = null;
         OrtTextEncoder encT5 = null;
         if (f.hasFolder("text_encoder_3")) {
             tokT5 = ctx.tokenizer("tokenizer_3", t5Length, t5Length, null, 0);

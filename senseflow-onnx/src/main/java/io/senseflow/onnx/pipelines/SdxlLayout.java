@@ -9,7 +9,7 @@ import io.senseflow.onnx.runtime.DenoiserBinding;
 import io.senseflow.onnx.runtime.OrtEpsilonModel;
 import io.senseflow.onnx.runtime.OrtModel;
 import io.senseflow.onnx.runtime.OrtTextEncoder;
-import io.senseflow.onnx.tokenizer.HfTokenizer;
+import io.senseflow.model.Tokenizer;
 import io.senseflow.pipeline.GuidanceMode;
 import io.senseflow.pipeline.ModelDefaults;
 import io.senseflow.schedule.AnchorPreset;
@@ -57,10 +57,10 @@ final class SdxlLayout {
         OrtEpsilonModel unet = ctx.track(OrtEpsilonModel.create(um, DenoiserBinding.sdxlUnet(), format));
         EpsilonToFlowAdapter generator = ctx.track(new EpsilonToFlowAdapter(new SdxlUnet(unet), table));
 
-        HfTokenizer tokL = ctx.tokenizer("tokenizer", null, Sd3Layout.CLIP_LENGTH, "<|endoftext|>", 0);
+        Tokenizer tokL = ctx.tokenizer("tokenizer", null, Sd3Layout.CLIP_LENGTH, "<|endoftext|>", 0);
         OrtModel lm = ctx.load("text_encoder", "the CLIP-L text encoder");
         OrtTextEncoder encL = ctx.track(OrtTextEncoder.builder(lm).hiddenState(-2).includeMask(false).build());
-        HfTokenizer tokG = ctx.tokenizer("tokenizer_2", null, Sd3Layout.CLIP_LENGTH, "!", 0);
+        Tokenizer tokG = ctx.tokenizer("tokenizer_2", null, Sd3Layout.CLIP_LENGTH, "!", 0);
         OrtTextEncoder encG = Sd3Layout.clip(ctx, "text_encoder_2", "CLIP-G");
         long wL = LayoutContext.outputLastDim(lm, encL.tokensOutput());
         long wG = LayoutContext.outputLastDim(encG.model(), encG.tokensOutput());

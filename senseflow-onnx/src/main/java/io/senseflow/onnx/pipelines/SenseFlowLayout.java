@@ -17,7 +17,7 @@ import io.senseflow.onnx.runtime.OrtImageDecoder;
 import io.senseflow.onnx.runtime.OrtImageEncoder;
 import io.senseflow.onnx.runtime.OrtModel;
 import io.senseflow.onnx.runtime.OrtTextEncoder;
-import io.senseflow.onnx.tokenizer.HfTokenizer;
+import io.senseflow.model.Tokenizer;
 import io.senseflow.pipeline.GuidanceMode;
 import io.senseflow.pipeline.ModelDefaults;
 import io.senseflow.schedule.Scheduler;
@@ -76,7 +76,7 @@ final class SenseFlowLayout {
         OrtGenerator ort = ctx.track(OrtGenerator.create(tm, binding, Parameterization.VELOCITY, format));
         FixedSizeGenerator generator = ctx.track(new FixedSizeGenerator(ort, tm.name(), tc.latentHeight(), tc.latentWidth()));
 
-        HfTokenizer tokenizer = ctx.tokenizer("tokenizer", parts.text().length(), parts.text().length(), null, 0);
+        Tokenizer tokenizer = ctx.tokenizer("tokenizer", parts.text().length(), parts.text().length(), null, 0);
         OrtTextEncoder text = ctx.track(OrtTextEncoder.builder(ctx.load("text_encoder", "the text encoder"))
                 .pooledOutput(TextEncoder.POOLER_OUTPUT).includeMask(false).build());
         PromptEncoder prompts = ctx.track(new SingleEncoderPrompts(new EncoderPair("text_encoder", tokenizer, text)));

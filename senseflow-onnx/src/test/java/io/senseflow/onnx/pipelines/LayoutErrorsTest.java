@@ -59,11 +59,15 @@ class LayoutErrorsTest {
         Fixture g = TinyModelFolders.flux(dir.resolve("flux"));
         Files.delete(g.dir().resolve("tokenizer/tokenizer.json"));
         Files.writeString(g.dir().resolve("tokenizer/vocab.json"), "{}");
+        assertThatThrownBy(() -> Models.load(g.dir(), OPTIONS))
+                .isInstanceOf(ModelLoadException.class)
+                .hasMessage("tokenizer folder " + g.dir().toAbsolutePath().resolve("tokenizer") + ": expected "
+                        + "tokenizer.json, or vocab.json and merges.txt (a CLIP tokenizer as Optimum writes it); it has "
+                        + "vocab.json but no merges.txt");
         Files.writeString(g.dir().resolve("tokenizer/merges.txt"), "#version: 0.2\n");
         assertThatThrownBy(() -> Models.load(g.dir(), OPTIONS))
                 .isInstanceOf(ModelLoadException.class)
-                .hasMessageContaining("tokenizer/tokenizer.json is missing")
-                .hasMessageContaining("only the slow-tokenizer files vocab.json and merges.txt");
+                .hasMessage("vocab.json in " + g.dir().toAbsolutePath().resolve("tokenizer") + " is an empty vocabulary");
     }
 
     @Test
