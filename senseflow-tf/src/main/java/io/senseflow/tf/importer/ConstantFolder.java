@@ -16,9 +16,12 @@ import org.tensorflow.Session;
  * Owned by one import; closed at its end.
  */
 final class ConstantFolder implements AutoCloseable {
-    private final Graph graph = new Graph();
-    private final Session session = new Session(graph);
-    private final GraphOps ops = GraphOps.of(graph, "fold");
+    /** Folds per scratch graph: a session re-reads its whole graph when ops are added, so it is renewed. */
+    private static final int FOLDS_PER_GRAPH = 48;
+    private Graph graph = new Graph();
+    private Session session = new Session(graph);
+    private GraphOps ops = GraphOps.of(graph, "fold");
+    private int folds;
     private final long limitBytes;
     private final boolean float64;
 
@@ -36,6 +39,13 @@ final class ConstantFolder implements AutoCloseable {
      *     imports the node as ops)
      */
     Value[] fold(OpHandler handler, OnnxNode node, long opset, List<Value> inputs) {
+        if (++folds > FOLDS_PER_GRAPH) {
+            close();
+            graph = new Graph();
+            session = new Session(graph);
+            ops = GraphOps.of(graph, "fold");
+            folds = 1;
+        }
         NodeContext ctx = new NodeContext(node, opset, ops.scoped(NodeContext.label(node)), inputs,
                 (v, o) -> o.constant(v.constant()), float64);
         Value[] produced = handler.apply(ctx);

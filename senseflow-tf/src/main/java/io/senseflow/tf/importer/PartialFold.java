@@ -85,14 +85,11 @@ final class PartialFold {
             long[] xv = x.toLongs();
             long[] yv = y.toLongs();
             boolean[] mask = new boolean[xv.length];
-            boolean any = false;
             for (int i = 0; i < xv.length; i++) {
                 mask[i] = xv[i] == yv[i];
-                any |= mask[i];
             }
-            if (any) {
-                out[k] = new Known(null, xv, mask);
-            }
+            // kept even when nothing is known: a symbolic size concatenated with known ones is still a partial shape
+            out[k] = new Known(null, xv, mask);
         }
         return out;
     }

@@ -35,7 +35,11 @@ final class ResizeHandler {
             throw c.fail("keep_aspect_ratio_policy '" + policy + "' is not supported (stretch is)");
         }
         String nearestMode = c.attrString("nearest_mode", "round_prefer_floor");
-        long[] in = c.staticShape(0, "Resize");
+        long[] in = c.shape(0);
+        if (in == null) {
+            throw c.fail("Resize needs the rank of input 0 to be known at import; specialise the graph's input shapes"
+                    + " (ImportOptions.inputShape)");
+        }
         int r = in.length;
         long[] axesAttr = c.attrInts("axes", null);
         int[] axes = new int[axesAttr == null ? r : axesAttr.length];
@@ -60,7 +64,15 @@ final class ResizeHandler {
             for (int i = 0; i < axes.length; i++) {
                 int a = axes[i];
                 scale[a] = (float) scales[i];
-                out[a] = (long) (scale[a] * in[a]);
+                out[a] = in[a] < 0 ? -1 : (long) (scale[a] * in[a]);
+            }
+        }
+        for (int a = 0; a < r; a++) {
+            boolean resized = !(out[a] == in[a] && scale[a] == 1f);
+            if (resized && in[a] < 0) {
+                throw c.fail("Resize needs the size of resized axis " + a + " of input 0 ('" + c.node().inputs().get(0)
+                        + "') at import, but the input is " + Arrays.toString(in) + "; specialise the graph's input"
+                        + " shapes (ImportOptions.inputShape)");
             }
         }
         GraphOps o = c.ops();
@@ -165,7 +177,12 @@ final class ResizeHandler {
         Output<?> x = axis == rank - 1 ? y : o.transpose(y, perm);
         Output<?> z = o.binary("MatMul", o.reshape(x, -1, nIn), m);
         moved[rank - 1] = nOut;
-        z = o.reshape(z, moved);
+        if (Arrays.stream(moved).filter(d -> d < 0).count() <= 1) {
+            z = o.reshape(z, moved);
+        } else {
+            Output<?> lead = o.op("Slice").in(o.shapeOf(x)).in(o.longs(0)).in(o.longs(rank - 1)).out();
+            z = o.op("Reshape").in(z).in(o.concat(java.util.List.of(lead, o.longs(nOut)), 0)).out();
+        }
         return axis == rank - 1 ? z : o.transpose(z, inverse);
     }
 

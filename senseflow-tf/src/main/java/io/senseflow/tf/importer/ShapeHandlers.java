@@ -133,6 +133,54 @@ final class ShapeHandlers {
                 return NodeContext.one(o.reshape(c.in(0), target));
             }
         }
+        if (c.has(1) && c.value(1).isPartial()) {
+            // a shape with one symbolic element (the batch): that element is the -1 of a static reshape
+            long[] target = c.value(1).partialValues();
+            boolean[] known = c.value(1).partialKnown();
+            int unknown = 0;
+            boolean resolved = true;
+            for (int i = 0; i < target.length; i++) {
+                if (!known[i]) {
+                    unknown++;
+                    target[i] = -1;
+                } else if (target[i] == -1) {
+                    unknown++;
+                } else if (target[i] == 0 && !allowZero) {
+                    if (in != null && i < in.length && in[i] >= 0) {
+                        target[i] = in[i];
+                    } else {
+                        resolved = false;
+                    }
+                }
+            }
+            if (unknown <= 1 && resolved) {
+                return NodeContext.one(o.reshape(c.in(0), target));
+            }
+            // else a Pack of the known elements as constants and the others read at run time: TensorFlow's shape
+            // inference then keeps the known sizes static for the ops downstream
+            Output<?> dynamic = o.cast(c.in(1), DataType.DT_INT64);
+            Output<?> xs = null;
+            Output<?>[] parts = new Output<?>[target.length];
+            for (int i = 0; i < target.length; i++) {
+                if (known[i] && target[i] != 0) {
+                    parts[i] = o.scalarLong(target[i]);
+                } else if (known[i] && !allowZero && (in == null || i >= in.length)) {
+                    throw c.fail("shape element " + i + " is 0 (copy the input's size) but the input has no axis " + i);
+                } else if (known[i] && allowZero) {
+                    parts[i] = o.scalarLong(0);
+                } else {
+                    Output<?> src = dynamic;
+                    int at = i;
+                    if (known[i]) { // 0: the input's size on that axis
+                        xs = xs == null ? o.shapeOf(c.in(0)) : xs;
+                        src = xs;
+                    }
+                    parts[i] = o.op("GatherV2").in(src).in(o.scalarInt(at)).in(o.scalarInt(0)).out();
+                }
+            }
+            Output<?> packed = o.op("Pack").inList(parts).attr("axis", 0L).out();
+            return NodeContext.one(o.op("Reshape").in(c.in(0)).in(packed).out());
+        }
         Output<?> shape = o.cast(c.in(1), DataType.DT_INT64);
         if (!allowZero) {
             long[] ss = c.shape(1);
