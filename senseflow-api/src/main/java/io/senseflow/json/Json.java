@@ -172,8 +172,11 @@ public final class Json {
             case VALUE_STRING:
                 return p.getText();
             case VALUE_NUMBER_INT: {
-                BigInteger b = p.getBigIntegerValue();
-                return b.bitLength() < 64 ? (Object) b.longValue() : b;
+                if (p.getNumberType() == JsonParser.NumberType.BIG_INTEGER) {
+                    BigInteger b = p.getBigIntegerValue();
+                    return b.bitLength() < 64 ? (Object) b.longValue() : b;
+                }
+                return p.getLongValue();
             }
             case VALUE_NUMBER_FLOAT: {
                 double d = p.getDoubleValue();
