@@ -8,7 +8,7 @@ import io.senseflow.train.ModuleInputs;
 import io.senseflow.train.Upstream;
 
 /**
- * The generator's GAN term (ALGORITHM.md §4.4): {@code L_G = -w_gan mean(omega(s_i) D(aug(decode(x0_hat)), c))}.
+ * The generator's GAN term (docs/algorithm.md §4.4): {@code L_G = -w_gan mean(omega(s_i) D(aug(decode(x0_hat)), c))}.
  * The gradient passes back through the discriminator and the (frozen) decoder in input-only mode, so neither
  * module's own parameter gradients change; the augmentation supplies its exact backward.
  *

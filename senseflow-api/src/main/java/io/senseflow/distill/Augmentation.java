@@ -4,7 +4,7 @@ import io.senseflow.noise.RandomStream;
 import io.senseflow.tensor.Tensor;
 
 /**
- * A differentiable augmentation applied to images before the discriminator (ALGORITHM.md §4.4). It must return
+ * A differentiable augmentation applied to images before the discriminator (docs/algorithm.md §4.4). It must return
  * the exact vector-Jacobian product of what it did, so the GAN gradient reaches the generator.
  *
  * <p>Called from the training thread only: implementations need not be thread-safe.

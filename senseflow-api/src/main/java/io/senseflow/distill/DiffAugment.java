@@ -8,7 +8,7 @@ import java.util.EnumSet;
 import java.util.Set;
 
 /**
- * Differentiable augmentation before the discriminator (ALGORITHM.md §4.4; the policy of Zhao et al., 2020,
+ * Differentiable augmentation before the discriminator (docs/algorithm.md §4.4; the policy of Zhao et al., 2020,
  * "Differentiable Augmentation for Data-Efficient GAN Training"): colour (brightness, saturation, contrast), integer
  * translation with zero fill, and cutout, on batches {@code [B, C, H, W]} of images in [-1, 1]. Every sample gets
  * its own parameters, drawn from the {@link RandomStream} the engine passes (seven uniforms per sample, in a fixed

@@ -4,7 +4,7 @@ import io.senseflow.InvalidRequestException;
 import java.util.Locale;
 
 /**
- * Which discriminator the GAN term uses (ALGORITHM.md §4.4, §4.8, §5). The engine only sees a
+ * Which discriminator the GAN term uses (docs/algorithm.md §4.4, §4.8, §5). The engine only sees a
  * {@link io.senseflow.train.DifferentiableModule}; this value records the choice in the config so that a run is
  * reproducible from its saved config, and lets a backend build the matching module.
  *

@@ -32,7 +32,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The SenseFlow distillation loop (ALGORITHM.md §4), engine-free. Each iteration:
+ * The SenseFlow distillation loop (docs/algorithm.md §4), engine-free. Each iteration:
  *
  * <ol>
  *   <li>draws a batch and an anchor per sample, and builds the generator input by backward simulation (probability

@@ -4,7 +4,7 @@ import io.senseflow.schedule.TimestepSampler;
 import io.senseflow.tensor.Tensor;
 
 /**
- * The distribution matching (DMD) term (ALGORITHM.md §4.2): noise the generator's sample to a level drawn from
+ * The distribution matching (DMD) term (docs/algorithm.md §4.2): noise the generator's sample to a level drawn from
  * the family's sampler, compare the teacher's (guided) and the fake score's clean-sample predictions, and push
  * the sample along their difference, normalised per sample by {@code mean |x0_hat - x0_real|}.
  *

@@ -4,7 +4,7 @@ import io.senseflow.InvalidRequestException;
 import java.util.Locale;
 
 /**
- * The model family a run's constants come from (ALGORITHM.md §2-§4). Each family's numbers come from one released
+ * The model family a run's constants come from (docs/algorithm.md §2-§4). Each family's numbers come from one released
  * setup; {@link #CUSTOM} is a neutral starting point for small in-house models.
  *
  * <p>Immutable: safe to share between threads.

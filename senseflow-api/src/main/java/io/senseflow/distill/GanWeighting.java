@@ -4,7 +4,7 @@ import io.senseflow.InvalidRequestException;
 import io.senseflow.schedule.SigmaGrid;
 
 /**
- * The GAN term's time weight {@code omega(s)} and weight {@code w_gan} (ALGORITHM.md §4.4). The three presets
+ * The GAN term's time weight {@code omega(s)} and weight {@code w_gan} (docs/algorithm.md §4.4). The three presets
  * each take both numbers from one source; all are near 0 at {@code s = 1}, so the first anchor (and a one-step
  * student) gets almost no GAN signal.
  *

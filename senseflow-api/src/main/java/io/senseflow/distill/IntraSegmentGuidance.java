@@ -5,7 +5,7 @@ import io.senseflow.schedule.IntraSegmentTimesteps;
 import io.senseflow.tensor.Tensor;
 
 /**
- * Intra-segment guidance (ISG, ALGORITHM.md §4.3): inside the generator's anchor segment {@code (s_i, s_{i+1})},
+ * Intra-segment guidance (ISG, docs/algorithm.md §4.3): inside the generator's anchor segment {@code (s_i, s_{i+1})},
  * the teacher takes a step to a random point {@code s_mid}, the generator (current weights, no gradient)
  * finishes the segment from there, and the generator's own one-step jump across the segment is pulled towards
  * that composite target. It teaches the generator the teacher's trajectory inside each segment.

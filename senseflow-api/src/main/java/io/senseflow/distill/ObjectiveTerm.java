@@ -5,7 +5,7 @@ import java.util.Map;
 
 /**
  * One generator-side loss term's result: its value and its gradient with respect to the generator's output
- * {@code v_G} (objectives express their gradients there so that terms add up, ALGORITHM.md §4.5).
+ * {@code v_G} (objectives express their gradients there so that terms add up, docs/algorithm.md §4.5).
  *
  * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
  *

@@ -4,7 +4,7 @@ import io.senseflow.InvalidRequestException;
 import io.senseflow.tensor.Tensor;
 
 /**
- * The distance ISG minimises between the generator's segment step and its target (ALGORITHM.md §4.3). The
+ * The distance ISG minimises between the generator's segment step and its target (docs/algorithm.md §4.3). The
  * released code uses the pseudo-Huber form; the paper writes L2.
  *
  * <p>Its implementations are immutable records: safe to share between threads.

@@ -7,7 +7,7 @@ import io.senseflow.noise.RandomStream;
 import io.senseflow.tensor.Tensor;
 
 /**
- * How the frozen teacher's score is guided when it serves as the "real" score (ALGORITHM.md §4.2) or takes the
+ * How the frozen teacher's score is guided when it serves as the "real" score (docs/algorithm.md §4.2) or takes the
  * ISG step (§4.3). The scale is drawn per sample from {@code [lo, hi]} (a fixed scale has {@code lo == hi}).
  *
  * <p>Its implementations are immutable records: safe to share between threads.

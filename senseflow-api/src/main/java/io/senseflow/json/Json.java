@@ -1,14 +1,30 @@
 package io.senseflow.json;
 
-import java.math.BigDecimal;
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.PrettyPrinter;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
+import com.fasterxml.jackson.core.exc.StreamReadException;
+import java.io.IOException;
+import java.io.StringWriter;
 import java.math.BigInteger;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * A small strict JSON (RFC 8259) reader and writer for configs, provenance and model metadata. Values map to
+ * Strict JSON (RFC 8259) reading and writing for configs, provenance and model metadata, on Jackson's streaming
+ * parser and generator (jackson-core); this class only fixes the value model, the strictness and the layout. Values
+ * map to
  * {@code Map<String, Object>} (insertion-ordered), {@code List<Object>}, {@code String}, {@code Long} (integers
  * that fit), {@code BigInteger} (larger integers), {@code Double} (anything with a fraction or exponent),
  * {@code Boolean} and {@code null}. Duplicate keys, trailing commas, comments, NaN and nesting deeper than 256
@@ -19,6 +35,22 @@ import java.util.Map;
 public final class Json {
     private static final int MAX_DEPTH = 256;
 
+    /**
+     * Jackson's streaming factory in its strict defaults (no comments, single quotes, trailing commas, leading zeros,
+     * NaN or unquoted names) plus duplicate-key detection; the limits are raised above Jackson's defaults because
+     * a tokenizer.json is legitimately large. Thread-safe once configured.
+     */
+    private static final JsonFactory FACTORY = JsonFactory.builder()
+            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .disable(StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION)
+            .disable(JsonFactory.Feature.INTERN_FIELD_NAMES)
+            .streamReadConstraints(StreamReadConstraints.builder()
+                    .maxNestingDepth(MAX_DEPTH + 1)
+                    .maxStringLength(Integer.MAX_VALUE)
+                    .maxNameLength(1 << 20)
+                    .build())
+            .build();
+
     private Json() {
     }
 
@@ -28,14 +60,21 @@ public final class Json {
      * @throws JsonException with the offset of the problem
      */
     public static Object parse(String text) {
-        Parser p = new Parser(text);
-        p.skipWhitespace();
-        Object v = p.value(0);
-        p.skipWhitespace();
-        if (p.pos != text.length()) {
-            throw p.error("unexpected content after the value");
+        try (JsonParser p = FACTORY.createParser(text)) {
+            JsonToken first = p.nextToken();
+            if (first == null) {
+                throw at(p, "unexpected end of input");
+            }
+            Object v = value(p, first, 0);
+            if (p.nextToken() != null) {
+                throw at(p, "unexpected content after the value");
+            }
+            return v;
+        } catch (StreamReadException | StreamConstraintsException e) {
+            throw fromJackson(e);
+        } catch (IOException e) {
+            throw new JsonException("could not read the JSON text: " + e.getMessage());
         }
-        return v;
     }
 
     /**
@@ -102,377 +141,261 @@ public final class Json {
 
     /** @param value a JSON-mappable value @return compact JSON */
     public static String write(Object value) {
-        StringBuilder sb = new StringBuilder();
-        write(value, sb, -1, 0);
-        return sb.toString();
+        return generate(value, null);
     }
 
     /** @param value a JSON-mappable value @return JSON indented by two spaces, with a trailing newline */
     public static String writePretty(Object value) {
-        StringBuilder sb = new StringBuilder();
-        write(value, sb, 2, 0);
-        return sb.append('\n').toString();
+        return generate(value, new Layout()) + "\n";
     }
 
-    private static void write(Object v, StringBuilder sb, int indent, int level) {
+    private static Object value(JsonParser p, JsonToken t, int depth) throws IOException {
+        if (depth > MAX_DEPTH) {
+            throw at(p, "nesting deeper than " + MAX_DEPTH);
+        }
+        switch (t) {
+            case START_OBJECT: {
+                Map<String, Object> m = new LinkedHashMap<>();
+                for (JsonToken k = next(p); k != JsonToken.END_OBJECT; k = next(p)) {
+                    String key = p.currentName();
+                    m.put(key, value(p, next(p), depth + 1));
+                }
+                return m;
+            }
+            case START_ARRAY: {
+                List<Object> l = new ArrayList<>();
+                for (JsonToken e = next(p); e != JsonToken.END_ARRAY; e = next(p)) {
+                    l.add(value(p, e, depth + 1));
+                }
+                return l;
+            }
+            case VALUE_STRING:
+                return p.getText();
+            case VALUE_NUMBER_INT: {
+                if (p.getNumberType() == JsonParser.NumberType.BIG_INTEGER) {
+                    BigInteger b = p.getBigIntegerValue();
+                    return b.bitLength() < 64 ? (Object) b.longValue() : b;
+                }
+                return p.getLongValue();
+            }
+            case VALUE_NUMBER_FLOAT: {
+                double d = p.getDoubleValue();
+                if (!Double.isFinite(d)) {
+                    throw at(p, "number out of range");
+                }
+                return d;
+            }
+            case VALUE_TRUE:
+                return Boolean.TRUE;
+            case VALUE_FALSE:
+                return Boolean.FALSE;
+            case VALUE_NULL:
+                return null;
+            default:
+                throw at(p, "unexpected " + t);
+        }
+    }
+
+    private static JsonToken next(JsonParser p) throws IOException {
+        JsonToken t = p.nextToken();
+        if (t == null) {
+            throw at(p, "unexpected end of input");
+        }
+        return t;
+    }
+
+    private static JsonException at(JsonParser p, String what) {
+        return new JsonException(what + where(p.currentLocation()));
+    }
+
+    private static String where(JsonLocation loc) {
+        return loc == null || loc.getLineNr() < 0 ? "" : " at line " + loc.getLineNr() + ", column " + loc.getColumnNr();
+    }
+
+    /** Jackson's message without its source excerpt, in the facade's "what at line L, column C" form. */
+    private static JsonException fromJackson(JsonProcessingException e) {
+        String what = e.getOriginalMessage();
+        if (e instanceof StreamConstraintsException && what.contains("nesting depth")) {
+            what = "nesting deeper than " + MAX_DEPTH;
+        } else if (what.startsWith("Duplicate Object property") || what.startsWith("Duplicate field")) {
+            int q = what.indexOf('\'');
+            int r = what.lastIndexOf('\'');
+            what = q >= 0 && r > q ? "duplicate key \"" + what.substring(q + 1, r) + "\"" : "duplicate key (" + what + ")";
+        }
+        what = what.replaceAll("\\[Source: [^\\]]*?; line: (\\d+), column: (\\d+)\\]", "line $1, column $2")
+                .replaceAll(": enable `[^`]*` to allow", " (not allowed in strict JSON)")
+                .replaceAll(" \\(not recognized as one since Feature '[^']*' not enabled for parser\\)", "")
+                .replaceAll("end-of-input(?=[A-Z])", "end-of-input: ");
+        return new JsonException(what + where(e.getLocation()));
+    }
+
+    private static String generate(Object value, Layout layout) {
+        StringWriter out = new StringWriter();
+        try (JsonGenerator g = FACTORY.createGenerator(out)) {
+            if (layout != null) {
+                g.setPrettyPrinter(layout);
+            }
+            emit(value, g, layout);
+        } catch (IOException e) {
+            throw new JsonException("could not write JSON: " + e.getMessage());
+        }
+        return out.toString();
+    }
+
+    private static void emit(Object v, JsonGenerator g, Layout layout) throws IOException {
         if (v == null) {
-            sb.append("null");
+            g.writeNull();
         } else if (v instanceof String s) {
-            quote(s, sb);
+            g.writeString(s);
         } else if (v instanceof Boolean b) {
-            sb.append(b);
+            g.writeBoolean(b);
         } else if (v instanceof Double || v instanceof Float) {
-            double d = ((Number) v).doubleValue();
-            if (!Double.isFinite(d)) {
-                throw new JsonException("cannot write " + d + ": JSON has no NaN or infinity");
-            }
-            if (d == Math.rint(d) && Math.abs(d) < 1e15) {
-                sb.append((long) d).append(".0");
-            } else {
-                sb.append(v instanceof Float ? Float.toString((Float) v) : Double.toString(d));
-            }
+            g.writeNumber(formatReal((Number) v));
+        } else if (v instanceof Long || v instanceof Integer || v instanceof Short || v instanceof Byte) {
+            g.writeNumber(((Number) v).longValue());
+        } else if (v instanceof BigInteger b) {
+            g.writeNumber(b);
         } else if (v instanceof Number n) {
-            sb.append(n);
+            g.writeNumber(n.toString());
         } else if (v instanceof JsonObject o) {
-            write(o.asMap(), sb, indent, level);
+            emit(o.asMap(), g, layout);
         } else if (v instanceof Map<?, ?> m) {
-            sb.append('{');
-            boolean first = true;
+            g.writeStartObject();
             for (Map.Entry<?, ?> e : m.entrySet()) {
-                if (!first) {
-                    sb.append(',');
-                }
-                first = false;
-                newline(sb, indent, level + 1);
-                quote(String.valueOf(e.getKey()), sb);
-                sb.append(indent >= 0 ? ": " : ":");
-                write(e.getValue(), sb, indent, level + 1);
+                g.writeFieldName(String.valueOf(e.getKey()));
+                emit(e.getValue(), g, layout);
             }
-            if (!m.isEmpty()) {
-                newline(sb, indent, level);
-            }
-            sb.append('}');
+            g.writeEndObject();
         } else if (v instanceof List<?> l) {
-            sb.append('[');
-            boolean scalars = l.stream().noneMatch(x -> x instanceof Map || x instanceof List || x instanceof JsonObject);
-            for (int i = 0; i < l.size(); i++) {
-                if (i > 0) {
-                    sb.append(scalars && indent >= 0 ? ", " : ",");
-                }
-                if (!scalars) {
-                    newline(sb, indent, level + 1);
-                }
-                write(l.get(i), sb, indent, level + 1);
+            if (layout != null) {
+                layout.nextArrayInline(l.stream().noneMatch(x -> x instanceof Map || x instanceof List
+                        || x instanceof JsonObject));
             }
-            if (!scalars && !l.isEmpty()) {
-                newline(sb, indent, level);
+            g.writeStartArray();
+            for (Object x : l) {
+                emit(x, g, layout);
             }
-            sb.append(']');
+            g.writeEndArray();
         } else if (v instanceof double[] a) {
             List<Object> l = new ArrayList<>();
             for (double d : a) {
                 l.add(d);
             }
-            write(l, sb, indent, level);
+            emit(l, g, layout);
         } else if (v instanceof long[] a) {
             List<Object> l = new ArrayList<>();
             for (long d : a) {
                 l.add(d);
             }
-            write(l, sb, indent, level);
+            emit(l, g, layout);
         } else if (v instanceof int[] a) {
             List<Object> l = new ArrayList<>();
             for (int d : a) {
                 l.add((long) d);
             }
-            write(l, sb, indent, level);
+            emit(l, g, layout);
         } else {
             throw new JsonException("cannot write a " + v.getClass().getName() + " as JSON");
         }
     }
 
-    private static void newline(StringBuilder sb, int indent, int level) {
-        if (indent >= 0) {
-            sb.append('\n');
-            sb.append(" ".repeat(indent * level));
+    /** Integral reals as {@code 3.0} below 1e15, otherwise Java's shortest round-trip form. */
+    private static String formatReal(Number v) {
+        double d = v.doubleValue();
+        if (!Double.isFinite(d)) {
+            throw new JsonException("cannot write " + d + ": JSON has no NaN or infinity");
         }
+        if (d == Math.rint(d) && Math.abs(d) < 1e15) {
+            return (long) d + ".0";
+        }
+        return v instanceof Float f ? Float.toString(f) : Double.toString(d);
     }
 
-    private static void quote(String s, StringBuilder sb) {
-        sb.append('"');
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            switch (c) {
-                case '"' -> sb.append("\\\"");
-                case '\\' -> sb.append("\\\\");
-                case '\n' -> sb.append("\\n");
-                case '\r' -> sb.append("\\r");
-                case '\t' -> sb.append("\\t");
-                case '\b' -> sb.append("\\b");
-                case '\f' -> sb.append("\\f");
-                default -> {
-                    if (c < 0x20) {
-                        sb.append(String.format("\\u%04x", (int) c));
-                    } else {
-                        sb.append(c);
-                    }
-                }
-            }
-        }
-        sb.append('"');
-    }
+    /**
+     * The pretty layout: two-space indent, {@code "key": value}, arrays of scalars on one line ({@code [1, 2]}),
+     * arrays holding objects or arrays one element per line. One instance per write (it tracks the nesting).
+     */
+    private static final class Layout implements PrettyPrinter {
+        private final Deque<Boolean> inline = new ArrayDeque<>();
+        private boolean nextInline;
+        private int level;
 
-    private static final class Parser {
-        private final String s;
-        private int pos;
-
-        Parser(String s) {
-            this.s = s;
+        void nextArrayInline(boolean scalars) {
+            nextInline = scalars;
         }
 
-        JsonException error(String what) {
-            int line = 1;
-            int col = 1;
-            for (int i = 0; i < Math.min(pos, s.length()); i++) {
-                if (s.charAt(i) == '\n') {
-                    line++;
-                    col = 1;
-                } else {
-                    col++;
-                }
-            }
-            return new JsonException(what + " at line " + line + ", column " + col);
+        private void newline(JsonGenerator g) throws IOException {
+            g.writeRaw('\n');
+            g.writeRaw(" ".repeat(2 * level));
         }
 
-        void skipWhitespace() {
-            while (pos < s.length()) {
-                char c = s.charAt(pos);
-                if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
-                    pos++;
-                } else {
-                    break;
-                }
-            }
+        @Override
+        public void writeRootValueSeparator(JsonGenerator g) throws IOException {
+            g.writeRaw('\n');
         }
 
-        Object value(int depth) {
-            if (depth > MAX_DEPTH) {
-                throw error("nesting deeper than " + MAX_DEPTH);
+        @Override
+        public void writeStartObject(JsonGenerator g) throws IOException {
+            g.writeRaw('{');
+            level++;
+        }
+
+        @Override
+        public void beforeObjectEntries(JsonGenerator g) throws IOException {
+            newline(g);
+        }
+
+        @Override
+        public void writeObjectFieldValueSeparator(JsonGenerator g) throws IOException {
+            g.writeRaw(": ");
+        }
+
+        @Override
+        public void writeObjectEntrySeparator(JsonGenerator g) throws IOException {
+            g.writeRaw(',');
+            newline(g);
+        }
+
+        @Override
+        public void writeEndObject(JsonGenerator g, int entries) throws IOException {
+            level--;
+            if (entries > 0) {
+                newline(g);
             }
-            if (pos >= s.length()) {
-                throw error("unexpected end of input");
-            }
-            char c = s.charAt(pos);
-            switch (c) {
-                case '{':
-                    return object(depth);
-                case '[':
-                    return array(depth);
-                case '"':
-                    return string();
-                case 't':
-                    return literal("true", Boolean.TRUE);
-                case 'f':
-                    return literal("false", Boolean.FALSE);
-                case 'n':
-                    return literal("null", null);
-                default:
-                    if (c == '-' || (c >= '0' && c <= '9')) {
-                        return number();
-                    }
-                    throw error("unexpected character '" + c + "'");
+            g.writeRaw('}');
+        }
+
+        @Override
+        public void writeStartArray(JsonGenerator g) throws IOException {
+            inline.push(nextInline);
+            g.writeRaw('[');
+            level++;
+        }
+
+        @Override
+        public void beforeArrayValues(JsonGenerator g) throws IOException {
+            if (!inline.peek()) {
+                newline(g);
             }
         }
 
-        Object literal(String word, Object value) {
-            if (!s.startsWith(word, pos)) {
-                throw error("invalid literal");
-            }
-            pos += word.length();
-            return value;
-        }
-
-        Map<String, Object> object(int depth) {
-            pos++;
-            Map<String, Object> m = new LinkedHashMap<>();
-            skipWhitespace();
-            if (peek() == '}') {
-                pos++;
-                return m;
-            }
-            while (true) {
-                skipWhitespace();
-                if (peek() != '"') {
-                    throw error("expected a string key");
-                }
-                String key = string();
-                skipWhitespace();
-                expect(':');
-                skipWhitespace();
-                Object v = value(depth + 1);
-                if (m.containsKey(key)) {
-                    throw error("duplicate key \"" + key + "\"");
-                }
-                m.put(key, v);
-                skipWhitespace();
-                char c = next();
-                if (c == '}') {
-                    return m;
-                }
-                if (c != ',') {
-                    pos--;
-                    throw error("expected ',' or '}'");
-                }
-            }
-        }
-
-        List<Object> array(int depth) {
-            pos++;
-            List<Object> l = new ArrayList<>();
-            skipWhitespace();
-            if (peek() == ']') {
-                pos++;
-                return l;
-            }
-            while (true) {
-                skipWhitespace();
-                l.add(value(depth + 1));
-                skipWhitespace();
-                char c = next();
-                if (c == ']') {
-                    return l;
-                }
-                if (c != ',') {
-                    pos--;
-                    throw error("expected ',' or ']'");
-                }
-            }
-        }
-
-        String string() {
-            pos++;
-            StringBuilder sb = new StringBuilder();
-            while (true) {
-                if (pos >= s.length()) {
-                    throw error("unterminated string");
-                }
-                char c = s.charAt(pos++);
-                if (c == '"') {
-                    return sb.toString();
-                }
-                if (c < 0x20) {
-                    pos--;
-                    throw error("control character in string");
-                }
-                if (c != '\\') {
-                    sb.append(c);
-                    continue;
-                }
-                if (pos >= s.length()) {
-                    throw error("unterminated escape");
-                }
-                char e = s.charAt(pos++);
-                switch (e) {
-                    case '"' -> sb.append('"');
-                    case '\\' -> sb.append('\\');
-                    case '/' -> sb.append('/');
-                    case 'b' -> sb.append('\b');
-                    case 'f' -> sb.append('\f');
-                    case 'n' -> sb.append('\n');
-                    case 'r' -> sb.append('\r');
-                    case 't' -> sb.append('\t');
-                    case 'u' -> {
-                        if (pos + 4 > s.length()) {
-                            throw error("truncated \\u escape");
-                        }
-                        int cp = 0;
-                        for (int i = 0; i < 4; i++) {
-                            int d = Character.digit(s.charAt(pos++), 16);
-                            if (d < 0) {
-                                throw error("invalid \\u escape");
-                            }
-                            cp = cp * 16 + d;
-                        }
-                        sb.append((char) cp);
-                    }
-                    default -> {
-                        pos--;
-                        throw error("invalid escape '\\" + e + "'");
-                    }
-                }
-            }
-        }
-
-        Object number() {
-            int start = pos;
-            if (peek() == '-') {
-                pos++;
-            }
-            if (peek() == '0') {
-                pos++;
-            } else if (isDigit(peek())) {
-                while (isDigit(peek())) {
-                    pos++;
-                }
+        @Override
+        public void writeArrayValueSeparator(JsonGenerator g) throws IOException {
+            if (inline.peek()) {
+                g.writeRaw(", ");
             } else {
-                throw error("invalid number");
+                g.writeRaw(',');
+                newline(g);
             }
-            boolean integral = true;
-            if (peek() == '.') {
-                integral = false;
-                pos++;
-                if (!isDigit(peek())) {
-                    throw error("invalid number: digits expected after '.'");
-                }
-                while (isDigit(peek())) {
-                    pos++;
-                }
-            }
-            if (peek() == 'e' || peek() == 'E') {
-                integral = false;
-                pos++;
-                if (peek() == '+' || peek() == '-') {
-                    pos++;
-                }
-                if (!isDigit(peek())) {
-                    throw error("invalid number: digits expected in exponent");
-                }
-                while (isDigit(peek())) {
-                    pos++;
-                }
-            }
-            String text = s.substring(start, pos);
-            if (integral) {
-                BigInteger b = new BigInteger(text);
-                return b.bitLength() < 64 ? (Object) b.longValue() : b;
-            }
-            double d = new BigDecimal(text).doubleValue();
-            if (!Double.isFinite(d)) {
-                throw error("number out of range");
-            }
-            return d;
         }
 
-        private static boolean isDigit(char c) {
-            return c >= '0' && c <= '9';
-        }
-
-        char peek() {
-            return pos < s.length() ? s.charAt(pos) : '\0';
-        }
-
-        char next() {
-            if (pos >= s.length()) {
-                throw error("unexpected end of input");
+        @Override
+        public void writeEndArray(JsonGenerator g, int values) throws IOException {
+            level--;
+            if (!inline.pop() && values > 0) {
+                newline(g);
             }
-            return s.charAt(pos++);
-        }
-
-        void expect(char c) {
-            if (peek() != c) {
-                throw error("expected '" + c + "'");
-            }
-            pos++;
+            g.writeRaw(']');
         }
     }
 }

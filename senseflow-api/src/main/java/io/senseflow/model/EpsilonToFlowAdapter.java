@@ -4,7 +4,7 @@ import io.senseflow.schedule.DdpmSchedule;
 import io.senseflow.tensor.Tensor;
 
 /**
- * Wraps a DDPM epsilon model as a velocity model in the flow convention (ALGORITHM.md §1), so every flow
+ * Wraps a DDPM epsilon model as a velocity model in the flow convention (docs/algorithm.md §1), so every flow
  * algorithm (samplers, DMD, ISG, IDA) applies unchanged to SDXL-type models.
  *
  * <p>With {@code a = sqrt(alpha_bar[t])}, {@code b = sqrt(1 - alpha_bar[t])}: the flow level is

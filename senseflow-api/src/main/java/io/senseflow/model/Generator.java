@@ -38,7 +38,7 @@ public interface Generator extends AutoCloseable {
 
     /**
      * The state that represents "pure noise" at the first noise level of a run. For flow models it is the noise
-     * itself; a mapped DDPM model's pure-noise state is scaled (ALGORITHM.md §1).
+     * itself; a mapped DDPM model's pure-noise state is scaled (docs/algorithm.md §1).
      *
      * @param noise standard normal noise
      * @param sigma the first noise level

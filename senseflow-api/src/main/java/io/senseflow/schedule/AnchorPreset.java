@@ -1,7 +1,7 @@
 package io.senseflow.schedule;
 
 /**
- * The few-step anchors released SenseFlow generators were trained on (ALGORITHM.md §2, K = 4). Literal values,
+ * The few-step anchors released SenseFlow generators were trained on (docs/algorithm.md §2, K = 4). Literal values,
  * not re-derived per resolution.
  *
  * <p>Immutable: safe to share between threads.

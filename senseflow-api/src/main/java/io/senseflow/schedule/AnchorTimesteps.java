@@ -3,7 +3,7 @@ package io.senseflow.schedule;
 import io.senseflow.noise.RandomStream;
 
 /**
- * Uniform over a list of anchors (ALGORITHM.md §4.1): the distillation loop draws the anchor index with
+ * Uniform over a list of anchors (docs/algorithm.md §4.1): the distillation loop draws the anchor index with
  * {@link #sampleIndex}, the level follows.
  *
  * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.

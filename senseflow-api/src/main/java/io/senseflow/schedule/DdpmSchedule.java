@@ -4,7 +4,7 @@ import io.senseflow.InvalidRequestException;
 
 /**
  * The discrete DDPM noise table of epsilon-prediction models such as SDXL, and its mapping into the flow
- * convention (ALGORITHM.md §1).
+ * convention (docs/algorithm.md §1).
  *
  * <p>{@code alpha_bar[t]} for t in 0..999 from "scaled linear" betas {@code linspace(sqrt(b0), sqrt(b1), 1000)^2};
  * {@code a = sqrt(alpha_bar)}, {@code b = sqrt(1 - alpha_bar)}, {@code x_t = a x0 + b eps}. In flow terms

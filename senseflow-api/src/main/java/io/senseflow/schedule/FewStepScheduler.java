@@ -4,7 +4,7 @@ import io.senseflow.InvalidRequestException;
 import java.util.Arrays;
 
 /**
- * The sampler of a distilled SenseFlow generator (ALGORITHM.md §3): start from pure noise at the first anchor,
+ * The sampler of a distilled SenseFlow generator (docs/algorithm.md §3): start from pure noise at the first anchor,
  * predict {@code x0 = x - s_k v} at each anchor and re-noise it to the next anchor with fresh noise
  * ({@link SamplingMode#STOCHASTIC}, the default), or take Euler steps between anchors ending at 0
  * ({@link SamplingMode#EULER}). No classifier-free guidance: guidance is distilled in.

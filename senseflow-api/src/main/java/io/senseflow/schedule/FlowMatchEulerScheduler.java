@@ -3,7 +3,7 @@ package io.senseflow.schedule;
 import io.senseflow.InvalidRequestException;
 
 /**
- * The many-step flow-matching sampler of SD3/SD3.5 and FLUX (ALGORITHM.md §2): Euler on the velocity (or the
+ * The many-step flow-matching sampler of SD3/SD3.5 and FLUX (docs/algorithm.md §2): Euler on the velocity (or the
  * stochastic x0-then-renoise variant), with the noise levels diffusers' {@code FlowMatchEulerDiscreteScheduler}
  * computes.
  *

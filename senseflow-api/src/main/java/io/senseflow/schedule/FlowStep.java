@@ -4,7 +4,7 @@ import io.senseflow.tensor.Tensor;
 import java.util.function.Supplier;
 
 /**
- * The two flow updates of ALGORITHM.md §2-§3 as plain functions.
+ * The two flow updates of docs/algorithm.md §2-§3 as plain functions.
  *
  * <p>Stateless (static methods only): safe to call from any number of threads at once.
  */

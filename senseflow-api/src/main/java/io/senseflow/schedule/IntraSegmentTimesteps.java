@@ -6,7 +6,7 @@ import java.util.Arrays;
 
 /**
  * The point inside an anchor segment where intra-segment guidance hands over from the teacher to the generator
- * (ALGORITHM.md §4.3): for segment {@code (s_i, s_{i+1})} draw a grid index uniformly, strictly inside the
+ * (docs/algorithm.md §4.3): for segment {@code (s_i, s_{i+1})} draw a grid index uniformly, strictly inside the
  * segment with {@code margin} indices kept free at both ends. The last segment ends at the grid's lowest level.
  *
  * <p>Released setups: SD3.5 uses the shifted 1000-step training table with margin 50; FLUX uses the linear grid

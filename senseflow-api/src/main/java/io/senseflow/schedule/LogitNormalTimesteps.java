@@ -5,7 +5,7 @@ import io.senseflow.noise.RandomStream;
 
 /**
  * Logit-normal noise levels {@code sigmoid(mean + std z)} followed by a shift (SD3.5's fake-score sampler is
- * logit-normal(0, 1) then shift 3, ALGORITHM.md §4.7; FLUX's is unshifted).
+ * logit-normal(0, 1) then shift 3, docs/algorithm.md §4.7; FLUX's is unshifted).
  *
  * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
  *

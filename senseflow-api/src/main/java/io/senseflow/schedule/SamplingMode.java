@@ -1,7 +1,7 @@
 package io.senseflow.schedule;
 
 /**
- * How a flow scheduler moves from one noise level to the next (ALGORITHM.md §2, §3).
+ * How a flow scheduler moves from one noise level to the next (docs/algorithm.md §2, §3).
  *
  * <p>Immutable: safe to share between threads.
  */

@@ -3,7 +3,7 @@ package io.senseflow.schedule;
 import io.senseflow.InvalidRequestException;
 
 /**
- * The closed-form noise-level maps of ALGORITHM.md §2.
+ * The closed-form noise-level maps of docs/algorithm.md §2.
  *
  * <p>Stateless (static methods only): safe to call from any number of threads at once.
  */

@@ -3,7 +3,7 @@ package io.senseflow.schedule;
 import io.senseflow.InvalidRequestException;
 
 /**
- * How a flow model's noise levels are shifted towards high noise (ALGORITHM.md §2). A static shift uses a fixed
+ * How a flow model's noise levels are shifted towards high noise (docs/algorithm.md §2). A static shift uses a fixed
  * factor {@code k} (SD3/SD3.5: 3); a dynamic shift derives {@code mu} from the image token count (FLUX).
  *
  * <p>Its implementations are immutable records: safe to share between threads.

@@ -5,7 +5,7 @@ import io.senseflow.noise.RandomStream;
 
 /**
  * Uniform over integer indices [lo, hi] of a grid: {@code s = grid.level(i)}. For SD3.5 (shift 3) and indices
- * 20..980 this gives s in [0.060, 0.994] with mean 0.684 — uniform in index, not in s (ALGORITHM.md §4.2).
+ * 20..980 this gives s in [0.060, 0.994] with mean 0.684 — uniform in index, not in s (docs/algorithm.md §4.2).
  *
  * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
  *

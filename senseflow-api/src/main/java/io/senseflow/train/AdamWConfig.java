@@ -9,7 +9,7 @@ import java.util.Set;
 
 /**
  * AdamW (Loshchilov and Hutter) with decoupled weight decay and global-norm clipping. The released SenseFlow
- * setups (ALGORITHM.md §4.5): betas 0.9/0.999, epsilon 1e-8, no weight decay, lr 1e-6 after 500 warm-up steps,
+ * setups (docs/algorithm.md §4.5): betas 0.9/0.999, epsilon 1e-8, no weight decay, lr 1e-6 after 500 warm-up steps,
  * clip 1.0.
  *
  * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.

@@ -8,7 +8,7 @@ import java.util.Map;
 
 /**
  * A trainable DDPM epsilon module (SDXL-type) seen as a velocity module in the flow convention, with the exact
- * backward of the map (ALGORITHM.md §1): the same transformation as {@link EpsilonToFlowAdapter}, for training.
+ * backward of the map (docs/algorithm.md §1): the same transformation as {@link EpsilonToFlowAdapter}, for training.
  *
  * <p>Given flow inputs ({@code x = x_s}, {@code sigma = s}), the wrapped module receives {@code x = (a + b) x_s},
  * {@link ModuleInputs#TIMESTEP} = the DDPM timestep {@code t}, and {@code sigma = t / 1000} (for modules that

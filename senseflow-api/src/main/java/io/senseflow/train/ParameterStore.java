@@ -27,7 +27,7 @@ public interface ParameterStore {
 
     /**
      * {@code this <- keep * this + (1 - keep) * source} for every parameter, computed per element in double and
-     * rounded to float. IDA uses it with {@code keep = lambda} on the fake score (ALGORITHM.md §4.6); EMA with
+     * rounded to float. IDA uses it with {@code keep = lambda} on the fake score (docs/algorithm.md §4.6); EMA with
      * {@code keep = decay}.
      *
      * @param source a store of the same architecture (names and shapes)

@@ -37,7 +37,7 @@ public sealed interface Upstream permits Upstream.Explicit, Upstream.Linear, Ups
     }
 
     /**
-     * {@code L = mean(w_b * (out - target)^2)} (the fake-score flow-matching loss, ALGORITHM.md §4.7).
+     * {@code L = mean(w_b * (out - target)^2)} (the fake-score flow-matching loss, docs/algorithm.md §4.7).
      *
      * @param target the regression target, same shape as the output
      * @param weights per-sample weights, or null
@@ -49,7 +49,7 @@ public sealed interface Upstream permits Upstream.Explicit, Upstream.Linear, Ups
 
     /**
      * Hinge: {@code L = mean(w_b * relu(1 - sign * out))}; {@code sign = +1} for real samples, {@code -1} for
-     * generated ones (ALGORITHM.md §4.8).
+     * generated ones (docs/algorithm.md §4.8).
      *
      * @param sign +1 or -1
      * @param weights per-sample weights, or null

@@ -10,7 +10,7 @@ import io.senseflow.train.Upstream;
 import io.senseflow.train.UpstreamLoss;
 import org.junit.jupiter.api.Test;
 
-/** Every vector of ALGORITHM.md §4. */
+/** Every vector of docs/algorithm.md §4. */
 class ObjectiveVectorsTest {
 
     @Test

@@ -44,4 +44,26 @@ class JsonTest {
         assertThatThrownBy(() -> o.getObject("isg").requireOnly(java.util.Set.of("margin"))).hasMessageContaining("isg.w: unknown field");
         assertThat(o.getObject("isg").getDouble("w")).isEqualTo(1.0);
     }
+
+    @Test
+    void prettyLayoutIsStable() {
+        Map<String, Object> v = new java.util.LinkedHashMap<>();
+        v.put("name", "tab\there \"q\" \u0001");
+        v.put("shape", new long[] {2, 3});
+        v.put("rows", List.of(Map.of("x", 1.5), List.of()));
+        v.put("empty", Map.of());
+        v.put("big", 1e15);
+        assertThat(Json.writePretty(v)).isEqualTo("{\n  \"name\": \"tab\\there \\\"q\\\" \\u0001\",\n  \"shape\": [2, 3],\n"
+                + "  \"rows\": [\n    {\n      \"x\": 1.5\n    },\n    []\n  ],\n  \"empty\": {},\n  \"big\": 1.0E15\n}\n");
+        assertThat(Json.write(v)).isEqualTo("{\"name\":\"tab\\there \\\"q\\\" \\u0001\",\"shape\":[2,3],"
+                + "\"rows\":[{\"x\":1.5},[]],\"empty\":{},\"big\":1.0E15}");
+    }
+
+    @Test
+    void errorsSayWhatAndWhere() {
+        assertThatThrownBy(() -> Json.parse("{\"a\": 1,\n \"a\": 2}")).isInstanceOf(JsonException.class)
+                .hasMessageContaining("duplicate key \"a\"").hasMessageContaining("line 2");
+        assertThatThrownBy(() -> Json.parse("[1, 2,]")).hasMessageContaining("line 1, column");
+        assertThatThrownBy(() -> Json.parseObject("[1]")).hasMessageContaining("expected a JSON object");
+    }
 }

@@ -8,7 +8,7 @@ import io.senseflow.schedule.DdpmSchedule;
 import io.senseflow.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 
-/** ALGORITHM.md §1: an epsilon model used as a flow velocity model. */
+/** docs/algorithm.md §1: an epsilon model used as a flow velocity model. */
 class EpsilonToFlowAdapterTest {
     private static final DdpmSchedule DDPM = DdpmSchedule.stableDiffusion();
     private static final Conditioning NONE = Conditioning.of(Tensor.zeros(1, 1, 1), null);

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.within;
 
 import org.junit.jupiter.api.Test;
 
-/** Every vector of ALGORITHM.md §1 and §2. */
+/** Every vector of docs/algorithm.md §1 and §2. */
 class AlgorithmVectorsTest {
     private static final double TOL = 1e-6;
 

@@ -9,7 +9,7 @@ import io.senseflow.tensor.Tensor;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
-/** ALGORITHM.md §3: few-step sampling in the stochastic (x0-renoise) and Euler modes. */
+/** docs/algorithm.md §3: few-step sampling in the stochastic (x0-renoise) and Euler modes. */
 class FewStepSchedulerTest {
 
     @Test

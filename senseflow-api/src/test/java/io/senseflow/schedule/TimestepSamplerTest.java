@@ -37,7 +37,7 @@ class TimestepSamplerTest {
         double[] v = TimestepSampler.tableIndex(table, 20, 980).sample(N, new RandomStream(2, 0, 0));
         assertThat(Arrays.stream(v).min().orElseThrow()).isCloseTo(0.060461, within(1e-6));
         assertThat(Arrays.stream(v).max().orElseThrow()).isCloseTo(0.993585, within(1e-6));
-        // ALGORITHM.md §4.2: mean 0.684 for SD3.5 (uniform in s would give 0.527)
+        // docs/algorithm.md §4.2: mean 0.684 for SD3.5 (uniform in s would give 0.527)
         assertThat(mean(v)).isCloseTo(0.684, within(0.003));
         // every value is a table entry
         assertThat(Arrays.stream(v).allMatch(s -> Math.abs(table.level(table.nearestIndex(s)) - s) == 0)).isTrue();

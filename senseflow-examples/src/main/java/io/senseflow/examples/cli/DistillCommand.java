@@ -230,7 +230,8 @@ final class DistillCommand implements Callable<Integer> {
             return DistillationConfig.fromJson(text);
         } catch (InvalidRequestException e) {
             throw new InvalidRequestException("--config " + file + ": " + e.getMessage()
-                    + " (print a valid one with: senseflow distill --preset senseflow --print-config)", e);
+                    + " (print a valid one with: " + Launcher.command()
+                    + " distill --preset senseflow --print-config)", e);
         }
     }
 

@@ -214,7 +214,7 @@ final class QuickstartCommand implements Callable<Integer> {
             }
         }
         report.append("\n## Files\n\n- `grid.png`: teacher (50 and 4 Euler steps) and student (4 steps), same prompts and"
-                + " seeds\n- `student/`: the deployable student — `senseflow generate --model " + student
+                + " seeds\n- `student/`: the deployable student — `" + Launcher.command() + " generate --model " + student
                 + " --prompt \"a large red circle in the center on a dark background\" --out circle.png`\n- `run/`: the"
                 + " distillation run (checkpoints, `losses.csv`, `curves.png`)\n- `metrics.json`: these numbers\n");
         metrics.put("wall_seconds_total", (System.nanoTime() - started) / 1e9);
@@ -226,8 +226,8 @@ final class QuickstartCommand implements Callable<Integer> {
         stdout.printf(Locale.ROOT, "metrics:  %s%n", outDir.resolve("metrics.json"));
         stdout.printf(Locale.ROOT, "student:  %s%n", student);
         stdout.printf(Locale.ROOT, "run:      %s (curves.png, losses.csv, checkpoints)%n", runDir);
-        stdout.printf(Locale.ROOT, "try it:   senseflow generate --model %s --prompt \"a small green triangle at the top"
-                + " right on a dark background\" --out triangle.png%n", student);
+        stdout.printf(Locale.ROOT, "try it:   %s generate --model %s --prompt \"a small green triangle at the top"
+                + " right on a dark background\" --out triangle.png%n", Launcher.command(), student);
         stdout.flush();
         return 0;
     }

@@ -33,6 +33,11 @@ public final class SenseFlowCli implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
+    /** Read by the launcher script (which turns native logging on); accepted here, anywhere on the line. */
+    @CommandLine.Option(names = "--verbose", scope = CommandLine.ScopeType.INHERIT,
+            description = "Show TensorFlow's and ONNX Runtime's native logging (the senseflow launcher quiets it).")
+    boolean verbose;
+
     /** @param args the arguments */
     public static void main(String[] args) {
         System.exit(commandLine().execute(args));
@@ -73,6 +78,7 @@ public final class SenseFlowCli implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "missing subcommand: try 'senseflow generate --help'");
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing subcommand: try '"
+                + Launcher.command() + " --help'");
     }
 }

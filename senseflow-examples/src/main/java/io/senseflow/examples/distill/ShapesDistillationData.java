@@ -17,7 +17,7 @@ import java.util.Map;
 /**
  * Distillation data for the Shapes task: each sample is a training-split Shapes image with its caption as the prompt;
  * the image, encoded by the teacher's autoencoder, is the real latent that the GAN term and the forward-noised
- * generator inputs use (ALGORITHM.md §4.1, §4.8). The held-out colour-shape pairs never appear.
+ * generator inputs use (docs/algorithm.md §4.1, §4.8). The held-out colour-shape pairs never appear.
  *
  * <p>Sample {@code b} of iteration {@code i} is Shapes sample {@code i * batchSize + b} of the data seed, so a batch
  * is a pure function of its arguments and a resumed run sees exactly the data of an uninterrupted one. Text embeddings

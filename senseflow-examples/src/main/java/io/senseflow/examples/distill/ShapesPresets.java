@@ -14,7 +14,7 @@ import io.senseflow.train.LearningRateSchedule;
  * the small Shapes flow transformer on two CPU cores. Every preset has the same budget and the same constants; they
  * differ only in which terms are on, so that the ablation compares the terms and nothing else.
  *
- * <p>What differs from the released setups (ALGORITHM.md §4.5), and why:
+ * <p>What differs from the released setups (docs/algorithm.md §4.5), and why:
  * <ul>
  *   <li>learning rates {@value #GENERATOR_LEARNING_RATE} for G and {@value #LEARNING_RATE} for F and D after
  *       {@value #WARMUP} warm-up steps instead of 1e-6: the released rate is for billion-parameter models fine-tuned

@@ -17,7 +17,7 @@ import java.util.Set;
  * <p>Inputs and outputs are named like diffusers' SD3 transformer export: {@code hidden_states [batch, C, H, W]},
  * {@code encoder_hidden_states [batch, L, textWidth]}, {@code pooled_projections [batch, pooledWidth]} and
  * {@code timestep [batch]} in, {@code out_hidden_states [batch, C, H, W]} out. Unlike SD3, whose timestep input is
- * {@code 1000 s}, in-house models take the noise level {@code s} in [0, 1] (ALGORITHM.md §1) and embed {@code 1000 s}.
+ * {@code 1000 s}, in-house models take the noise level {@code s} in [0, 1] (docs/algorithm.md §1) and embed {@code 1000 s}.
  *
  * <p>Structure (parameter names are diffusers' {@code SD3Transformer2DModel} names):
  * <ul>

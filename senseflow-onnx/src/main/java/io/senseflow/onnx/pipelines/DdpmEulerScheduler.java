@@ -12,7 +12,7 @@ import java.util.Objects;
  * The default many-step sampler of a DDPM epsilon model (SDXL) in the flow convention: the N DDPM timesteps are
  * chosen as diffusers' {@code EulerDiscreteScheduler} chooses them ({@code timestep_spacing} and
  * {@code steps_offset} of the scheduler config; SDXL ships {@code leading} with offset 1), mapped to flow levels
- * {@code s = b / (a + b)} (ALGORITHM.md §1), and stepped with Euler on the velocity of an
+ * {@code s = b / (a + b)} (docs/algorithm.md §1), and stepped with Euler on the velocity of an
  * {@link io.senseflow.model.EpsilonToFlowAdapter}. Euler in the flow convention visits the same states (up to the
  * {@code 1 / (a + b)} scaling) as diffusers' Euler on {@code sigma = b / a}, so this is the same sampler.
  *

@@ -1,6 +1,7 @@
 package io.senseflow.onnx.runtime;
 
 import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtLoggingLevel;
 import ai.onnxruntime.OrtProvider;
 import io.senseflow.ModelLoadException;
 import io.senseflow.onnx.ir.OnnxModel;
@@ -28,9 +29,16 @@ import java.util.Set;
  * }
  * }</pre>
  *
+ * <p>ONNX Runtime's own log level is its default (warnings) unless the system property {@value #LOG_LEVEL_PROPERTY}
+ * names one of {@code verbose}, {@code info}, {@code warning}, {@code error} or {@code fatal} before the first
+ * runtime is created; the {@code senseflow} launcher sets {@code error} (and {@code warning} with {@code --verbose}).
+ *
  * <p>Thread-safe.
  */
 public final class OrtRuntime implements AutoCloseable {
+    /** System property naming ONNX Runtime's log level for the process-wide environment (read once, at its creation). */
+    public static final String LOG_LEVEL_PROPERTY = "senseflow.ort.logLevel";
+
     /** ONNX Runtime's session config key for the folder external data is resolved against when loading from bytes. */
     static final String EXTERNAL_DATA_FOLDER = "session.model_external_initializers_file_folder_path";
 
@@ -57,12 +65,26 @@ public final class OrtRuntime implements AutoCloseable {
         Objects.requireNonNull(defaultConfig, "defaultConfig");
         OrtEnvironment env;
         try {
-            env = OrtEnvironment.getEnvironment();
+            OrtLoggingLevel level = logLevel(System.getProperty(LOG_LEVEL_PROPERTY));
+            env = level == null ? OrtEnvironment.getEnvironment()
+                    : OrtEnvironment.getEnvironment(level, OrtEnvironment.DEFAULT_NAME);
         } catch (RuntimeException | LinkageError e) {
             throw new io.senseflow.BackendException("ONNX Runtime's native library could not be loaded on "
                     + System.getProperty("os.name") + "/" + System.getProperty("os.arch") + ": " + e, e);
         }
         return new OrtRuntime(env, defaultConfig);
+    }
+
+    static OrtLoggingLevel logLevel(String name) {
+        if (name == null || name.isBlank()) {
+            return null;
+        }
+        try {
+            return OrtLoggingLevel.valueOf("ORT_LOGGING_LEVEL_" + name.trim().toUpperCase(java.util.Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new io.senseflow.InvalidRequestException(LOG_LEVEL_PROPERTY + " is \"" + name
+                    + "\": expected verbose, info, warning, error or fatal");
+        }
     }
 
     /** @return the configuration used when a load names none */

@@ -19,7 +19,7 @@ import java.util.Set;
 /**
  * The whole text-to-image pipeline of a closed-form fixture folder in plain Java, written from the families'
  * conventions rather than from the SDK's pipeline code: tokenization ({@link FixtureTokenizer}), text encoding and its
- * family-specific assembly, the noise levels (computed here from ALGORITHM.md §2 formulas), the initial and fresh noise
+ * family-specific assembly, the noise levels (computed here from docs/algorithm.md §2 formulas), the initial and fresh noise
  * ({@link GaussianNoise} with the pipeline's streams), classifier-free or embedded guidance, the timestep scale, FLUX
  * packing and ids, SDXL's epsilon-to-flow map and {@code time_ids}, Euler or stochastic few-step updates, and the VAE
  * scaling before the decoder. {@link #predict} gives the final latents and the decoded images a correct pipeline must

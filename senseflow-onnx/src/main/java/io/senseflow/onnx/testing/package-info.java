@@ -1,6 +1,8 @@
 /**
- * Test fixtures as public API: tiny model folders in the real layouts and a Java reference of the whole pipeline on
- * them, so applications and the SDK's own modules can test loaders, pipelines and tools offline and in milliseconds.
+ * Test fixtures: tiny model folders in the real layouts and a Java reference of the whole pipeline on them, so
+ * applications and the SDK's own modules can test loaders, pipelines and tools offline and in milliseconds.
+ *
+ * <p>Internal: not part of the public API; may change without notice. Use it in tests, not in production code.
  *
  * <ul>
  *   <li>{@link io.senseflow.onnx.testing.TinyModelFolders} writes SD3-, FLUX- and SDXL-like Optimum folders whose ONNX

@@ -6,7 +6,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A frozen vision backbone for the discriminator (ALGORITHM.md §5): an ONNX vision transformer (a DINOv2 export, a
+ * A frozen vision backbone for the discriminator (docs/algorithm.md §5): an ONNX vision transformer (a DINOv2 export, a
  * PyTorch ViT, a graph built with {@code GraphBuilder}), the taps heads read, how images are preprocessed, and how
  * token outputs become grids. Immutable; build with {@link #builder(OnnxModel)}. Every initializer of the graph is
  * imported frozen (constants, or non-trainable variables when large): the backbone never appears in a gradient list.

@@ -44,7 +44,7 @@ import org.tensorflow.ndarray.Shape;
 import org.tensorflow.proto.DataType;
 
 /**
- * The GAN term's discriminator (ALGORITHM.md §4.4, §4.8, §5) as a {@link DifferentiableModule}: small convolutional
+ * The GAN term's discriminator (docs/algorithm.md §4.4, §4.8, §5) as a {@link DifferentiableModule}: small convolutional
  * heads, the only trainable parameters, on taps of a frozen feature extractor, which is either
  *
  * <ul>

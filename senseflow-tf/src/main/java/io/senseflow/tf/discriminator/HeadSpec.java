@@ -3,7 +3,7 @@ package io.senseflow.tf.discriminator;
 import io.senseflow.InvalidRequestException;
 
 /**
- * The shape of every discriminator head (ALGORITHM.md §5): on a tap's feature grid {@code [B, h, w, C]},
+ * The shape of every discriminator head (docs/algorithm.md §5): on a tap's feature grid {@code [B, h, w, C]},
  * {@code layers} 3x3 convolutions to {@code width} channels, each followed by LeakyReLU({@code slope}); the first
  * {@code downsample} of them have stride 2 (each halves the grid, rounding up). Then a 1x1 convolution to the logit
  * grid: one channel, or, with text conditioning, {@code projection} channels whose inner product with the projected

@@ -4,7 +4,7 @@ import io.senseflow.InvalidRequestException;
 import java.util.Arrays;
 
 /**
- * How images reach the backbone (ALGORITHM.md §5): resized to the backbone's input size (bilinear, differentiable),
+ * How images reach the backbone (docs/algorithm.md §5): resized to the backbone's input size (bilinear, differentiable),
  * mapped from the generator's value range to [0, 1], and normalised per channel, {@code (x01 - mean) / std}. All
  * three are linear, so they run in the graph as two matrix products and one per-channel affine map, and the input
  * gradient passes through them exactly.

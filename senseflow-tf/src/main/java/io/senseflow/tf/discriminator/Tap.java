@@ -5,7 +5,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Where a discriminator head reads the backbone (ALGORITHM.md §5): an explicit value or node of the ONNX graph, the
+ * Where a discriminator head reads the backbone (docs/algorithm.md §5): an explicit value or node of the ONNX graph, the
  * output of the k-th transformer block, or the patch embedding. {@link BackboneStructure#resolve(Tap)} turns a tap
  * into the name of one ONNX value.
  *

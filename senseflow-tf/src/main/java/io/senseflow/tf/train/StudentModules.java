@@ -20,7 +20,7 @@ import java.util.function.Consumer;
 import java.util.regex.Pattern;
 
 /**
- * The generator G and the fake score F of a distillation run, derived from the teacher's ONNX graph (ALGORITHM.md §4):
+ * The generator G and the fake score F of a distillation run, derived from the teacher's ONNX graph (docs/algorithm.md §4):
  * two trainable TensorFlow modules over the same graph with separate variables, both initialised from the teacher's
  * weights, in one {@link TfWorkspace} (so IDA and EMA blend in the graph). Teacher-only inputs (FLUX's
  * {@code guidance}) are bound to a constant or removed ({@link TeacherGraphs}); {@link #studentGraph()} is the edited

@@ -15,8 +15,8 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * Edits of a teacher's ONNX graph for deriving the generator and the fake score from it (ALGORITHM.md §4: "where T has
- * an input G and F do not take (FLUX's {@code guidance}), that input is bound to a constant or removed in G and F").
+ * Edits of a teacher's ONNX graph for deriving the generator and the fake score from it (docs/algorithm.md §4: an input
+ * of T that G and F should not take, such as FLUX's {@code guidance}, is fixed to a constant or removed in G and F).
  * The results are ordinary ONNX models: ONNX Runtime runs them and the TensorFlow importer trains them, and the exported
  * student is the edited graph.
  *
