@@ -108,6 +108,7 @@ public final class AdamWReplay {
         double bc1 = 1 - Math.pow(b1, t);
         double bc2 = 1 - Math.pow(b2, t);
         OptimizerState now = optimizer.state();
+        Map<String, Tensor> after = params.snapshot();   // one read of every parameter (one engine call where it can)
         double worst = 0;
         double gradSq = 0;
         for (ParameterSpec spec : params.specs()) {
@@ -116,7 +117,7 @@ public final class AdamWReplay {
             float[] g = optimizer.gradient(name).toArray();
             float[] m0 = before.slots().get("m/" + name).toArray();
             float[] v0 = before.slots().get("v/" + name).toArray();
-            float[] p1 = params.read(name).toArray();
+            float[] p1 = after.get(name).toArray();
             float[] m1 = now.slots().get("m/" + name).toArray();
             float[] v1 = now.slots().get("v/" + name).toArray();
             double[] err = new double[3];
