@@ -70,6 +70,8 @@ public final class Distiller {
     private final double[] anchors;
     private final boolean needsUnconditional;
     private final Map<Integer, Conditioning> uncondCache = new LinkedHashMap<>();
+    private final long probeEvery;
+    private TrackingProbe probe;
 
     private long iteration;
     private int skippedBatches;
@@ -88,6 +90,7 @@ public final class Distiller {
         this.objectives = List.copyOf(b.objectives != null ? b.objectives : config.objectives());
         this.ema = b.ema;
         this.listeners.addAll(b.listeners);
+        this.probeEvery = b.probeEvery;
         this.anchors = config.anchors();
         this.needsUnconditional = (config.dmd().enabled() && config.dmd().guidance() instanceof TeacherGuidance.Cfg)
                 || (config.isg().enabled() && config.isg().guidance() instanceof TeacherGuidance.Cfg);
@@ -162,7 +165,6 @@ public final class Distiller {
      */
     public IterationMetrics step() {
         long it = iteration;
-        long start = System.nanoTime();
         Map<String, Long> phases = new LinkedHashMap<>();
         Map<String, Double> losses = new LinkedHashMap<>();
         Map<String, Double> outNorms = new LinkedHashMap<>();
@@ -171,6 +173,13 @@ public final class Distiller {
         boolean genStep = it % config.ttur() == 0;
         boolean skipped = false;
         boolean backwardSim = false;
+        if (probeEvery > 0 && it % probeEvery == 0) {
+            long tp = System.nanoTime();
+            losses.putAll(trackingProbe().measure(teacher, generator, fakeScore, config.dmd().guidance()));
+            add(phases, "tracking_probe", System.nanoTime() - tp);
+        }
+        // the probe is a measurement, not training: "total" starts after it
+        long start = System.nanoTime();
         try {
             // data
             long t0 = System.nanoTime();
@@ -339,6 +348,23 @@ public final class Distiller {
             l.onIteration(m);
         }
         return m;
+    }
+
+    /**
+     * The fixed probe batch of {@link Builder#trackingProbe}: the prompts of the dataset's batch 0 and the probe's own
+     * noise. Built on first use.
+     */
+    private TrackingProbe trackingProbe() {
+        if (probe == null) {
+            int batchSize = config.batchSize();
+            DistillationBatch batch = dataset.batch(0, batchSize);
+            Conditioning cond = batch.conditioning() != null ? batch.conditioning() : encode(batch.prompts());
+            Conditioning uncond = !(config.dmd().guidance() instanceof TeacherGuidance.Cfg) ? null
+                    : batch.unconditional() != null ? batch.unconditional() : unconditional(batchSize);
+            probe = new TrackingProbe(config.seed(), anchors, cond, uncond, dataset.sampleShape(),
+                    config.dmd().noiseLevels().sampler());
+        }
+        return probe;
     }
 
     private Tensor backwardSimulate(Tensor start, int[] anchorIdx, Conditioning cond, long it, int[] shape) {
@@ -538,6 +564,23 @@ public final class Distiller {
         private List<DistillationObjective> objectives;
         private ParameterStore ema;
         private final List<DistillationListener> listeners = new ArrayList<>();
+        private long probeEvery;
+
+        /**
+         * Measures the {@link TrackingProbe} (does the fake score track the generator?) before every {@code every}-th
+         * iteration, iteration 0 included; its metrics join that iteration's {@link IterationMetrics#losses()} under
+         * {@link TrackingProbe#PREFIX}. Forward passes only: the run's results do not change.
+         *
+         * @param every iterations between measurements; 0 (the default) for none
+         * @return this
+         */
+        public Builder trackingProbe(long every) {
+            if (every < 0) {
+                throw InvalidRequestException.of("trackingProbe", "0 (off) or more iterations", every);
+            }
+            probeEvery = every;
+            return this;
+        }
 
         /** @param c the config @return this */
         public Builder config(DistillationConfig c) {

@@ -108,6 +108,14 @@ final class DistillCommand implements Callable<Integer> {
             + " for configs with gan.discriminator vfm")
     Path backbone;
 
+    @Option(names = "--eval-seed", paramLabel = "N", defaultValue = "2024", description = "prompts and noise of the"
+            + " periodic evaluation; choose another seed than the final evaluation's to tune on (default: ${DEFAULT-VALUE})")
+    long evalSeed;
+
+    @Option(names = "--track-every", paramLabel = "N", defaultValue = "25", description = "measure the fake-score"
+            + " tracking probe (track.* columns of losses.csv) every N iterations, 0 for never (default: ${DEFAULT-VALUE})")
+    long trackEvery;
+
     @Option(names = "--print-config", description = "print the config JSON (preset or file, with overrides) and exit")
     boolean printConfig;
 
@@ -141,8 +149,8 @@ final class DistillCommand implements Callable<Integer> {
         }
         OnnxModel judgeGraph = ShapesModels.classifierOption(classifier);
         DistillRun run = DistillRun.prepare(new DistillRun.Request(t, cfg, presetName(), outDir, null, resume,
-                checkpointEvery, evalEvery, stopAt == null ? -1 : stopAt, new DistillationSession.Settings(threads, backbone, null),
-                commandLine()));
+                checkpointEvery, evalEvery, stopAt == null ? -1 : stopAt, new DistillationSession.Settings(threads, backbone, null,
+                trackEvery), commandLine()));
         if (!quiet) {
             err.printf(Locale.ROOT, "senseflow: distilling %s (%s) into %s: %d iterations, batch %d%s%n", t.dir(),
                     presetName(), outDir, cfg.iterations(), cfg.batchSize(), run.resumingFrom()
@@ -157,7 +165,7 @@ final class DistillCommand implements Callable<Integer> {
         try (InterruptGuard guard = new InterruptGuard(120);
              AttributeJudge judge = judgeGraph == null ? null : AttributeJudge.of(judgeGraph, threads)) {
             DistillProgress progress = new DistillProgress(err, "distill", cfg.iterations());
-            PeriodicEvaluation eval = judge == null ? null : new PeriodicEvaluation(judge, evalSamples, 2024);
+            PeriodicEvaluation eval = judge == null ? null : new PeriodicEvaluation(judge, evalSamples, evalSeed);
             result = run.run(guard.token(), quiet ? List.of() : List.of(progress), eval, m -> {
                 if (!quiet) {
                     err.println("senseflow: " + m);

@@ -58,6 +58,7 @@ final class DistillProgress implements DistillationListener {
             startNanos = now;
         }
         Map<String, Double> losses = new LinkedHashMap<>(m.losses());
+        losses.keySet().removeIf(k -> k.startsWith(io.senseflow.distill.TrackingProbe.PREFIX));   // in losses.csv
         Double real = losses.remove("discriminator_real");
         Double fake = losses.remove("discriminator_fake");
         if (real != null && fake != null) {

@@ -1,11 +1,15 @@
 package io.senseflow.examples.distill;
 
+import io.senseflow.distill.TrackingProbe;
 import io.senseflow.examples.report.LinePlot;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.TreeSet;
 
-/** The training-curve chart of a run: generator terms, fake-score and discriminator losses, evaluation metrics. */
+/**
+ * The training-curve chart of a run: generator terms, fake-score and discriminator losses, the fake-score tracking probe
+ * (when measured), evaluation metrics.
+ */
 final class Curves {
     private static final int SMOOTHING = 50;
 
@@ -19,6 +23,14 @@ final class Curves {
                 "iteration", "loss", series(rows, List.of("dmd", "isg", "gan"), true)));
         plot.add(new LinePlot.Panel("Fake score and discriminator (moving average over " + SMOOTHING + " iterations)",
                 "iteration", "loss", series(rows, List.of("fake_score", "discriminator_real", "discriminator_fake"), true)));
+        List<LinePlot.Series> tracking = series(rows, List.of(TrackingProbe.FAKE_LOSS, TrackingProbe.TEACHER_LOSS), false);
+        if (!tracking.isEmpty()) {
+            plot.add(new LinePlot.Panel("Does F track G? Flow-matching loss on the probe batch of G's samples", "iteration",
+                    "loss", tracking));
+            plot.add(new LinePlot.Panel("DMD direction on the probe: |x0_fake - x0_real| = guidance part + the rest",
+                    "iteration", "mean |difference|", series(rows, List.of(TrackingProbe.DMD, TrackingProbe.GUIDANCE,
+                    TrackingProbe.FAKE_VS_TEACHER), false)));
+        }
         List<RunHistory.Row> evals = h.evaluations();
         if (!evals.isEmpty()) {
             TreeSet<String> names = new TreeSet<>();

@@ -65,27 +65,49 @@ public final class DistillationSession implements AutoCloseable {
      * @param backbone an ONNX vision backbone for {@code gan.discriminator: vfm}, or null
      * @param heads the discriminator heads, or null for {@link HeadSpec#defaults()} conditioned on the pooled text
      *     embedding (projection 32)
+     * @param trackEvery iterations between measurements of the {@link io.senseflow.distill.TrackingProbe} (0: none);
+     *     a measurement, it changes nothing of the run
      */
-    public record Settings(int threads, Path backbone, HeadSpec heads) {
+    public record Settings(int threads, Path backbone, HeadSpec heads, long trackEvery) {
+        /** Iterations between tracking-probe measurements unless set otherwise. */
+        public static final long DEFAULT_TRACK_EVERY = 25;
+
         public Settings {
             if (threads < 0) {
                 throw InvalidRequestException.of("threads", "0 (engine default) or more", threads);
             }
+            if (trackEvery < 0) {
+                throw InvalidRequestException.of("--track-every", "0 (off) or more iterations", trackEvery);
+            }
         }
 
-        /** @return engine-default threads, no backbone, default heads */
+        /**
+         * @param threads intra-op threads
+         * @param backbone a vision backbone, or null
+         * @param heads discriminator heads, or null
+         */
+        public Settings(int threads, Path backbone, HeadSpec heads) {
+            this(threads, backbone, heads, DEFAULT_TRACK_EVERY);
+        }
+
+        /** @return engine-default threads, no backbone, default heads, the default tracking probe */
         public static Settings defaults() {
             return new Settings(0, null, null);
         }
 
         /** @param n intra-op threads @return a copy */
         public Settings withThreads(int n) {
-            return new Settings(n, backbone, heads);
+            return new Settings(n, backbone, heads, trackEvery);
         }
 
         /** @param file an ONNX vision backbone @return a copy */
         public Settings withBackbone(Path file) {
-            return new Settings(threads, file, heads);
+            return new Settings(threads, file, heads, trackEvery);
+        }
+
+        /** @param every iterations between tracking-probe measurements (0: none) @return a copy */
+        public Settings withTrackEvery(long every) {
+            return new Settings(threads, backbone, heads, every);
         }
     }
 
@@ -136,7 +158,7 @@ public final class DistillationSession implements AutoCloseable {
             Distiller.Builder b = Distiller.builder().config(config).teacher(teacherModel.generator())
                     .generator(students.generator()).fakeScore(students.fakeScore())
                     .dataset(new ShapesDistillationData(config.seed(), teacherModel.promptEncoder(), encoder, latent))
-                    .promptEncoder(teacherModel.promptEncoder());
+                    .promptEncoder(teacherModel.promptEncoder()).trackingProbe(settings.trackEvery());
             if (d != null) {
                 b.discriminator(d).decoder(dec).augmentation(dec == null ? DiffAugment.geometric() : DiffAugment.standard(),
                         true);

@@ -2,6 +2,7 @@ package io.senseflow.examples.distill;
 
 import io.senseflow.CheckpointException;
 import io.senseflow.distill.IterationMetrics;
+import io.senseflow.distill.TrackingProbe;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -14,12 +15,15 @@ import java.util.TreeSet;
 /**
  * A run's curves: the losses of every iteration (generator terms on generator steps only) and the periodic evaluation
  * metrics, as two tables that travel as CSV in each checkpoint ({@code extras/losses.csv}, {@code extras/eval.csv}),
- * so that a resumed run continues its curves exactly where the checkpoint left them.
+ * so that a resumed run continues its curves exactly where the checkpoint left them. The {@code track.*} columns are the
+ * {@link TrackingProbe}'s (does the fake score track the generator?), filled on the iterations it was measured.
  */
 public final class RunHistory {
     /** Loss columns, in CSV order. */
     public static final List<String> LOSSES = List.of("dmd", "isg", "gan", "fake_score", "discriminator_real",
-            "discriminator_fake");
+            "discriminator_fake", TrackingProbe.FAKE_LOSS, TrackingProbe.TEACHER_LOSS, TrackingProbe.LOSS_RATIO,
+            TrackingProbe.DMD, TrackingProbe.GUIDANCE, TrackingProbe.FAKE_VS_TEACHER, TrackingProbe.GUIDANCE_COSINE,
+            TrackingProbe.DMD_NORMALISED);
 
     private final List<Row> losses = new ArrayList<>();
     private final List<Row> evals = new ArrayList<>();

@@ -20,7 +20,10 @@ import io.senseflow.train.LearningRateSchedule;
  *       {@value #WARMUP} warm-up steps instead of 1e-6: the released rate is for billion-parameter models fine-tuned
  *       for thousands of GPU hours; a 2-million-parameter model distilled in minutes needs larger ones. With G at 1e-4
  *       the student overshoots the guided teacher within 250 iterations; at 1e-5 it approaches it for about 300
- *       iterations and then overshoots too (measured: see {@code docs/results.md});</li>
+ *       iterations and then overshoots too (measured: see {@code docs/results.md}). Warm-up counts each optimizer's
+ *       own steps and G steps every {@value #TTUR}th iteration: G's {@value #WARMUP} warm-up steps are 500 iterations,
+ *       so within the {@value #ITERATIONS}-iteration budget G's rate rises linearly to 0.6 of its peak and never
+ *       reaches it (F and D reach theirs at iteration {@value #WARMUP});</li>
  *   <li>batch {@value #BATCH} and {@value #ITERATIONS} iterations: where the student is closest to the guided teacher
  *       at these rates (chosen on 128-image evaluations during distillation, see {@code docs/results.md}); about
  *       three minutes on two CPU cores;</li>

@@ -108,7 +108,13 @@ class DistillCommandTest {
         assertThat(full.out()).contains("student:").contains(a.resolve("student").toString());
         assertThat(a.resolve("curves.png")).isRegularFile();
         assertThat(Files.readAllLines(a.resolve("losses.csv"))).hasSize(9)
-                .first().isEqualTo("iteration,dmd,isg,gan,fake_score,discriminator_real,discriminator_fake,ms");
+                .first().isEqualTo("iteration,dmd,isg,gan,fake_score,discriminator_real,discriminator_fake,track.fake_loss,"
+                        + "track.teacher_loss,track.loss_ratio,track.dmd,track.guidance,track.fake_vs_teacher,"
+                        + "track.guidance_cosine,track.dmd_normalised,ms");
+        // the tracking probe ran before iteration 0 (every 25 iterations by default) and only then
+        List<String> rows = Files.readAllLines(a.resolve("losses.csv"));
+        assertThat(rows.get(1).split(",", -1)[7]).as("track.fake_loss at iteration 0").isNotEmpty();
+        assertThat(rows.get(2).split(",", -1)[7]).as("track.fake_loss at iteration 1").isEmpty();
         assertThat(CheckpointStore.at(a.resolve("checkpoints")).list()).hasSize(2);
 
         // the student is a deployable few-step model that generate loads
