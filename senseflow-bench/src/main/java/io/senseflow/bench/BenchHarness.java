@@ -172,6 +172,10 @@ public final class BenchHarness {
                 + ". ONNX Runtime provider " + settings.provider() + "; ONNX Runtime and TensorFlow intra-op threads: "
                 + settings.threads() + " (inter-op 1) unless a table"
                 + " says otherwise; repetitions: " + settings.reps() + ".");
+        Machine.Cpu cpu = Machine.cpu();
+        if (!cpu.flags().isEmpty()) {
+            report.note("CPU flags (/proc/cpuinfo, first processor): " + String.join(" ", cpu.flags()) + ".");
+        }
         Set<Suite> s = EnumSet.noneOf(Suite.class);
         s.addAll(plan.suites());
         if (s.contains(Suite.SAMPLING) || s.contains(Suite.OVERHEAD)) {
@@ -209,6 +213,11 @@ public final class BenchHarness {
                         + " sampling: " + PeakRss.mib(peaks.get(i)) + ".");
                 report.table(SamplingBench.speedTable(all.get(i)));
                 report.table(SamplingBench.speedupTable(all.get(i)));
+                report.note("ONNX Runtime time of the transformer run at each step (medians over the calls; the"
+                        + " noise level is the one the step starts at). Runs of one size should cost the same at every"
+                        + " step and in every case; where the first steps or the short calls cost more, something"
+                        + " outside the run (other threads, the machine) is in the way.");
+                report.table(SamplingBench.stepTable(all.get(i)));
             }
         }
         if (suites.contains(Suite.OVERHEAD)) {

@@ -3,16 +3,21 @@ package io.senseflow.bench;
 import io.senseflow.onnx.pipelines.LoadOptions;
 import io.senseflow.onnx.pipelines.LoadedModel;
 import io.senseflow.onnx.pipelines.Models;
+import io.senseflow.onnx.runtime.OrtGenerator;
 import io.senseflow.onnx.runtime.RunStatistics;
+import io.senseflow.pipeline.CancellationToken;
 import io.senseflow.pipeline.GenerationRequest;
 import io.senseflow.pipeline.GenerationResult;
 import io.senseflow.pipeline.GuidanceMode;
+import io.senseflow.pipeline.ProgressListener;
 import io.senseflow.pipeline.StageTimings;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.LongSupplier;
 import java.util.function.ToLongFunction;
 
 /**
@@ -57,8 +62,12 @@ public final class SamplingBench {
      * @param timings the pipeline's own stage timings
      * @param sessions ONNX Runtime session runs per component ({@code transformer}, {@code text_encoder},
      *     {@code vae_decoder})
+     * @param stepSessionNanos per sampling step, the time the transformer's session spent running in it (one run per
+     *     step; with guidance the run has twice the batch)
+     * @param sigmas the noise level each step starts at
      */
-    public record Call(long wall, StageTimings timings, Map<String, RunStatistics> sessions) {
+    public record Call(long wall, StageTimings timings, Map<String, RunStatistics> sessions, long[] stepSessionNanos,
+                       double[] sigmas) {
         /** @return time inside ONNX Runtime session runs, all components */
         public long sessionNanos() {
             return sessions.values().stream().mapToLong(RunStatistics::sessionNanos).sum();
@@ -218,9 +227,19 @@ public final class SamplingBench {
             req.guidanceScale(c.guided() ? ModelFolders.TEACHER_GUIDANCE : 1.0);
         }
         GenerationRequest request = req.build();
+        LongSupplier transformer = transformerSessionNanos(model);
+        long[] steps = new long[c.steps()];
+        long[] last = {transformer.getAsLong()};
+        ProgressListener perStep = s -> {
+            long now = transformer.getAsLong();
+            if (s.step() <= steps.length) {
+                steps[s.step() - 1] = now - last[0];
+            }
+            last[0] = now;
+        };
         Map<String, RunStatistics> before = model.runtime().statistics();
         long t0 = System.nanoTime();
-        GenerationResult r = model.pipeline().generate(request);
+        GenerationResult r = model.pipeline().generate(request, perStep, CancellationToken.none());
         long wall = System.nanoTime() - t0;
         Map<String, RunStatistics> after = model.runtime().statistics();
         Map<String, RunStatistics> diff = new LinkedHashMap<>();
@@ -228,7 +247,21 @@ public final class SamplingBench {
         if (r.images().size() != c.batch()) {
             throw new IllegalStateException("expected " + c.batch() + " images, got " + r.images().size());
         }
-        return new Call(wall, r.timings(), diff);
+        double[] sigmas = r.settings().sigmas();
+        return new Call(wall, r.timings(), diff, steps, Arrays.copyOf(sigmas, Math.min(sigmas.length, c.steps())));
+    }
+
+    /**
+     * Reads the transformer's cumulative session time cheaply (one model's counters) where the generator is an
+     * {@link OrtGenerator}, else through the runtime's statistics of every model.
+     */
+    private static LongSupplier transformerSessionNanos(LoadedModel model) {
+        if (model.generator() instanceof OrtGenerator g) {
+            return () -> g.model().statistics().sessionNanos();
+        }
+        return () -> model.runtime().statistics().entrySet().stream()
+                .filter(e -> component(e.getKey()).equals("transformer"))
+                .mapToLong(e -> e.getValue().sessionNanos()).sum();
     }
 
     static String component(String modelName) {
@@ -295,6 +328,49 @@ public final class SamplingBench {
         return t;
     }
 
+    /** Steps shown one by one in {@link #stepTable}; later ones are summarised. */
+    static final int STEPS_SHOWN = 4;
+
+    /**
+     * Where a call's transformer time goes, step by step: a run that costs more in short calls than in long ones, or
+     * more at some noise levels than at others, shows here (docs/performance.md, "Why short calls cost more").
+     *
+     * @param results the measured cases
+     * @return per case: the noise level and the ORT time of the transformer run at steps 1 to 4 (medians over the
+     *     calls), then the median of the later steps and the last step
+     */
+    public static Table stepTable(List<Measured> results) {
+        List<String> header = new ArrayList<>(List.of("case", "batch", "run batch"));
+        for (int k = 1; k <= STEPS_SHOWN; k++) {
+            header.add("step " + k + ": sigma, ms");
+        }
+        header.addAll(List.of("steps 5..n (median, ms)", "last step (ms)", "step 1 / median of the rest"));
+        Table t = Table.of(header.toArray(String[]::new));
+        for (Measured m : results) {
+            Case c = m.c();
+            List<Object> row = new ArrayList<>(List.of(c.label(), c.batch(), c.guided() ? 2 * c.batch() : c.batch()));
+            for (int k = 0; k < STEPS_SHOWN; k++) {
+                if (k >= c.steps()) {
+                    row.add("—");
+                    continue;
+                }
+                int kk = k;
+                row.add(fmt(m.calls().get(0).sigmas()[k], 3) + ", " + Samples.ms(m.samples(x -> x.stepSessionNanos()[kk]).median()));
+            }
+            row.add(c.steps() > STEPS_SHOWN ? Samples.ms(stepMedian(m, STEPS_SHOWN, c.steps())) : "—");
+            row.add(Samples.ms(m.samples(x -> x.stepSessionNanos()[c.steps() - 1]).median()));
+            row.add(c.steps() > 1 ? fmt(m.samples(x -> x.stepSessionNanos()[0]).median() / stepMedian(m, 1, c.steps()), 2) : "—");
+            t.row(row.toArray());
+        }
+        return t;
+    }
+
+    /** The median over the calls and over steps {@code from} (inclusive) to {@code to} (exclusive), 0-based. */
+    private static double stepMedian(Measured m, int from, int to) {
+        return Samples.of(m.calls().stream().flatMapToLong(x -> Arrays.stream(x.stepSessionNanos(), from, to)).toArray())
+                .median();
+    }
+
     /**
      * @param results the measured cases
      * @return per case: the SDK's time outside ONNX Runtime as a share of the session runs, and where it goes
@@ -320,7 +396,7 @@ public final class SamplingBench {
 
     static double median(double[] v) {
         double[] s = v.clone();
-        java.util.Arrays.sort(s);
+        Arrays.sort(s);
         int n = s.length;
         return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
     }
