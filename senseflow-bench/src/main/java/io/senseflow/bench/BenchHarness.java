@@ -170,7 +170,8 @@ public final class BenchHarness {
     public void run(Plan plan, Report report) {
         report.note("Machine: " + Machine.describe() + ". Load average (1, 5, 15 min) at the start: " + Machine.load()
                 + ". ONNX Runtime provider " + settings.provider() + "; ONNX Runtime and TensorFlow intra-op threads: "
-                + settings.threads() + " (inter-op 1) unless a table"
+                + settings.threads() + " (inter-op 1), idle ONNX Runtime workers spinning: " + settings.spin().id()
+                + ", unless a table"
                 + " says otherwise; repetitions: " + settings.reps() + ".");
         Machine.Cpu cpu = Machine.cpu();
         if (!cpu.flags().isEmpty()) {
