@@ -224,7 +224,10 @@ public final class BenchHarness {
         if (suites.contains(Suite.OVERHEAD)) {
             report.section("SDK overhead in generate calls");
             report.note("SDK overhead = (wall time of `generate` - time inside ONNX Runtime's `OrtSession.run`) / time"
-                    + " inside `OrtSession.run`, the same call with the same inputs (`OrtModel.statistics()`).");
+                    + " inside `OrtSession.run`, the same call with the same inputs (`OrtModel.statistics()`). Under load"
+                    + " that includes the time the generating thread waited for a core; the CPU-time column counts only"
+                    + " what the generating thread computed outside the session runs (its CPU time over the call minus"
+                    + " its CPU time inside `OrtSession.run`), over the same session time.");
             for (int i = 0; i < all.size(); i++) {
                 report.subsection(plan.sampling().get(i).folders().name());
                 report.table(SamplingBench.overheadTable(all.get(i)));

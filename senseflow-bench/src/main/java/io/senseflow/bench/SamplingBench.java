@@ -65,9 +65,10 @@ public final class SamplingBench {
      * @param stepSessionNanos per sampling step, the time the transformer's session spent running in it (one run per
      *     step; with guidance the run has twice the batch)
      * @param sigmas the noise level each step starts at
+     * @param cpu CPU time of the generating thread over the whole call
      */
     public record Call(long wall, StageTimings timings, Map<String, RunStatistics> sessions, long[] stepSessionNanos,
-                       double[] sigmas) {
+                       double[] sigmas, long cpu) {
         /** @return time inside ONNX Runtime session runs, all components */
         public long sessionNanos() {
             return sessions.values().stream().mapToLong(RunStatistics::sessionNanos).sum();
@@ -86,6 +87,16 @@ public final class SamplingBench {
         /** @return (wall - session runs) / session runs */
         public double overhead() {
             return (double) (wall - sessionNanos()) / sessionNanos();
+        }
+
+        /**
+         * @return the generating thread's CPU time outside ONNX Runtime's session runs (the SDK's own work: checks,
+         *     copies, noise, scheduler, tokenizer, image conversion) over the session runs' wall time; unlike
+         *     {@link #overhead()} it leaves out the time the thread waited for a core
+         */
+        public double cpuOverhead() {
+            long inside = sessions.values().stream().mapToLong(RunStatistics::sessionCpuNanos).sum();
+            return (double) (cpu - inside) / sessionNanos();
         }
     }
 
@@ -123,6 +134,8 @@ public final class SamplingBench {
             return samples(k -> k.component("transformer").sessionNanos());
         }
     }
+
+    private static final java.lang.management.ThreadMXBean CPU = java.lang.management.ManagementFactory.getThreadMXBean();
 
     private final BenchSettings settings;
 
@@ -238,9 +251,11 @@ public final class SamplingBench {
             last[0] = now;
         };
         Map<String, RunStatistics> before = model.runtime().statistics();
+        long c0 = CPU.getCurrentThreadCpuTime();
         long t0 = System.nanoTime();
         GenerationResult r = model.pipeline().generate(request, perStep, CancellationToken.none());
         long wall = System.nanoTime() - t0;
+        long cpu = CPU.getCurrentThreadCpuTime() - c0;
         Map<String, RunStatistics> after = model.runtime().statistics();
         Map<String, RunStatistics> diff = new LinkedHashMap<>();
         after.forEach((name, s) -> diff.put(component(name), s.minus(before.getOrDefault(name, RunStatistics.NONE))));
@@ -248,7 +263,7 @@ public final class SamplingBench {
             throw new IllegalStateException("expected " + c.batch() + " images, got " + r.images().size());
         }
         double[] sigmas = r.settings().sigmas();
-        return new Call(wall, r.timings(), diff, steps, Arrays.copyOf(sigmas, Math.min(sigmas.length, c.steps())));
+        return new Call(wall, r.timings(), diff, steps, Arrays.copyOf(sigmas, Math.min(sigmas.length, c.steps())), cpu);
     }
 
     /**
@@ -377,6 +392,7 @@ public final class SamplingBench {
      */
     public static Table overheadTable(List<Measured> results) {
         Table t = Table.of("case", "batch", "wall / call (ms)", "ORT session runs (ms)", "SDK overhead",
+                "SDK overhead, CPU time",
                 "boundary: checks + conversions (ms)", "loop: scheduler, noise, guidance (ms)",
                 "text: tokenizer + glue (ms)", "decode: latents to images (ms)", "rest (ms)");
         for (Measured m : results) {
@@ -387,8 +403,9 @@ public final class SamplingBench {
             double decode = m.samples(k -> k.timings().decodeNanos() - k.component("vae_decoder").totalNanos()).median();
             double rest = m.samples(k -> k.wall() - k.timings().totalNanos()).median();
             double overhead = median(m.calls().stream().mapToDouble(Call::overhead).toArray());
+            double cpuOverhead = median(m.calls().stream().mapToDouble(Call::cpuOverhead).toArray());
             t.row(c.label(), c.batch(), Samples.ms(m.wall().median()), Samples.ms(m.samples(Call::sessionNanos).median()),
-                    fmt(100 * overhead, 2) + " %", Samples.ms(boundary), Samples.ms(loop), Samples.ms(text),
+                    fmt(100 * overhead, 2) + " %", fmt(100 * cpuOverhead, 2) + " %", Samples.ms(boundary), Samples.ms(loop), Samples.ms(text),
                     Samples.ms(decode), Samples.ms(rest));
         }
         return t;
