@@ -214,6 +214,10 @@ public final class BenchHarness {
                         + " sampling: " + PeakRss.mib(peaks.get(i)) + ".");
                 report.table(SamplingBench.speedTable(all.get(i)));
                 report.table(SamplingBench.speedupTable(all.get(i)));
+                report.note("The last column compares the CPU time the generating thread spent inside the transformer's"
+                        + " session runs: with one intra-op thread that is all of ONNX Runtime's work, and other"
+                        + " processes on the machine barely change it, so it is what a quiet machine's wall time would"
+                        + " show; with more threads the workers' share is not in it.");
                 report.note("ONNX Runtime time of the transformer run at each step (medians over the calls; the"
                         + " noise level is the one the step starts at). Runs of one size should cost the same at every"
                         + " step and in every case; where the first steps or the short calls cost more, something"

@@ -323,7 +323,8 @@ public final class SamplingBench {
      */
     public static Table speedupTable(List<Measured> results) {
         Table t = Table.of("batch", "evals ratio (teacher 50 CFG / student 4)", "denoise-loop speedup",
-                "= % of evals ratio (goal >= 90 %)", "transformer-runs-only speedup", "end-to-end speedup");
+                "= % of evals ratio (goal >= 90 %)", "transformer-runs-only speedup", "end-to-end speedup",
+                "transformer runs, calling thread's CPU: speedup (= %)");
         for (Measured s : results) {
             if (!s.c().student() || s.c().steps() != 4) {
                 continue;
@@ -336,8 +337,10 @@ public final class SamplingBench {
                 double loop = te.denoise().median() / s.denoise().median();
                 double runs = te.transformerSession().median() / s.transformerSession().median();
                 double e2e = te.wall().median() / s.wall().median();
+                double cpu = te.samples(k -> k.component("transformer").sessionCpuNanos()).median()
+                        / s.samples(k -> k.component("transformer").sessionCpuNanos()).median();
                 t.row(s.c().batch(), fmt(ratio, 1), fmt(loop, 2) + "x", fmt(100 * loop / ratio, 1) + " %",
-                        fmt(runs, 2) + "x", fmt(e2e, 2) + "x");
+                        fmt(runs, 2) + "x", fmt(e2e, 2) + "x", fmt(cpu, 2) + "x (" + fmt(100 * cpu / ratio, 1) + " %)");
             }
         }
         return t;
