@@ -49,9 +49,10 @@ import java.util.stream.Stream;
 public final class DirectOrt {
     private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
     /** Thread settings compared: intra-op threads and how idle workers wait. */
-    static final List<Setting> SETTINGS = List.of(new Setting(2, BenchSettings.Spin.ALWAYS),
-            new Setting(2, BenchSettings.Spin.WITHIN_RUNS), new Setting(2, BenchSettings.Spin.OFF),
-            new Setting(1, BenchSettings.Spin.WITHIN_RUNS));
+    static final List<Setting> SETTINGS = List.of(new Setting(2, BenchSettings.Spin.ALWAYS, false),
+            new Setting(2, BenchSettings.Spin.WITHIN_RUNS, false), new Setting(2, BenchSettings.Spin.OFF, false),
+            new Setting(1, BenchSettings.Spin.WITHIN_RUNS, false), new Setting(2, BenchSettings.Spin.ALWAYS, true),
+            new Setting(2, BenchSettings.Spin.WITHIN_RUNS, true));
 
     private final OrtEnvironment env;
 
@@ -64,15 +65,21 @@ public final class DirectOrt {
      *
      * @param threads intra-op threads
      * @param spin how idle workers wait
+     * @param global the environment's one intra-op pool (2 threads, spinning) shared by every session of the
+     *     setting, instead of a pool per session
      */
-    record Setting(int threads, BenchSettings.Spin spin) {
+    record Setting(int threads, BenchSettings.Spin spin, boolean global) {
         String label() {
-            return threads + (threads == 1 ? " thread" : " threads, spin " + spin.id());
+            return (global ? "shared pool, " : "") + threads + (threads == 1 ? " thread" : " threads, spin " + spin.id());
         }
 
         OrtSession.SessionOptions options() throws OrtException {
             OrtSession.SessionOptions o = new OrtSession.SessionOptions();
-            o.setIntraOpNumThreads(threads);
+            if (global) {
+                o.disablePerSessionThreads();
+            } else {
+                o.setIntraOpNumThreads(threads);
+            }
             o.setInterOpNumThreads(1);
             if (spin == BenchSettings.Spin.OFF) {
                 o.addConfigEntry("session.intra_op.allow_spinning", "0");
@@ -95,7 +102,18 @@ public final class DirectOrt {
         Report report = new Report(System.out);
         report.note("# Direct ONNX Runtime calls (no SDK)");
         report.note("Machine: " + Machine.describe() + ". Load average at the start: " + Machine.load() + ".");
-        DirectOrt d = new DirectOrt(OrtEnvironment.getEnvironment());
+        OrtEnvironment env;
+        // the process's one environment, with a shared intra-op pool that the "shared pool" settings use; the other
+        // settings keep a pool per session, as the SDK does
+        try (OrtEnvironment.ThreadingOptions threading = new OrtEnvironment.ThreadingOptions()) {
+            threading.setGlobalIntraOpNumThreads(2);
+            threading.setGlobalInterOpNumThreads(1);
+            threading.setGlobalSpinControl(true);
+            env = OrtEnvironment.getEnvironment(ai.onnxruntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING, "direct-ort",
+                    threading);
+        }
+        DirectOrt d = new DirectOrt(env);
+        clockAfterIdle(report);
         d.idleSpin(student.resolve("transformer/model.onnx"), report);
         d.floor(teacher.resolve("transformer/model.onnx"), rounds, report);
         d.pipelines(teacher, student, rounds, report);
@@ -103,6 +121,51 @@ public final class DirectOrt {
         if (args.length > 3) {
             report.write(Path.of(args[3]));
         }
+    }
+
+    // ------------------------------------------------------------------ clock after idle
+
+    private static long sink;
+
+    private static void scalarWork(int n) {
+        long x = sink;
+        for (int i = 0; i < n; i++) {
+            x = x * 6364136223846793005L + 1442695040888963407L;
+            x ^= x >>> 29;
+        }
+        sink = x;
+    }
+
+    /** CPU time of fixed chunks of scalar work right after an idle pause: a clock that ramps up makes the first dearer. */
+    private static void clockAfterIdle(Report report) throws InterruptedException {
+        int n = 200_000;
+        for (int i = 0; i < 2000; i++) {
+            scalarWork(n); // compiled before it is timed
+        }
+        Table t = Table.of("pause before (ms)", "chunk 1 (µs)", "chunk 2", "chunk 3", "chunks 4..12 (median)");
+        for (int pause : new int[] {200, 0}) {
+            int chunks = 12;
+            int reps = 15;
+            long[][] c = new long[chunks][reps];
+            for (int r = 0; r < reps; r++) {
+                Thread.sleep(pause);
+                for (int k = 0; k < chunks; k++) {
+                    long c0 = THREADS.getCurrentThreadCpuTime();
+                    scalarWork(n);
+                    c[k][r] = THREADS.getCurrentThreadCpuTime() - c0;
+                }
+            }
+            long[] rest = Arrays.stream(c, 3, chunks).flatMapToLong(Arrays::stream).toArray();
+            t.row(pause, us(c[0]), us(c[1]), us(c[2]), fmt(Samples.of(rest).median() / 1e3, 0));
+        }
+        report.section("The clock after an idle pause");
+        report.note("The calling thread's CPU time for each of 12 equal chunks of scalar work (about 0.35 ms each),"
+                + " medians over 15 pauses.");
+        report.table(t);
+    }
+
+    private static String us(long[] nanos) {
+        return fmt(Samples.of(nanos).median() / 1e3, 0);
     }
 
     // ------------------------------------------------------------------ idle spinning
@@ -166,8 +229,8 @@ public final class DirectOrt {
 
     private void floor(Path transformer, int rounds, Report report) throws Exception {
         int[] batches = {1, 2, 8, 16};
-        List<Setting> settings = List.of(new Setting(1, BenchSettings.Spin.WITHIN_RUNS),
-                new Setting(2, BenchSettings.Spin.WITHIN_RUNS));
+        List<Setting> settings = List.of(new Setting(1, BenchSettings.Spin.WITHIN_RUNS, false),
+                new Setting(2, BenchSettings.Spin.WITHIN_RUNS, false));
         Table t = Table.of("threads", "batch", "run: wall (ms)", "run: caller CPU (ms)", "wall / batch-1 wall");
         Table bound = Table.of("threads", "student batch b", "run of 2b / run of b",
                 "teacher-50 loop / student-4 loop from the run costs", "= % of the 25x evals ratio",
