@@ -351,7 +351,7 @@ public final class SamplingBench {
 
     /**
      * Where a call's transformer time goes, step by step: a run that costs more in short calls than in long ones, or
-     * more at some noise levels than at others, shows here (docs/performance.md, "Why short calls cost more").
+     * more at some noise levels than at others, shows here (docs/performance.md, "The few-step promise on an AMD EPYC").
      *
      * @param results the measured cases
      * @return per case: the noise level and the ORT time of the transformer run at steps 1 to 4 (medians over the

@@ -26,7 +26,7 @@ import java.util.Objects;
  * EPYC, more on an Intel Xeon) after every run, and a pipeline has several sessions (text encoder, transformer,
  * decoder; a teacher and a student): on a machine with few cores their spinning workers took the cores from the
  * session that runs next, which doubled the cost of the transformer runs of short calls (docs/performance.md,
- * "Why short calls cost more"). Thread settings change where work runs, never what it computes: results are the same
+ * "The few-step promise on an AMD EPYC"). Thread settings change where work runs, never what it computes: results are the same
  * bits with every setting here.
  *
  * <p>Immutable: safe to share between threads.
