@@ -17,8 +17,8 @@ import org.junit.jupiter.api.Test;
  * The thread settings of ONNX Runtime sessions change how fast a call is, never what it draws: the bundled teacher
  * (guided) and student give the same final latents, bit for bit, and the same image bytes with the SDK's default
  * (workers stop spinning when a run returns), with ONNX Runtime's own behaviour before that default (workers keep
- * spinning after every run), without spinning, and with one thread (docs/performance.md, "Why short calls cost
- * more").
+ * spinning after every run), without spinning, and with one thread (docs/performance.md, "The few-step promise on
+ * an AMD EPYC").
  */
 class BundledThreadSettingsTest {
     static final SessionConfig DEFAULT = SessionConfig.builder().intraOpThreads(2).interOpThreads(1).build();
