@@ -22,12 +22,12 @@ import java.util.Objects;
  * <p>Threads on the CPU: each session owns its intra-op thread pool. Its idle workers spin while the session runs
  * (the next operator's work arrives within microseconds) and, by default, stop spinning and sleep as soon as the run
  * returns ({@link #spinBetweenRuns()} false: ONNX Runtime's {@code session.force_spinning_stop}). ONNX Runtime's own
- * default keeps each worker spinning for about 2<sup>20</sup> pause instructions (33–36 ms of a core, measured on an AMD
- * EPYC) after every run, and a pipeline has several sessions (text encoder, transformer,
- * decoder; a teacher and a student): on a machine with few cores their spinning workers took the cores from the
- * session that runs next, which made the transformer runs of short calls cost two to four times as much (docs/performance.md,
- * "The few-step promise on an AMD EPYC"). The spinning settings only change when idle workers sleep, never what a run
- * computes: results are the same bits with each of them.
+ * default keeps each worker spinning for about 2<sup>20</sup> pause instructions (33–36 ms of a core, measured on an
+ * AMD EPYC) after every run, and a pipeline has several sessions (text encoder, transformer, decoder; a teacher and a
+ * student): on a machine with few cores their spinning workers took the cores from the session that runs next, which
+ * made the transformer runs of short calls cost two to four times as much (docs/performance.md, "The few-step promise
+ * on an AMD EPYC"). The spinning settings only change when idle workers sleep, never what a run computes: results are
+ * the same bits with each of them.
  *
  * <p>Immutable: safe to share between threads.
  */
