@@ -170,8 +170,13 @@ public final class BenchHarness {
     public void run(Plan plan, Report report) {
         report.note("Machine: " + Machine.describe() + ". Load average (1, 5, 15 min) at the start: " + Machine.load()
                 + ". ONNX Runtime provider " + settings.provider() + "; ONNX Runtime and TensorFlow intra-op threads: "
-                + settings.threads() + " (inter-op 1) unless a table"
+                + settings.threads() + " (inter-op 1), idle ONNX Runtime workers spinning: " + settings.spin().id()
+                + ", unless a table"
                 + " says otherwise; repetitions: " + settings.reps() + ".");
+        Machine.Cpu cpu = Machine.cpu();
+        if (!cpu.flags().isEmpty()) {
+            report.note("CPU flags (/proc/cpuinfo, first processor): " + String.join(" ", cpu.flags()) + ".");
+        }
         Set<Suite> s = EnumSet.noneOf(Suite.class);
         s.addAll(plan.suites());
         if (s.contains(Suite.SAMPLING) || s.contains(Suite.OVERHEAD)) {
@@ -209,12 +214,24 @@ public final class BenchHarness {
                         + " sampling: " + PeakRss.mib(peaks.get(i)) + ".");
                 report.table(SamplingBench.speedTable(all.get(i)));
                 report.table(SamplingBench.speedupTable(all.get(i)));
+                report.note("The last column compares the CPU time the generating thread spent inside the transformer's"
+                        + " session runs: with one intra-op thread that is all of ONNX Runtime's work, and other"
+                        + " processes on the machine barely change it, so it is what a quiet machine's wall time would"
+                        + " show; with more threads the workers' share is not in it.");
+                report.note("ONNX Runtime time of the transformer run at each step (medians over the calls; the"
+                        + " noise level is the one the step starts at). Runs of one size should cost the same at every"
+                        + " step and in every case; where the first steps or the short calls cost more, something"
+                        + " outside the run (other threads, the machine) is in the way.");
+                report.table(SamplingBench.stepTable(all.get(i)));
             }
         }
         if (suites.contains(Suite.OVERHEAD)) {
             report.section("SDK overhead in generate calls");
             report.note("SDK overhead = (wall time of `generate` - time inside ONNX Runtime's `OrtSession.run`) / time"
-                    + " inside `OrtSession.run`, the same call with the same inputs (`OrtModel.statistics()`).");
+                    + " inside `OrtSession.run`, the same call with the same inputs (`OrtModel.statistics()`). Under load"
+                    + " that includes the time the generating thread waited for a core; the CPU-time column counts only"
+                    + " what the generating thread computed outside the session runs (its CPU time over the call minus"
+                    + " its CPU time inside `OrtSession.run`), over the same session time.");
             for (int i = 0; i < all.size(); i++) {
                 report.subsection(plan.sampling().get(i).folders().name());
                 report.table(SamplingBench.overheadTable(all.get(i)));

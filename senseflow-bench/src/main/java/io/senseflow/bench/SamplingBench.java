@@ -3,16 +3,21 @@ package io.senseflow.bench;
 import io.senseflow.onnx.pipelines.LoadOptions;
 import io.senseflow.onnx.pipelines.LoadedModel;
 import io.senseflow.onnx.pipelines.Models;
+import io.senseflow.onnx.runtime.OrtGenerator;
 import io.senseflow.onnx.runtime.RunStatistics;
+import io.senseflow.pipeline.CancellationToken;
 import io.senseflow.pipeline.GenerationRequest;
 import io.senseflow.pipeline.GenerationResult;
 import io.senseflow.pipeline.GuidanceMode;
+import io.senseflow.pipeline.ProgressListener;
 import io.senseflow.pipeline.StageTimings;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.LongSupplier;
 import java.util.function.ToLongFunction;
 
 /**
@@ -57,8 +62,13 @@ public final class SamplingBench {
      * @param timings the pipeline's own stage timings
      * @param sessions ONNX Runtime session runs per component ({@code transformer}, {@code text_encoder},
      *     {@code vae_decoder})
+     * @param stepSessionNanos per sampling step, the time the transformer's session spent running in it (one run per
+     *     step; with guidance the run has twice the batch)
+     * @param sigmas the noise level each step starts at
+     * @param cpu CPU time of the generating thread over the whole call
      */
-    public record Call(long wall, StageTimings timings, Map<String, RunStatistics> sessions) {
+    public record Call(long wall, StageTimings timings, Map<String, RunStatistics> sessions, long[] stepSessionNanos,
+                       double[] sigmas, long cpu) {
         /** @return time inside ONNX Runtime session runs, all components */
         public long sessionNanos() {
             return sessions.values().stream().mapToLong(RunStatistics::sessionNanos).sum();
@@ -77,6 +87,16 @@ public final class SamplingBench {
         /** @return (wall - session runs) / session runs */
         public double overhead() {
             return (double) (wall - sessionNanos()) / sessionNanos();
+        }
+
+        /**
+         * @return the generating thread's CPU time outside ONNX Runtime's session runs (the SDK's own work: checks,
+         *     copies, noise, scheduler, tokenizer, image conversion) over the session runs' wall time; unlike
+         *     {@link #overhead()} it leaves out the time the thread waited for a core
+         */
+        public double cpuOverhead() {
+            long inside = sessions.values().stream().mapToLong(RunStatistics::sessionCpuNanos).sum();
+            return (double) (cpu - inside) / sessionNanos();
         }
     }
 
@@ -114,6 +134,8 @@ public final class SamplingBench {
             return samples(k -> k.component("transformer").sessionNanos());
         }
     }
+
+    private static final java.lang.management.ThreadMXBean CPU = java.lang.management.ManagementFactory.getThreadMXBean();
 
     private final BenchSettings settings;
 
@@ -218,17 +240,43 @@ public final class SamplingBench {
             req.guidanceScale(c.guided() ? ModelFolders.TEACHER_GUIDANCE : 1.0);
         }
         GenerationRequest request = req.build();
+        LongSupplier transformer = transformerSessionNanos(model);
+        long[] steps = new long[c.steps()];
+        long[] last = {transformer.getAsLong()};
+        ProgressListener perStep = s -> {
+            long now = transformer.getAsLong();
+            if (s.step() <= steps.length) {
+                steps[s.step() - 1] = now - last[0];
+            }
+            last[0] = now;
+        };
         Map<String, RunStatistics> before = model.runtime().statistics();
+        long c0 = CPU.getCurrentThreadCpuTime();
         long t0 = System.nanoTime();
-        GenerationResult r = model.pipeline().generate(request);
+        GenerationResult r = model.pipeline().generate(request, perStep, CancellationToken.none());
         long wall = System.nanoTime() - t0;
+        long cpu = CPU.getCurrentThreadCpuTime() - c0;
         Map<String, RunStatistics> after = model.runtime().statistics();
         Map<String, RunStatistics> diff = new LinkedHashMap<>();
         after.forEach((name, s) -> diff.put(component(name), s.minus(before.getOrDefault(name, RunStatistics.NONE))));
         if (r.images().size() != c.batch()) {
             throw new IllegalStateException("expected " + c.batch() + " images, got " + r.images().size());
         }
-        return new Call(wall, r.timings(), diff);
+        double[] sigmas = r.settings().sigmas();
+        return new Call(wall, r.timings(), diff, steps, Arrays.copyOf(sigmas, Math.min(sigmas.length, c.steps())), cpu);
+    }
+
+    /**
+     * Reads the transformer's cumulative session time cheaply (one model's counters) where the generator is an
+     * {@link OrtGenerator}, else through the runtime's statistics of every model.
+     */
+    private static LongSupplier transformerSessionNanos(LoadedModel model) {
+        if (model.generator() instanceof OrtGenerator g) {
+            return () -> g.model().statistics().sessionNanos();
+        }
+        return () -> model.runtime().statistics().entrySet().stream()
+                .filter(e -> component(e.getKey()).equals("transformer"))
+                .mapToLong(e -> e.getValue().sessionNanos()).sum();
     }
 
     static String component(String modelName) {
@@ -275,7 +323,8 @@ public final class SamplingBench {
      */
     public static Table speedupTable(List<Measured> results) {
         Table t = Table.of("batch", "evals ratio (teacher 50 CFG / student 4)", "denoise-loop speedup",
-                "= % of evals ratio (goal >= 90 %)", "transformer-runs-only speedup", "end-to-end speedup");
+                "= % of evals ratio (goal >= 90 %)", "transformer-runs-only speedup", "end-to-end speedup",
+                "transformer runs, calling thread's CPU: speedup (= %)");
         for (Measured s : results) {
             if (!s.c().student() || s.c().steps() != 4) {
                 continue;
@@ -288,11 +337,56 @@ public final class SamplingBench {
                 double loop = te.denoise().median() / s.denoise().median();
                 double runs = te.transformerSession().median() / s.transformerSession().median();
                 double e2e = te.wall().median() / s.wall().median();
+                double cpu = te.samples(k -> k.component("transformer").sessionCpuNanos()).median()
+                        / s.samples(k -> k.component("transformer").sessionCpuNanos()).median();
                 t.row(s.c().batch(), fmt(ratio, 1), fmt(loop, 2) + "x", fmt(100 * loop / ratio, 1) + " %",
-                        fmt(runs, 2) + "x", fmt(e2e, 2) + "x");
+                        fmt(runs, 2) + "x", fmt(e2e, 2) + "x", fmt(cpu, 2) + "x (" + fmt(100 * cpu / ratio, 1) + " %)");
             }
         }
         return t;
+    }
+
+    /** Steps shown one by one in {@link #stepTable}; later ones are summarised. */
+    static final int STEPS_SHOWN = 4;
+
+    /**
+     * Where a call's transformer time goes, step by step: a run that costs more in short calls than in long ones, or
+     * more at some noise levels than at others, shows here (docs/performance.md, "The few-step promise on an AMD EPYC").
+     *
+     * @param results the measured cases
+     * @return per case: the noise level and the ORT time of the transformer run at steps 1 to 4 (medians over the
+     *     calls), then the median of the later steps and the last step
+     */
+    public static Table stepTable(List<Measured> results) {
+        List<String> header = new ArrayList<>(List.of("case", "batch", "run batch"));
+        for (int k = 1; k <= STEPS_SHOWN; k++) {
+            header.add("step " + k + ": sigma, ms");
+        }
+        header.addAll(List.of("steps 5..n (median, ms)", "last step (ms)", "step 1 / median of the rest"));
+        Table t = Table.of(header.toArray(String[]::new));
+        for (Measured m : results) {
+            Case c = m.c();
+            List<Object> row = new ArrayList<>(List.of(c.label(), c.batch(), c.guided() ? 2 * c.batch() : c.batch()));
+            for (int k = 0; k < STEPS_SHOWN; k++) {
+                if (k >= c.steps()) {
+                    row.add("—");
+                    continue;
+                }
+                int kk = k;
+                row.add(fmt(m.calls().get(0).sigmas()[k], 3) + ", " + Samples.ms(m.samples(x -> x.stepSessionNanos()[kk]).median()));
+            }
+            row.add(c.steps() > STEPS_SHOWN ? Samples.ms(stepMedian(m, STEPS_SHOWN, c.steps())) : "—");
+            row.add(Samples.ms(m.samples(x -> x.stepSessionNanos()[c.steps() - 1]).median()));
+            row.add(c.steps() > 1 ? fmt(m.samples(x -> x.stepSessionNanos()[0]).median() / stepMedian(m, 1, c.steps()), 2) : "—");
+            t.row(row.toArray());
+        }
+        return t;
+    }
+
+    /** The median over the calls and over steps {@code from} (inclusive) to {@code to} (exclusive), 0-based. */
+    private static double stepMedian(Measured m, int from, int to) {
+        return Samples.of(m.calls().stream().flatMapToLong(x -> Arrays.stream(x.stepSessionNanos(), from, to)).toArray())
+                .median();
     }
 
     /**
@@ -301,6 +395,7 @@ public final class SamplingBench {
      */
     public static Table overheadTable(List<Measured> results) {
         Table t = Table.of("case", "batch", "wall / call (ms)", "ORT session runs (ms)", "SDK overhead",
+                "SDK overhead, CPU time",
                 "boundary: checks + conversions (ms)", "loop: scheduler, noise, guidance (ms)",
                 "text: tokenizer + glue (ms)", "decode: latents to images (ms)", "rest (ms)");
         for (Measured m : results) {
@@ -311,8 +406,9 @@ public final class SamplingBench {
             double decode = m.samples(k -> k.timings().decodeNanos() - k.component("vae_decoder").totalNanos()).median();
             double rest = m.samples(k -> k.wall() - k.timings().totalNanos()).median();
             double overhead = median(m.calls().stream().mapToDouble(Call::overhead).toArray());
+            double cpuOverhead = median(m.calls().stream().mapToDouble(Call::cpuOverhead).toArray());
             t.row(c.label(), c.batch(), Samples.ms(m.wall().median()), Samples.ms(m.samples(Call::sessionNanos).median()),
-                    fmt(100 * overhead, 2) + " %", Samples.ms(boundary), Samples.ms(loop), Samples.ms(text),
+                    fmt(100 * overhead, 2) + " %", fmt(100 * cpuOverhead, 2) + " %", Samples.ms(boundary), Samples.ms(loop), Samples.ms(text),
                     Samples.ms(decode), Samples.ms(rest));
         }
         return t;
@@ -320,7 +416,7 @@ public final class SamplingBench {
 
     static double median(double[] v) {
         double[] s = v.clone();
-        java.util.Arrays.sort(s);
+        Arrays.sort(s);
         int n = s.length;
         return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
     }

@@ -71,6 +71,12 @@ final class BenchCommand implements Callable<Integer> {
             description = "intra-op threads for ONNX Runtime and TensorFlow (default: ${DEFAULT-VALUE})")
     int threads;
 
+    @Option(names = "--spin", defaultValue = "within-runs", paramLabel = "within-runs|always|off",
+            description = "how idle ONNX Runtime workers wait for work: spin while a run is in progress and sleep when "
+                    + "it returns (the SDK's default), keep spinning after runs too (ONNX Runtime's own default), or "
+                    + "never spin (default: ${DEFAULT-VALUE})")
+    String spin;
+
     @Option(names = "--provider", defaultValue = "cpu", paramLabel = "cpu|cuda",
             description = "ONNX Runtime's execution provider (default: ${DEFAULT-VALUE}); cuda needs the -Pgpu build")
     String provider;
@@ -122,8 +128,12 @@ final class BenchCommand implements Callable<Integer> {
         PrintStream stdout = System.out;
         BenchSettings settings;
         try {
-            settings = new BenchSettings(threads, p, smoke ? 1 : reps, smoke ? 0 : warmUp, work, System.err);
+            settings = new BenchSettings(threads, p, smoke ? 1 : reps, smoke ? 0 : warmUp, work, System.err,
+                    BenchSettings.Spin.of(spin));
         } catch (IllegalArgumentException e) {
+            if (e.getMessage() != null && e.getMessage().startsWith("No enum constant")) {
+                throw InvalidRequestException.of("--spin", "within-runs, always or off", "\"" + spin + "\"");
+            }
             throw new InvalidRequestException(e.getMessage(), e);
         }
         BenchHarness harness = new BenchHarness(settings);

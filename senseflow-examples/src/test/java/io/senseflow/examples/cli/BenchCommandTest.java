@@ -21,9 +21,10 @@ class BenchCommandTest {
     void smokeRunWritesTheReport() throws Exception {
         Path report = dir.resolve("report.md");
         GenerateCommandTest.Run r = GenerateCommandTest.run("bench", "--smoke", "--suite", "sampling,overhead",
-                "--threads", "1", "--work", dir.resolve("work").toString(), "--out", report.toString());
+                "--threads", "1", "--spin", "always", "--work", dir.resolve("work").toString(), "--out", report.toString());
         assertThat(r.code()).as(r.err()).isZero();
-        assertThat(Files.readString(report)).contains("## Sampling", "## SDK overhead", "| student 4 |");
+        assertThat(Files.readString(report)).contains("## Sampling", "## SDK overhead", "| student 4 |",
+                "workers spinning: always", "CPU flags (/proc/cpuinfo", "| step 1: sigma, ms |");
     }
 
     @Test
@@ -35,6 +36,13 @@ class BenchCommandTest {
             assertThat(student.pipeline().generate(GenerationRequest.builder().prompt("a red circle").seed(1).build())
                     .images()).hasSize(1);
         }
+    }
+
+    @Test
+    void anUnknownSpinSettingIsRefused() {
+        GenerateCommandTest.Run r = GenerateCommandTest.run("bench", "--smoke", "--spin", "sometimes");
+        assertThat(r.code()).isEqualTo(SenseFlowCli.EXIT_INVALID);
+        assertThat(r.err()).contains("--spin", "within-runs, always or off", "sometimes");
     }
 
     @Test

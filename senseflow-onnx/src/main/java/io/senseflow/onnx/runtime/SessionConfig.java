@@ -19,6 +19,16 @@ import java.util.Objects;
  * {@link io.senseflow.DeadlineExceededException}; the session stays usable. {@link OrtModel#run(ModelInputs,
  * java.util.Collection, Duration)} sets a limit per call instead.
  *
+ * <p>Threads on the CPU: each session owns its intra-op thread pool. Its idle workers spin while the session runs
+ * (the next operator's work arrives within microseconds) and, by default, stop spinning and sleep as soon as the run
+ * returns ({@link #spinBetweenRuns()} false: ONNX Runtime's {@code session.force_spinning_stop}). ONNX Runtime's own
+ * default keeps each worker spinning for about 2<sup>20</sup> pause instructions (33–36 ms of a core, measured on an
+ * AMD EPYC) after every run, and a pipeline has several sessions (text encoder, transformer, decoder; a teacher and a
+ * student): on a machine with few cores their spinning workers took the cores from the session that runs next, which
+ * made the transformer runs of short calls cost two to four times as much (docs/performance.md, "The few-step promise
+ * on an AMD EPYC"). The spinning settings only change when idle workers sleep, never what a run computes: results are
+ * the same bits with each of them.
+ *
  * <p>Immutable: safe to share between threads.
  */
 public final class SessionConfig {
@@ -31,6 +41,7 @@ public final class SessionConfig {
     private final boolean deterministicCompute;
     private final Duration runTimeout;
     private final boolean allowSpinning;
+    private final boolean spinBetweenRuns;
 
     private SessionConfig(Builder b) {
         this.intraOpThreads = b.intraOpThreads;
@@ -42,6 +53,7 @@ public final class SessionConfig {
         this.deterministicCompute = b.deterministicCompute;
         this.runTimeout = b.runTimeout;
         this.allowSpinning = b.allowSpinning;
+        this.spinBetweenRuns = b.spinBetweenRuns;
     }
 
     /** @return CPU, ONNX Runtime's default thread counts, all graph optimisations */
@@ -70,7 +82,8 @@ public final class SessionConfig {
                 .cudaMemoryLimitBytes(cudaMemoryLimitBytes)
                 .deterministicCompute(deterministicCompute)
                 .runTimeout(runTimeout)
-                .allowSpinning(allowSpinning);
+                .allowSpinning(allowSpinning)
+                .spinBetweenRuns(spinBetweenRuns);
     }
 
     /** @return threads used inside one operator; 0 lets ONNX Runtime choose (one per physical core) */
@@ -128,6 +141,16 @@ public final class SessionConfig {
         return allowSpinning;
     }
 
+    /**
+     * @return whether idle intra-op workers keep spinning after a run returns, until ONNX Runtime's spin budget runs
+     *     out (ONNX Runtime's default), instead of going to sleep at once (the SDK's default: false). Only matters when
+     *     {@link #allowSpinning()} is on. Turn it on for a single session that is called back to back with nothing
+     *     else running in the process, where the next run then finds its workers awake.
+     */
+    public boolean spinBetweenRuns() {
+        return spinBetweenRuns;
+    }
+
     @Override
     public boolean equals(Object o) {
         if (this == o) {
@@ -141,13 +164,13 @@ public final class SessionConfig {
                 && optimizationLevel == c.optimizationLevel && executionProvider == c.executionProvider
                 && deviceId == c.deviceId && cudaMemoryLimitBytes == c.cudaMemoryLimitBytes
                 && deterministicCompute == c.deterministicCompute && runTimeout.equals(c.runTimeout)
-                && allowSpinning == c.allowSpinning;
+                && allowSpinning == c.allowSpinning && spinBetweenRuns == c.spinBetweenRuns;
     }
 
     @Override
     public int hashCode() {
         return Objects.hash(intraOpThreads, interOpThreads, optimizationLevel, executionProvider, deviceId,
-                cudaMemoryLimitBytes, deterministicCompute, runTimeout, allowSpinning);
+                cudaMemoryLimitBytes, deterministicCompute, runTimeout, allowSpinning, spinBetweenRuns);
     }
 
     @Override
@@ -164,7 +187,7 @@ public final class SessionConfig {
                 .append(", optimization=").append(optimizationLevel)
                 .append(deterministicCompute ? ", deterministic" : "")
                 .append(runTimeout.isZero() ? "" : ", runTimeout=" + runTimeout)
-                .append(allowSpinning ? "" : ", no spinning")
+                .append(allowSpinning ? (spinBetweenRuns ? ", spinning between runs" : "") : ", no spinning")
                 .append('}').toString();
     }
 
@@ -179,6 +202,7 @@ public final class SessionConfig {
         private boolean deterministicCompute;
         private Duration runTimeout = Duration.ZERO;
         private boolean allowSpinning = true;
+        private boolean spinBetweenRuns;
 
         private Builder() {
         }
@@ -247,6 +271,16 @@ public final class SessionConfig {
          */
         public Builder allowSpinning(boolean on) {
             this.allowSpinning = on;
+            return this;
+        }
+
+        /**
+         * @param on whether idle intra-op workers keep spinning after a run returns (ONNX Runtime's default) instead of
+         *     sleeping at once (the SDK's default: false)
+         * @return this builder
+         */
+        public Builder spinBetweenRuns(boolean on) {
+            this.spinBetweenRuns = on;
             return this;
         }
 

@@ -17,6 +17,11 @@ final class SessionFactory {
     /** Configurations whose CUDA fallback was already reported in this process (plain values, nothing native). */
     private static final Set<SessionConfig> WARNED = ConcurrentHashMap.newKeySet();
 
+    /** ONNX Runtime's session config key: whether idle intra-op workers spin at all. */
+    static final String ALLOW_SPINNING = "session.intra_op.allow_spinning";
+    /** ONNX Runtime's session config key: stop the workers' spinning when the last concurrent run returns. */
+    static final String FORCE_SPINNING_STOP = "session.force_spinning_stop";
+
     private SessionFactory() {
     }
 
@@ -86,7 +91,11 @@ final class SessionFactory {
                 options.setDeterministicCompute(true);
             }
             if (!config.allowSpinning()) {
-                options.addConfigEntry("session.intra_op.allow_spinning", "0");
+                options.addConfigEntry(ALLOW_SPINNING, "0");
+            } else if (!config.spinBetweenRuns()) {
+                // workers spin while a run is in progress and sleep as soon as it returns, so that the idle pools of
+                // the other sessions of a pipeline do not take the cores from the one that runs next
+                options.addConfigEntry(FORCE_SPINNING_STOP, "1");
             }
             customizer.apply(options);
             return options;

@@ -66,6 +66,9 @@ class OrtModelRunStatisticsTest {
             assertThat(d.sessionNanos()).isPositive();
             assertThat(d.totalNanos()).isGreaterThanOrEqualTo(d.sessionNanos());
             assertThat(d.boundaryNanos()).isEqualTo(d.totalNanos() - d.sessionNanos());
+            // one intra-op thread: the calling thread itself computes every run
+            assertThat(d.sessionCpuNanos()).isPositive();
+            assertThat(d.plus(d).sessionCpuNanos()).isEqualTo(2 * d.sessionCpuNanos());
             assertThat(ort.statistics()).containsOnlyKeys("scale.onnx");
             assertThat(ort.statistics().get("scale.onnx").runs()).isEqualTo(5);
         }

@@ -21,6 +21,12 @@ class SessionConfigTest {
         assertThat(c.toBuilder().allowSpinning(true).build()).isNotEqualTo(c);
         assertThat(c.toString()).contains("no spinning");
         assertThat(SessionConfig.defaults().allowSpinning()).isTrue();
+        assertThat(SessionConfig.defaults().spinBetweenRuns()).isFalse();
+        SessionConfig spinning = SessionConfig.builder().spinBetweenRuns(true).build();
+        assertThat(spinning.toBuilder().build()).isEqualTo(spinning).hasSameHashCodeAs(spinning);
+        assertThat(spinning).isNotEqualTo(SessionConfig.defaults());
+        assertThat(spinning.toString()).contains("spinning between runs");
+        assertThat(SessionConfig.defaults().toString()).doesNotContain("spinning");
         assertThat(c.toString()).contains("provider=CUDA", "device=1", "cudaMemoryLimit=1073741824", "BASIC", "deterministic");
         assertThat(SessionConfig.defaults().executionProvider()).isEqualTo(ExecutionProvider.CPU);
         assertThat(SessionConfig.defaults().optimizationLevel()).isEqualTo(OptimizationLevel.ALL);
@@ -38,7 +44,7 @@ class SessionConfigTest {
         try (OrtRuntime ort = OrtRuntime.create()) {
             for (OptimizationLevel level : OptimizationLevel.values()) {
                 SessionConfig c = Fixtures.CPU1.toBuilder().optimizationLevel(level).deterministicCompute(true)
-                        .allowSpinning(level.ordinal() % 2 == 0).build();
+                        .allowSpinning(level.ordinal() % 2 == 0).spinBetweenRuns(level.ordinal() % 4 == 0).build();
                 try (OrtModel m = ort.load(OrtModelTest.timestepModel(false), "t.onnx", c)) {
                     assertThat(m.config()).isEqualTo(c);
                     assertThat(m.run(Map.of("x", Tensor.of(new float[] {1, 2}, 1, 2), "timestep", Tensor.vector(3f)))
