@@ -75,12 +75,15 @@ class RealGraphModulesTest {
         Map<String, Tensor> in = reference(SDXL, "unet/in/");
         Tensor want = reference(SDXL, "unet/out/").get("out_sample");
         float t = in.get("timestep").toArray()[0];
+        long t0 = System.nanoTime();
         try (TfModule unet = sdxlUnet().optimizer(AdamWConfig.constant(1e-3)).build()) {
+            System.out.printf("T build %.1f s%n", (System.nanoTime() - t0) / 1e9);
             assertThat(unet.importsPerCallShape()).isTrue();
             assertThat(unet.variantCount()).isZero();
             assertThat(unet.parameters().parameterCount()).isEqualTo(469_420); // 466,220 + 110 untied copies (3,200)
             assertThat(unet.frozenBuffers()).isEmpty();
             Tensor got = unet.forward(unetInputs(in, t));
+            System.out.printf("T fwd %.1f s%n", (System.nanoTime() - t0) / 1e9);
             double err = relError(want, got);
             System.out.printf("sdxl unet as exported vs PyTorch: %.3g relative%n", err);
             assertThat(err).isLessThan(1e-4);
@@ -90,6 +93,7 @@ class RealGraphModulesTest {
             other.put("sample", Tensor.zeros(2, 4, 12, 8));
             assertThat(unet.forward(unetInputs(other, t)).shape()).containsExactly(2, 4, 12, 8);
             assertThat(unet.variantCount()).isEqualTo(2);
+            System.out.printf("T v2 %.1f s%n", (System.nanoTime() - t0) / 1e9);
             // a batch whose samples have different timesteps cannot feed the rank-0 input
             ModuleInputs mixed = unetInputs(in, t).with(ModuleInputs.TIMESTEP, Tensor.of(new float[] {667, 334}, 2));
             assertThatThrownBy(() -> unet.forward(mixed)).isInstanceOf(InvalidRequestException.class)
@@ -98,7 +102,9 @@ class RealGraphModulesTest {
             // parameter gradients through the whole UNet at the call shape
             unet.optimizer().zeroGradients();
             BackwardResult r = unet.backward(unetInputs(in, t), Upstream.linear(1, null), GradientMode.BOTH);
+            System.out.printf("T bwd %.1f s%n", (System.nanoTime() - t0) / 1e9);
             assertThat(unet.optimizer().gradientNorm()).isPositive().isFinite();
+            System.out.printf("T norm %.1f s%n", (System.nanoTime() - t0) / 1e9);
             assertThat(r.inputGradient(ModuleInputs.X).shape()).containsExactly(2, 4, 8, 8);
         }
     }
