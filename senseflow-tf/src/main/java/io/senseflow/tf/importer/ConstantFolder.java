@@ -16,13 +16,22 @@ import org.tensorflow.Session;
  * Owned by one import; closed at its end.
  */
 final class ConstantFolder implements AutoCloseable {
-    private final Graph graph = new Graph();
-    private final Session session = new Session(graph);
-    private final GraphOps ops = GraphOps.of(graph, "fold");
+    /** Folds per scratch graph: a session re-reads its whole graph when ops are added, so it is renewed. */
+    private static final int FOLDS_PER_GRAPH = 48;
+    private Graph graph = new Graph();
+    private Session session = new Session(graph);
+    private GraphOps ops = GraphOps.of(graph, "fold");
+    private int folds;
     private final long limitBytes;
+    private final boolean float64;
 
     ConstantFolder(long limitBytes) {
+        this(limitBytes, false);
+    }
+
+    ConstantFolder(long limitBytes, boolean float64) {
         this.limitBytes = limitBytes;
+        this.float64 = float64;
     }
 
     /**
@@ -30,8 +39,15 @@ final class ConstantFolder implements AutoCloseable {
      *     imports the node as ops)
      */
     Value[] fold(OpHandler handler, OnnxNode node, long opset, List<Value> inputs) {
+        if (++folds > FOLDS_PER_GRAPH) {
+            close();
+            graph = new Graph();
+            session = new Session(graph);
+            ops = GraphOps.of(graph, "fold");
+            folds = 1;
+        }
         NodeContext ctx = new NodeContext(node, opset, ops.scoped(NodeContext.label(node)), inputs,
-                (v, o) -> o.constant(v.constant()));
+                (v, o) -> o.constant(v.constant()), float64);
         Value[] produced = handler.apply(ctx);
         List<Integer> pending = new ArrayList<>();
         for (int k = 0; k < produced.length; k++) {
@@ -48,7 +64,7 @@ final class ConstantFolder implements AutoCloseable {
                         break;
                     }
                 }
-                if (n < 0 || n * DataTypes.byteSize(v.dtype()) > limitBytes) {
+                if (n >= 0 && n * DataTypes.byteSize(v.dtype()) > limitBytes) {
                     return null;
                 }
             }
@@ -65,6 +81,10 @@ final class ConstantFolder implements AutoCloseable {
         try (Result res = r.run()) {
             for (int i = 0; i < pending.size(); i++) {
                 int k = pending.get(i);
+                // a size unknown before the run (NonZero's count) is checked now
+                if (res.get(i).shape().size() * DataTypes.byteSize(produced[k].dtype()) > limitBytes) {
+                    return null;
+                }
                 out[k] = Value.constant(TfTensors.toTensorValue(node.outputs().get(k), res.get(i)));
             }
         }

@@ -182,6 +182,9 @@ final class ElementwiseHandlers {
         t.put("Where", c -> NodeContext.one(c.ops().select(c.in(0), c.in(1), c.in(2))));
         t.put("Cast", c -> {
             DataType to = DataTypes.toTf(c.attrInt("to", 0), "Cast target of node '" + c.label() + "'");
+            if (to == DataType.DT_FLOAT && c.float64()) {
+                to = DataType.DT_DOUBLE;
+            }
             return NodeContext.one(c.ops().cast(c.in(0), to));
         });
         t.put("CastLike", c -> NodeContext.one(c.ops().cast(c.in(0), c.dtype(1))));

@@ -1,6 +1,7 @@
 package io.senseflow.tf.importer;
 
 import io.senseflow.InvalidRequestException;
+import io.senseflow.onnx.ir.TensorValue;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -26,6 +27,12 @@ import java.util.regex.Pattern;
  *       non-trainable variables initialised by feeding (the GraphDef has a 2 GB limit).</li>
  *   <li><b>Fold limit</b>: a node whose inputs are all known at import is evaluated then, unless its result would
  *       exceed this many bytes.</li>
+ *   <li><b>Constant inputs</b>: a graph input may be bound to a tensor known at import (FLUX's {@code img_ids} and
+ *       {@code txt_ids}, fixed per resolution): it becomes a constant, not a placeholder, and everything that depends
+ *       only on it and on other constants (FLUX's rotary tables, with their NonZero and GatherND) is evaluated at
+ *       import.</li>
+ *   <li><b>Float64</b> (default off): every float32 tensor of the graph (inputs, initializers, constants, casts) is
+ *       imported as float64, e.g. to check gradients against finite differences in double precision.</li>
  * </ul>
  *
  * <p>Immutable: safe to share between threads.
@@ -38,6 +45,8 @@ public final class ImportOptions {
     private final List<String> outputs;
     private final long inlineConstantBytes;
     private final long foldLimitBytes;
+    private final Map<String, TensorValue> constantInputs;
+    private final boolean float64;
 
     private ImportOptions(Builder b) {
         Map<String, long[]> shapes = new LinkedHashMap<>();
@@ -49,6 +58,8 @@ public final class ImportOptions {
         this.outputs = List.copyOf(b.outputs);
         this.inlineConstantBytes = b.inlineConstantBytes;
         this.foldLimitBytes = b.foldLimitBytes;
+        this.constantInputs = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(b.constantInputs));
+        this.float64 = b.float64;
     }
 
     /** @return the defaults: dynamic shapes as declared, all float initializers trainable */
@@ -71,6 +82,8 @@ public final class ImportOptions {
         b.outputs.addAll(outputs);
         b.inlineConstantBytes = inlineConstantBytes;
         b.foldLimitBytes = foldLimitBytes;
+        b.constantInputs.putAll(constantInputs);
+        b.float64 = float64;
         return b;
     }
 
@@ -110,12 +123,28 @@ public final class ImportOptions {
         return foldLimitBytes;
     }
 
+    /** @param input a graph input name @return the tensor it is bound to at import, or null */
+    public TensorValue constantInput(String input) {
+        return constantInputs.get(input);
+    }
+
+    /** @return the graph inputs bound to constants, by name (unmodifiable) */
+    public Map<String, TensorValue> constantInputs() {
+        return constantInputs;
+    }
+
+    /** @return whether float32 tensors are imported as float64 */
+    public boolean float64() {
+        return float64;
+    }
+
     @Override
     public String toString() {
         StringBuilder s = new StringBuilder("ImportOptions[trainable=").append(trainableDescription);
         inputShapes.forEach((k, v) -> s.append(", ").append(k).append('=').append(java.util.Arrays.toString(v)));
-        return s.append(", untie=").append(untieSharedParameters).append(", outputs=").append(outputs).append(']')
-                .toString();
+        constantInputs.forEach((k, v) -> s.append(", ").append(k).append(":=const").append(java.util.Arrays.toString(v.dims())));
+        return s.append(", untie=").append(untieSharedParameters).append(", outputs=").append(outputs)
+                .append(float64 ? ", float64" : "").append(']').toString();
     }
 
     /** Builder of {@link ImportOptions}. */
@@ -127,6 +156,8 @@ public final class ImportOptions {
         private final List<String> outputs = new ArrayList<>();
         private long inlineConstantBytes = 1L << 20;
         private long foldLimitBytes = 64L << 20;
+        private final Map<String, TensorValue> constantInputs = new LinkedHashMap<>();
+        private boolean float64;
 
         private Builder() {
         }
@@ -191,6 +222,26 @@ public final class ImportOptions {
         /** @param bytes largest result folded at import @return this */
         public Builder foldLimitBytes(long bytes) {
             this.foldLimitBytes = bytes;
+            return this;
+        }
+
+        /**
+         * Binds a graph input to a value known at import: the input becomes a constant (no placeholder), and nodes
+         * depending only on constants fold. Its element type and rank must match the declaration (checked at
+         * import).
+         *
+         * @param input a graph input name
+         * @param value its value
+         * @return this
+         */
+        public Builder constantInput(String input, TensorValue value) {
+            constantInputs.put(input, value.withName(input));
+            return this;
+        }
+
+        /** @param on import every float32 tensor as float64 (for float64 gradient checks) @return this */
+        public Builder float64(boolean on) {
+            this.float64 = on;
             return this;
         }
 

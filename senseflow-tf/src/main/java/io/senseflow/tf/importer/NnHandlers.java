@@ -54,6 +54,7 @@ final class NnHandlers {
         t.put("GlobalMaxPool", c -> global(c, "Max"));
         t.put("Conv", ConvHandler::conv);
         t.put("Resize", ResizeHandler::resize);
+        t.put("Einsum", EinsumHandler::einsum);
     }
 
     private static Value[] matMul(NodeContext c) {

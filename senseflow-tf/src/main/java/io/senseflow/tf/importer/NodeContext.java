@@ -25,13 +25,25 @@ final class NodeContext {
     private final GraphOps ops;
     private final List<Value> inputs;
     private final Materializer materializer;
+    private final boolean float64;
 
     NodeContext(OnnxNode node, long opset, GraphOps ops, List<Value> inputs, Materializer materializer) {
+        this(node, opset, ops, inputs, materializer, false);
+    }
+
+    NodeContext(OnnxNode node, long opset, GraphOps ops, List<Value> inputs, Materializer materializer,
+                boolean float64) {
         this.node = node;
         this.opset = opset;
         this.ops = ops;
         this.inputs = inputs;
         this.materializer = materializer;
+        this.float64 = float64;
+    }
+
+    /** @return whether float32 is imported as float64 ({@link ImportOptions#float64()}) */
+    boolean float64() {
+        return float64;
     }
 
     OnnxNode node() {

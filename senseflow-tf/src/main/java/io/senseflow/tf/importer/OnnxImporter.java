@@ -64,6 +64,33 @@ public final class OnnxImporter {
                 declaredInputs.put(in.name(), in);
             }
         }
+        for (Map.Entry<String, TensorValue> e : options.constantInputs().entrySet()) {
+            ValueInfo in = declaredInputs.get(e.getKey());
+            if (in == null) {
+                throw new OnnxImportException("ONNX import: input '" + e.getKey() + "' was bound to a constant, but the"
+                        + " graph's inputs are " + declaredInputs.keySet());
+            }
+            TensorValue t = e.getValue();
+            if (t.dataType() != in.elementType()) {
+                throw new OnnxImportException("ONNX import: input '" + e.getKey() + "' is declared " + in.elementType()
+                        + ", but the constant bound to it is " + t.dataType());
+            }
+            List<Dim> dims = in.shape();
+            if (dims != null) {
+                boolean fits = dims.size() == t.dims().length;
+                for (int i = 0; fits && i < dims.size(); i++) {
+                    fits = !(dims.get(i) instanceof Dim.Fixed f) || f.value() == t.dims()[i];
+                }
+                if (!fits) {
+                    throw new OnnxImportException("ONNX import: input '" + e.getKey() + "' is declared " + dims
+                            + ", but the constant bound to it has shape " + Arrays.toString(t.dims()));
+                }
+            }
+            if (options.specialisedInputs().contains(e.getKey())) {
+                throw new OnnxImportException("ONNX import: input '" + e.getKey() + "' was given both a shape and a"
+                        + " constant value; give one");
+            }
+        }
         for (String s : options.specialisedInputs()) {
             if (!declaredInputs.containsKey(s)) {
                 throw new OnnxImportException("ONNX import: a shape was given for input '" + s + "', but the graph's"
@@ -120,6 +147,10 @@ public final class OnnxImporter {
                                     Map<String, TfVariable> variables) {
         CustomGradients.ensureRegistered();
         for (String name : providedInputs.keySet()) {
+            if (options.constantInput(name) != null) {
+                throw new OnnxImportException("ONNX import: an output was provided for input '" + name
+                        + "', which is bound to a constant (ImportOptions.constantInput)");
+            }
             if (!declaredInputs.containsKey(name)) {
                 throw new OnnxImportException("ONNX import: an output was provided for input '" + name
                         + "', but the graph's inputs are " + declaredInputs.keySet());
@@ -141,7 +172,7 @@ public final class OnnxImporter {
             }
         }
         Run run = new Run(root, providedInputs, variables, untied);
-        try (ConstantFolder folder = new ConstantFolder(options.foldLimitBytes())) {
+        try (ConstantFolder folder = new ConstantFolder(options.foldLimitBytes(), options.float64())) {
             for (OnnxNode n : nodes) {
                 run.node(n, folder);
             }
@@ -244,12 +275,14 @@ public final class OnnxImporter {
             if (v != null) {
                 return v;
             }
-            if (declaredInputs.containsKey(name)) {
+            if (options.constantInput(name) != null) {
+                v = Value.constant(OnnxImporter.this.widen(options.constantInput(name)));
+            } else if (declaredInputs.containsKey(name)) {
                 v = Value.of(input(name));
             } else if (initializers.containsKey(name) || untied.containsKey(name)) {
                 TensorValue t = untied.containsKey(name) ? initializers.get(untied.get(name)).withName(name)
                         : initializers.get(name);
-                v = initializer(t);
+                v = initializer(OnnxImporter.this.widen(t));
             } else {
                 throw new OnnxImportException("ONNX import: value '" + name + "' used by node '"
                         + (consumer == null ? "(graph output)" : NodeContext.label(consumer)) + "' is not defined");
@@ -262,6 +295,9 @@ public final class OnnxImporter {
             Output<?> p = provided.get(name);
             ValueInfo info = declaredInputs.get(name);
             DataType dt = tfType(info.elementType(), "graph input '" + name + "'");
+            if (dt == DataType.DT_FLOAT && options.float64()) {
+                dt = DataType.DT_DOUBLE;
+            }
             if (p == null) {
                 long[] shape = options.inputShape(name);
                 if (shape == null) {
@@ -348,21 +384,33 @@ public final class OnnxImporter {
                 allConstant &= v.isConstant();
             }
             Value[] out = null;
+            PartialFold.Known[] known = null;
             try {
                 if (allConstant) {
                     out = folder.fold(h, n, opset, ins);
                     if (out != null) {
                         folded++;
                     }
+                } else if (PartialFold.applies(n, ins)) {
+                    known = PartialFold.evaluate(h, n, opset, ins, folder);
+                    out = PartialFold.ifAllKnown(known);
+                    if (out != null) {
+                        folded++;
+                    }
                 }
                 if (out == null) {
-                    NodeContext ctx = new NodeContext(n, opset, root.scoped(NodeContext.label(n)), ins, this::materialize);
+                    NodeContext ctx = new NodeContext(n, opset, root.scoped(NodeContext.label(n)), ins, this::materialize,
+                            options.float64());
                     out = h.apply(ctx);
                     if (java.util.Arrays.stream(out).allMatch(v -> v == null || v.isConstant())) {
                         folded++; // Constant, Shape of a static shape, ...
                     } else {
                         imported++;
                     }
+                    out = PartialFold.attach(out, known);
+                }
+                if (options.float64()) {
+                    out = widenAll(out, root.scoped(NodeContext.label(n)));
                 }
             } catch (OnnxImportException e) {
                 throw e;
@@ -383,6 +431,20 @@ public final class OnnxImporter {
             }
         }
 
+        /** float64 imports: float32 results (a Constant, ConstantOfShape's fill value) become float64. */
+        private Value[] widenAll(Value[] out, GraphOps where) {
+            Value[] w = out.clone();
+            for (int k = 0; k < w.length; k++) {
+                Value v = w[k];
+                if (v == null || v.dtype() != DataType.DT_FLOAT) {
+                    continue;
+                }
+                w[k] = v.isConstant() ? Value.constant(OnnxImporter.this.widen(v.constant()))
+                        : Value.of(where.cast(v.output(), DataType.DT_DOUBLE));
+            }
+            return w;
+        }
+
         private String describe(OnnxNode n, List<Value> ins) {
             List<String> parts = new ArrayList<>();
             for (int i = 0; i < ins.size(); i++) {
@@ -390,6 +452,19 @@ public final class OnnxImporter {
             }
             return parts.toString();
         }
+    }
+
+    /** @return t as float64 when importing in float64 and t is float32, else t */
+    private TensorValue widen(TensorValue t) {
+        if (!options.float64() || t.dataType() != io.senseflow.onnx.ir.DataType.FLOAT) {
+            return t;
+        }
+        float[] f = t.toFloats();
+        double[] d = new double[f.length];
+        for (int i = 0; i < f.length; i++) {
+            d[i] = f[i];
+        }
+        return TensorValue.ofDoubles(t.name(), d, t.dims());
     }
 
     private static boolean sameBytes(TensorValue a, TensorValue b) {

@@ -39,6 +39,8 @@ final class ShapeHandlers {
         t.put("Tile", c -> NodeContext.one(c.ops().binary("Tile", c.in(0), c.ops().cast(c.in(1), DataType.DT_INT32))));
         t.put("Pad", ShapeHandlers::pad);
         t.put("Trilu", ShapeHandlers::trilu);
+        t.put("NonZero", ShapeHandlers::nonZero);
+        t.put("GatherND", ShapeHandlers::gatherNd);
         t.put("ArgMax", c -> argExtreme(c, "ArgMax"));
         t.put("ArgMin", c -> argExtreme(c, "ArgMin"));
     }
@@ -80,11 +82,14 @@ final class ShapeHandlers {
             return new Value[] {Value.constant(TensorValue.ofLongs(outName(c), part, part.length))};
         }
         Output<?> full = c.ops().shapeOf(c.in(0));
-        if (start == 0 && end == r) {
-            return NodeContext.one(full);
+        Output<?> y = start == 0 && end == r ? full : c.ops().op("Slice").in(full).in(c.ops().longs(start))
+                .in(c.ops().longs(part.length)).out();
+        boolean[] known = new boolean[part.length];
+        for (int i = 0; i < part.length; i++) {
+            known[i] = part[i] >= 0;
         }
-        return NodeContext.one(c.ops().op("Slice").in(full).in(c.ops().longs(start))
-                .in(c.ops().longs(part.length)).out());
+        // the static dimensions stay known: shape arithmetic on them folds although the batch is symbolic
+        return new Value[] {Value.partial(y, part, known)};
     }
 
     private static int clampIndex(long i, int r) {
@@ -127,6 +132,54 @@ final class ShapeHandlers {
             if (resolved) {
                 return NodeContext.one(o.reshape(c.in(0), target));
             }
+        }
+        if (c.has(1) && c.value(1).isPartial()) {
+            // a shape with one symbolic element (the batch): that element is the -1 of a static reshape
+            long[] target = c.value(1).partialValues();
+            boolean[] known = c.value(1).partialKnown();
+            int unknown = 0;
+            boolean resolved = true;
+            for (int i = 0; i < target.length; i++) {
+                if (!known[i]) {
+                    unknown++;
+                    target[i] = -1;
+                } else if (target[i] == -1) {
+                    unknown++;
+                } else if (target[i] == 0 && !allowZero) {
+                    if (in != null && i < in.length && in[i] >= 0) {
+                        target[i] = in[i];
+                    } else {
+                        resolved = false;
+                    }
+                }
+            }
+            if (unknown <= 1 && resolved) {
+                return NodeContext.one(o.reshape(c.in(0), target));
+            }
+            // else a Pack of the known elements as constants and the others read at run time: TensorFlow's shape
+            // inference then keeps the known sizes static for the ops downstream
+            Output<?> dynamic = o.cast(c.in(1), DataType.DT_INT64);
+            Output<?> xs = null;
+            Output<?>[] parts = new Output<?>[target.length];
+            for (int i = 0; i < target.length; i++) {
+                if (known[i] && target[i] != 0) {
+                    parts[i] = o.scalarLong(target[i]);
+                } else if (known[i] && !allowZero && (in == null || i >= in.length)) {
+                    throw c.fail("shape element " + i + " is 0 (copy the input's size) but the input has no axis " + i);
+                } else if (known[i] && allowZero) {
+                    parts[i] = o.scalarLong(0);
+                } else {
+                    Output<?> src = dynamic;
+                    int at = i;
+                    if (known[i]) { // 0: the input's size on that axis
+                        xs = xs == null ? o.shapeOf(c.in(0)) : xs;
+                        src = xs;
+                    }
+                    parts[i] = o.op("GatherV2").in(src).in(o.scalarInt(at)).in(o.scalarInt(0)).out();
+                }
+            }
+            Output<?> packed = o.op("Pack").inList(parts).attr("axis", 0L).out();
+            return NodeContext.one(o.op("Reshape").in(c.in(0)).in(packed).out());
         }
         Output<?> shape = o.cast(c.in(1), DataType.DT_INT64);
         if (!allowZero) {
@@ -568,6 +621,43 @@ final class ShapeHandlers {
             m = o.constant(tm);
         }
         return NodeContext.one(o.select(m, c.in(0), o.scalarOf(0, c.dtype(0))));
+    }
+
+    /** NonZero: TensorFlow's Where gives the coordinates as [count, rank], ONNX wants [rank, count]. */
+    private static Value[] nonZero(NodeContext c) {
+        GraphOps o = c.ops();
+        int r = c.rank(0);
+        Output<?> x = c.in(0);
+        if (r == 0) {
+            x = o.reshape(x, 1); // a scalar's coordinates have no rows: [0, count]
+            Output<?> idx = o.op("Where").in(x).out();
+            return NodeContext.one(o.reshape(o.transpose(idx, 1, 0), 0, -1));
+        }
+        return NodeContext.one(o.transpose(o.op("Where").in(x).out(), 1, 0));
+    }
+
+    /** GatherND with batch_dims 0; negative indices are wrapped by the data's sizes. */
+    private static Value[] gatherNd(NodeContext c) {
+        long batchDims = c.attrInt("batch_dims", 0);
+        if (batchDims != 0) {
+            throw c.fail("batch_dims=" + batchDims + " is not supported (batch_dims 0 is); to make it importable,"
+                    + " export the gather with explicit leading indices or bind the inputs it depends on to constants"
+                    + " (ImportOptions.constantInput) so it is evaluated at import");
+        }
+        GraphOps o = c.ops();
+        long[] is = c.shape(1);
+        int r = c.rank(0);
+        if (is == null || is.length == 0 || is[is.length - 1] < 0) {
+            throw c.fail("needs the size of the indices' last axis; specialise the input shapes");
+        }
+        int m = (int) is[is.length - 1];
+        if (m > r) {
+            throw c.fail("indices address " + m + " axes of a rank-" + r + " input");
+        }
+        Output<?> idx = o.cast(c.in(1), DataType.DT_INT64);
+        Output<?> sizes = o.op("Slice").in(o.shapeOf(c.in(0))).in(o.longs(0)).in(o.longs(m)).out();
+        idx = o.select(o.binary("Less", idx, o.scalarLong(0)), o.binary("AddV2", idx, sizes), idx);
+        return NodeContext.one(o.op("GatherNd").in(c.in(0)).in(idx).out());
     }
 
     private static Value[] argExtreme(NodeContext c, String tf) {

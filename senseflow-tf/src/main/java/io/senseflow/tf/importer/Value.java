@@ -16,12 +16,45 @@ final class Value {
     private final long[] shape;
     private final TensorValue constant;
     private Output<?> output;
+    private long[] partial;
+    private boolean[] partialKnown;
 
     private Value(DataType dtype, long[] shape, TensorValue constant, Output<?> output) {
         this.dtype = dtype;
         this.shape = shape;
         this.constant = constant;
         this.output = output;
+    }
+
+    /**
+     * A small integer value computed at run time of which some elements are known at import (a shape with a
+     * symbolic batch: {@code Shape(x) = [?, 77]}).
+     *
+     * @param o the run-time value
+     * @param values element values (row-major), meaningful where {@code known}
+     * @param known which elements are known
+     * @return the value
+     */
+    static Value partial(Output<?> o, long[] values, boolean[] known) {
+        Value v = of(o);
+        v.partial = values.clone();
+        v.partialKnown = known.clone();
+        return v;
+    }
+
+    /** @return whether some elements are known at import although the value is computed at run time */
+    boolean isPartial() {
+        return partial != null;
+    }
+
+    /** @return the known element values (see {@link #partialKnown()}), or null */
+    long[] partialValues() {
+        return partial == null ? null : partial.clone();
+    }
+
+    /** @return which elements are known, or null */
+    boolean[] partialKnown() {
+        return partialKnown == null ? null : partialKnown.clone();
     }
 
     static Value of(Output<?> o) {

@@ -285,7 +285,58 @@ class OpHandlersTest {
         c.add(resize("Resize linear pytorch_half_pixel x0.5", "linear", "pytorch_half_pixel", null,
                 new float[] {1, 1, 0.5f, 0.5f}, null));
         c.add(resize("Resize linear asymmetric x1.7", "linear", "asymmetric", null, new float[] {1, 1, 1.7f, 1.3f}, null));
+        // Einsum: the equations torch exports for diffusers models, and general ones
+        c.add(einsum("Einsum SD3 unpatchify nhwpqc->nchpwq", "nhwpqc->nchpwq", d(2, 3, 2, 2, 2, 5)));
+        c.add(einsum("Einsum FLUX RoPE outer product i,j->ij", "i,j->ij", d(5), d(3)));
+        c.add(einsum("Einsum batched matmul bij,bjk->bik", "bij,bjk->bik", d(2, 3, 4), d(2, 4, 5)));
+        c.add(einsum("Einsum attention bhqd,bhkd->bhqk", "bhqd,bhkd->bhqk", d(2, 3, 5, 4), d(2, 3, 7, 4)));
+        c.add(einsum("Einsum transpose ij->ji", "ij->ji", d(3, 5)));
+        c.add(einsum("Einsum implicit output ij,jk", "ij,jk", d(3, 4), d(4, 5)));
+        c.add(einsum("Einsum reduction and sum-out bij->j", "bij->j", d(2, 3, 4)));
+        c.add(einsum("Einsum dot product i,i->", "i,i->", d(6), d(6)));
+        c.add(einsum("Einsum three operands ij,jk,kl->il", "ij,jk,kl->il", d(2, 3), d(3, 4), d(4, 5)));
+        c.add(einsum("Einsum ellipsis broadcast ...ij,jk->...ik", "...ij,jk->...ik", d(2, 3, 4, 5), d(5, 3)));
+        c.add(einsum("Einsum size-1 broadcast bij,bjk->bik", "bij,bjk->bik", d(1, 3, 4), d(2, 4, 5)));
+        c.add(einsum("Einsum labels only in one operand ab,cd->ac", "ab,cd->ac", d(3, 4), d(2, 5)));
+        // NonZero and GatherND (FLUX's rotary tables)
+        c.add(OpCase.of("NonZero", (g, f) -> out(g.op("NonZero").input(g.input("x", f, d(3, 5))).output(), DataType.INT64))
+                .gen("x", (r, i) -> r.nextInt(3) == 0 ? 0 : r.nextDouble()).noGrad());
+        c.add(OpCase.of("GatherND negative indices", (g, f) -> out(g.op("GatherND").input(g.input("x", f, d(3, 4, 5)),
+                g.input("i", DataType.INT64, d(2, 3, 2))).output())).gen("i", (r, i) -> i % 2 == 0 ? r.nextInt(6) - 3
+                : r.nextInt(8) - 4));
+        c.add(OpCase.of("GatherND full index", (g, f) -> out(g.op("GatherND").input(g.input("x", f, d(3, 4)),
+                g.input("i", DataType.INT64, d(5, 2))).output())).gen("i", (r, i) -> i % 2 == 0 ? r.nextInt(3) : r.nextInt(4)));
+        // Resize cubic (DINOv2's position-table interpolation), every coordinate mode, non-power-of-two sizes
+        c.add(cubic("Resize cubic half_pixel 2x2->3x3 (DINOv2)", "half_pixel", -0.75f, 0, d(1, 3, 2, 2), 3, 3));
+        c.add(cubic("Resize cubic half_pixel up 3x5->7x4", "half_pixel", -0.75f, 0, d(1, 2, 3, 5), 7, 4));
+        c.add(cubic("Resize cubic pytorch_half_pixel down 6x7->1x3", "pytorch_half_pixel", -0.75f, 0, d(1, 2, 6, 7), 1, 3));
+        c.add(cubic("Resize cubic align_corners 3x4->5x6", "align_corners", -0.75f, 0, d(1, 2, 3, 4), 5, 6));
+        c.add(cubic("Resize cubic asymmetric a=-0.5 4x3->6x7", "asymmetric", -0.5f, 0, d(2, 1, 4, 3), 6, 7));
+        c.add(cubic("Resize cubic half_pixel exclude_outside 5x3->3x7", "half_pixel", -0.5f, 1, d(1, 2, 5, 3), 3, 7));
+        c.add(cubic("Resize cubic align_corners exclude_outside 2x3->5x4", "align_corners", -0.75f, 1, d(1, 1, 2, 3), 5, 4));
         return c.stream();
+    }
+
+    private static OpCase einsum(String name, String equation, io.senseflow.onnx.ir.Dim[]... shapes) {
+        return OpCase.of(name, (g, f) -> {
+            String[] ins = new String[shapes.length];
+            for (int i = 0; i < shapes.length; i++) {
+                ins[i] = g.input("x" + i, f, shapes[i]);
+            }
+            return out(g.op("Einsum").input(ins).attr("equation", equation).output());
+        }).opset(18);
+    }
+
+    private static OpCase cubic(String name, String coord, float a, long exclude, io.senseflow.onnx.ir.Dim[] shape,
+                                long h, long w) {
+        return OpCase.of(name, (g, f) -> {
+            String x = g.input("x", f, shape);
+            long n = ((io.senseflow.onnx.ir.Dim.Fixed) shape[0]).value();
+            long ch = ((io.senseflow.onnx.ir.Dim.Fixed) shape[1]).value();
+            return out(g.op("Resize").input(x, "", "", g.longVector(n, ch, h, w)).attr("mode", "cubic")
+                    .attr("coordinate_transformation_mode", coord).attr("cubic_coeff_a", a)
+                    .attr("exclude_outside", exclude).output());
+        }).opset(18);
     }
 
     private static void unary(List<OpCase> c, String op, OpCase.Gen gen, boolean grad) {
