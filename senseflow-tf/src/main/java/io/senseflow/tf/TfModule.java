@@ -135,13 +135,17 @@ public final class TfModule implements DifferentiableModule {
                     throw InvalidRequestException.of("input binding " + binding.moduleInput(), "a graph input, one of "
                             + declared.keySet(), binding.graphInput());
                 }
+                if (importOptions.constantInput(binding.graphInput()) != null) {
+                    throw InvalidRequestException.of("input binding " + binding.moduleInput(), "a graph input that is"
+                            + " not bound to a constant (ImportOptions.constantInput)", binding.graphInput());
+                }
                 long[] shape = importOptions.inputShape(binding.graphInput());
                 shape = shape != null ? shape : declaredShape(info);
                 shapes.put(binding.graphInput(), shape);
                 allStatic &= shape != null && Arrays.stream(shape).allMatch(d -> d >= 0);
             }
             for (String gi : declared.keySet()) {
-                if (!shapes.containsKey(gi)) {
+                if (!shapes.containsKey(gi) && importOptions.constantInput(gi) == null) {
                     throw new InvalidRequestException("module " + name + ": graph input '" + gi + "' has no binding; add"
                             + " one with Builder.input(InputBinding.of(<module input>, \"" + gi + "\"))");
                 }

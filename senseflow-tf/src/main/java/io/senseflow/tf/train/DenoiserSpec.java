@@ -156,7 +156,8 @@ public record DenoiserSpec(String sample, String timestep, double timestepScale,
     public static ImportOptions batchShapes(OnnxModel model, int batch, ImportOptions base) {
         ImportOptions.Builder b = base.toBuilder();
         for (ValueInfo v : model.graph().inputs()) {
-            if (model.graph().initializer(v.name()).isPresent() || v.shape() == null) {
+            if (model.graph().initializer(v.name()).isPresent() || v.shape() == null
+                    || base.constantInput(v.name()) != null) {
                 continue;
             }
             List<Dim> s = v.shape();

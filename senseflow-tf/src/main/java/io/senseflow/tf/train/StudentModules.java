@@ -167,7 +167,9 @@ public final class StudentModules implements AutoCloseable {
         private MemoryBudget budget;
         private Consumer<MemoryEstimate.Builder> moreEstimate = e -> { };
         private boolean trainBuffers;
+        private boolean tieShared;
         private final Map<String, long[]> inputShapes = new LinkedHashMap<>();
+        private final Map<String, io.senseflow.onnx.ir.TensorValue> constantInputs = new LinkedHashMap<>();
 
         private Builder(OnnxModel teacher, DenoiserSpec spec) {
             this.teacher = Objects.requireNonNull(teacher, "teacher");
@@ -241,8 +243,58 @@ public final class StudentModules implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Binds a graph input to a tensor known at import (in G, F and a TensorFlow teacher; the graph itself, and so
+         * the exported student, keeps the input): everything that depends only on it is evaluated at import.
+         *
+         * @param graphInput the graph input
+         * @param value its value, of the input's type and shape
+         * @return this
+         */
+        public Builder constantInput(String graphInput, io.senseflow.onnx.ir.TensorValue value) {
+            constantInputs.put(Objects.requireNonNull(graphInput), Objects.requireNonNull(value));
+            return this;
+        }
+
+        /**
+         * FLUX's {@code img_ids} and {@code txt_ids} bound to constants for one latent size ({@link FluxIds}); the
+         * modules then serve that size (other sizes need modules built for them).
+         *
+         * @param latentHeight latent rows (image height / 8)
+         * @param latentWidth latent columns
+         * @param textLength text tokens
+         * @return this
+         */
+        public Builder fluxIds(int latentHeight, int latentWidth, int textLength) {
+            constantInput("img_ids", FluxIds.imageIds(latentHeight, latentWidth));
+            return constantInput("txt_ids", FluxIds.textIds(textLength));
+        }
+
+        /**
+         * @param on keep parameters that PyTorch's exporter deduplicated into {@code Identity(initializer)} nodes tied
+         *     (one variable per initializer, gradients summed), so that the trained weights are exactly the original
+         *     graph's initializers and {@code OnnxExport.writeSafetensors} fits the original file; default false:
+         *     untied, each its own parameter as in PyTorch
+         * @return this
+         */
+        public Builder tieSharedParameters(boolean on) {
+            tieShared = on;
+            return this;
+        }
+
         private ImportOptions shapes(OnnxModel graph, ImportOptions base) {
-            ImportOptions.Builder o = DenoiserSpec.batchShapes(graph, batchSize, base).toBuilder();
+            ImportOptions.Builder pre = base.toBuilder();
+            if (tieShared) {
+                pre.untieSharedParameters(false);
+            }
+            java.util.Set<String> inputs = new java.util.HashSet<>();
+            graph.graph().inputs().forEach(v -> inputs.add(v.name()));
+            for (Map.Entry<String, io.senseflow.onnx.ir.TensorValue> e : constantInputs.entrySet()) {
+                if (inputs.contains(e.getKey())) {
+                    pre.constantInput(e.getKey(), e.getValue());
+                }
+            }
+            ImportOptions.Builder o = DenoiserSpec.batchShapes(graph, batchSize, pre.build()).toBuilder();
             for (Map.Entry<String, long[]> e : inputShapes.entrySet()) {
                 if (graph.graph().inputs().stream().anyMatch(v -> v.name().equals(e.getKey()))) {
                     long[] d = e.getValue().clone();
