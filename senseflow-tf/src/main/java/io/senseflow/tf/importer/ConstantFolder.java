@@ -19,7 +19,7 @@ final class ConstantFolder implements AutoCloseable {
     /** Folds per scratch graph: a session re-reads its whole graph when ops are added, so it is renewed. */
     private static final int FOLDS_PER_GRAPH = 48;
     private Graph graph = new Graph();
-    private Session session = new Session(graph);
+    private Session session = newSession(graph);
     private GraphOps ops = GraphOps.of(graph, "fold");
     private int folds;
     private final long limitBytes;
@@ -42,7 +42,7 @@ final class ConstantFolder implements AutoCloseable {
         if (++folds > FOLDS_PER_GRAPH) {
             close();
             graph = new Graph();
-            session = new Session(graph);
+            session = newSession(graph);
             ops = GraphOps.of(graph, "fold");
             folds = 1;
         }
@@ -89,6 +89,17 @@ final class ConstantFolder implements AutoCloseable {
             }
         }
         return out;
+    }
+
+    /**
+     * Grappler off: each fold is a new fetch, so a new executor, and the graph optimisers would run for every one of
+     * them (they cost far more than the fold itself, and the folded values must be exactly what the op computes).
+     */
+    private static Session newSession(Graph g) {
+        return new Session(g, org.tensorflow.proto.ConfigProto.newBuilder()
+                .setGraphOptions(org.tensorflow.proto.GraphOptions.newBuilder()
+                        .setRewriteOptions(org.tensorflow.proto.RewriterConfig.newBuilder().setDisableMetaOptimizer(true)))
+                .build());
     }
 
     @Override

@@ -16,11 +16,15 @@ import org.tensorflow.proto.DataType;
  * depend on them and is known. A fully known output becomes a constant (so {@code Slice ends = Shape(x)[1]} folds
  * although the batch stays symbolic); otherwise the node is imported as usual and its known elements are kept for
  * its consumers. Only ops whose elements are copies or integer polynomials of their inputs are evaluated this way,
- * so equality in both runs means independence (a comparison such as {@code Equal(batch, 1)} is never folded).
+ * so equality in both runs means independence (a comparison such as {@code Equal(batch, 1)} is never folded), and
+ * only where the partial value is data: a stand-in used as a Slice bound, an index or an axis could be clamped into
+ * a plausible result, so such nodes are imported as ops.
  */
 final class PartialFold {
     private static final Set<String> OPS = Set.of("Gather", "Slice", "Concat", "Unsqueeze", "Squeeze", "Identity",
             "Cast", "Reshape", "Add", "Sub", "Mul", "Neg", "Abs");
+    /** Ops whose every input is data (element-wise or concatenated); for the others only input 0 is. */
+    private static final Set<String> ELEMENTWISE = Set.of("Concat", "Add", "Sub", "Mul");
     private static final int MAX_ELEMENTS = 64;
 
     /** The known elements of one output: values and mask, or a constant when all are known. */
@@ -35,11 +39,17 @@ final class PartialFold {
             return false;
         }
         boolean anyPartial = false;
-        for (Value v : ins) {
+        boolean elementwise = ELEMENTWISE.contains(n.opType());
+        for (int k = 0; k < ins.size(); k++) {
+            Value v = ins.get(k);
             if (v == null) {
                 continue;
             }
             if (v.isPartial()) {
+                if (k > 0 && !elementwise) {
+                    // a stand-in as an index, a bound or an axis could be clamped or rejected: only data is evaluated
+                    return false;
+                }
                 long[] s = v.shape();
                 if (s == null || Arrays.stream(s).anyMatch(d -> d < 0) || ShapeHandlers.product(s) > MAX_ELEMENTS) {
                     return false;
@@ -57,8 +67,11 @@ final class PartialFold {
         Value[] a;
         Value[] b;
         try {
-            a = folder.fold(h, n, opset, substitute(ins, 1_000_003L, 17));
-            b = folder.fold(h, n, opset, substitute(ins, 3_000_017L, 31));
+            // stand-ins distinct per input and element, with different spacings in the two runs, so neither a copy
+            // nor a sum, difference or product of unknowns can come out equal in both (x - y for the symbolic
+            // batches of two different tensors stays unknown)
+            a = folder.fold(h, n, opset, substitute(ins, 1_000_003L, 17, 7_919));
+            b = folder.fold(h, n, opset, substitute(ins, 3_000_017L, 31, 104_729));
         } catch (RuntimeException e) {
             return null; // e.g. a stand-in used as an index: import the node as ops
         }
@@ -130,9 +143,10 @@ final class PartialFold {
         return w;
     }
 
-    private static List<Value> substitute(List<Value> ins, long base, long step) {
+    private static List<Value> substitute(List<Value> ins, long base, long step, long perInput) {
         List<Value> s = new ArrayList<>();
-        for (Value v : ins) {
+        for (int k = 0; k < ins.size(); k++) {
+            Value v = ins.get(k);
             if (v == null || !v.isPartial()) {
                 s.add(v);
                 continue;
@@ -141,7 +155,7 @@ final class PartialFold {
             boolean[] mask = v.partialKnown();
             for (int i = 0; i < values.length; i++) {
                 if (!mask[i]) {
-                    values[i] = base + step * i;
+                    values[i] = base + step * i + perInput * k;
                 }
             }
             long[] dims = v.shape();

@@ -83,11 +83,25 @@ class TorchFixturesImportTest {
 
     @Test
     void bertWithDynamicSequenceFailsNamingTheNodeAndTheFix() {
+        // the position-id Slice ends are Shape(input_ids)[1], the dynamic sequence itself: they cannot be known
         OnnxModel m = OnnxModel.read(DIR.resolve("bert_tiny.onnx"));
         try (Graph g = new Graph()) {
             assertThatThrownBy(() -> new OnnxImporter(m, ImportOptions.defaults()).importInto(g, "bert"))
                     .isInstanceOf(OnnxImportException.class).hasMessageContaining("Slice (opset 17)")
                     .hasMessageContaining("/model/embeddings/Slice").hasMessageContaining("ImportOptions.inputShape");
+        }
+    }
+
+    @Test
+    void bertWithOnlyTheBatchSymbolicImportsAndRunsAtTwoBatchSizes() {
+        // the batch stays symbolic; Shape(input_ids)[1] = 12 is known, so the Slice folds
+        OnnxModel m = OnnxModel.read(DIR.resolve("bert_tiny.onnx"));
+        ImportOptions opts = ImportOptions.builder().inputShape("input_ids", -1, 12).inputShape("attention_mask", -1, 12)
+                .build();
+        Map<String, TensorValue> got = TfRun.run(m, opts, reference("bert_tiny", "input."));
+        Map<String, TensorValue> want = reference("bert_tiny", "output.");
+        for (String o : List.of("last_hidden_state", "pooler_output")) {
+            Compare.assertClose("bert symbolic batch " + o, want.get(o), got.get(o), 1e-4, 0);
         }
     }
 
