@@ -141,7 +141,7 @@ class RealTeacherDistillationTest {
         long start = System.nanoTime();
         try (StudentModules s = students.batchSize(c.batch()).generatorOptimizer(cfg.generatorOptimizer())
                 .fakeScoreOptimizer(cfg.fakeScoreOptimizer())
-                .sessionOptions(TfSessionOptions.defaults().withIntraOpThreads(2)).build();
+                .sessionOptions(TfSessionOptions.defaults().withIntraOpThreads(2).withGraphOptimizations(false)).build();
              TfModule d = MlpGraph.module(disc, new Mlp(disc, 4, null).parameters().snapshot(),
                      cfg.discriminatorOptimizer(), s.workspace(), "discriminator")) {
             Distiller distiller = Distiller.builder().config(cfg).teacher(teacher)
