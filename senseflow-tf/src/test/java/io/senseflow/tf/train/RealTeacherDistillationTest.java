@@ -122,10 +122,9 @@ class RealTeacherDistillationTest {
     }
 
     /**
-     * Runs the distillation, then checks every export route the case supports against G's first call.
+     * Runs the distillation, then the case's export checks ({@link #checks}) while G is still open.
      *
      * @param flow G and F as the distiller sees them (flow convention)
-     * @param loadedCall the loaded student's generator called as G was, in G's layout
      */
     Run distill(Case c, StudentModules.Builder students, Generator teacher,
                 Function<DifferentiableModule, DifferentiableModule> flow) {
