@@ -41,7 +41,6 @@ import io.senseflow.train.DifferentiableModule;
 import io.senseflow.train.EpsilonFlowModule;
 import io.senseflow.train.ModuleInputs;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -104,18 +103,9 @@ class RealTeacherDistillationTest {
         };
     }
 
-    /** The Optimum folder, writable, with the CLIP tokenizer.json files Optimum does not write (see the script). */
+    /** The Optimum folder exactly as Optimum wrote it (CLIP tokenizers as vocab.json + merges.txt), writable. */
     Path folder(Case c, String name) throws IOException {
-        Path f = Fixtures.copy("optimum-exports/" + c.name() + "/onnx", dir.resolve(name));
-        for (String tok : new String[] {"tokenizer", "tokenizer_2"}) {
-            String res = "/optimum-tokenizers/" + c.name() + "/" + tok + "/tokenizer.json";
-            try (InputStream in = RealTeacherDistillationTest.class.getResourceAsStream(res)) {
-                if (in != null) {
-                    Files.copy(in, f.resolve(tok).resolve("tokenizer.json"));
-                }
-            }
-        }
-        return f;
+        return Fixtures.copy("optimum-exports/" + c.name() + "/onnx", dir.resolve(name));
     }
 
     record Run(List<IterationMetrics> metrics, double seconds, long trainable) {
