@@ -2,7 +2,7 @@ package io.senseflow.bench;
 
 import io.senseflow.noise.GaussianNoise;
 import io.senseflow.onnx.arch.FlowTransformer;
-import io.senseflow.onnx.runtime.ModelInputs;
+import io.senseflow.onnx.runtime.OrtInputs;
 import io.senseflow.onnx.runtime.OrtModel;
 import io.senseflow.onnx.runtime.OrtRuntime;
 import io.senseflow.onnx.runtime.SessionConfig;
@@ -52,7 +52,7 @@ public final class BoundaryProbe implements IntFunction<long[]>, AutoCloseable {
         long[] cpu = new long[calls];
         for (int i = 0; i < calls; i++) {
             long c0 = THREADS.getCurrentThreadCpuTime();
-            model.runSingle(ModelInputs.of(inputs), FlowTransformer.OUT_HIDDEN_STATES);
+            model.runSingle(OrtInputs.of(inputs), FlowTransformer.OUT_HIDDEN_STATES);
             cpu[i] = THREADS.getCurrentThreadCpuTime() - c0;
         }
         return cpu;

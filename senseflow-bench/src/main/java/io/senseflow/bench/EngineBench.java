@@ -4,7 +4,7 @@ import io.senseflow.noise.GaussianNoise;
 import io.senseflow.onnx.arch.FlowTransformer;
 import io.senseflow.onnx.arch.Init;
 import io.senseflow.onnx.ir.OnnxModel;
-import io.senseflow.onnx.runtime.ModelInputs;
+import io.senseflow.onnx.runtime.OrtInputs;
 import io.senseflow.onnx.runtime.OrtModel;
 import io.senseflow.onnx.runtime.OrtRuntime;
 import io.senseflow.tensor.Tensor;
@@ -66,8 +66,8 @@ public final class EngineBench {
         }
     }
 
-    static ModelInputs inputs(FlowTransformer.Config t, int batch) {
-        return ModelInputs.create()
+    static OrtInputs inputs(FlowTransformer.Config t, int batch) {
+        return OrtInputs.create()
                 .put(FlowTransformer.HIDDEN_STATES, GaussianNoise.sample(3, 0, 1, batch, t.latentChannels(), t.latentHeight(),
                         t.latentWidth()))
                 .put(FlowTransformer.ENCODER_HIDDEN_STATES, GaussianNoise.sample(3, 0, 2, batch, t.textLength(), t.textWidth()))
@@ -107,7 +107,7 @@ public final class EngineBench {
     public List<Point> ortForward(ModelSpec spec, int batch, int[] threads, boolean[] spinning, int reps) {
         OnnxModel graph = FlowTransformer.build(spec.transformer(), 11, Init.RANDOM_ALL);
         double gflop = forwardGflop(graph, batch);
-        ModelInputs in = inputs(spec.transformer(), batch);
+        OrtInputs in = inputs(spec.transformer(), batch);
         long[][] nanos;
         PeakRss.reset();
         try (OrtRuntime ort = OrtRuntime.create()) {

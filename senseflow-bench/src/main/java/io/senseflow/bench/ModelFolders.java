@@ -3,10 +3,10 @@ package io.senseflow.bench;
 import io.senseflow.onnx.arch.Autoencoder;
 import io.senseflow.onnx.arch.FlowTransformer;
 import io.senseflow.onnx.arch.Init;
-import io.senseflow.onnx.arch.TextEncoder;
+import io.senseflow.onnx.arch.TextTransformer;
 import io.senseflow.onnx.ir.OnnxModel;
-import io.senseflow.onnx.pipelines.SchedulerSpec;
-import io.senseflow.onnx.pipelines.SenseFlowFolder;
+import io.senseflow.onnx.folders.SchedulerSpec;
+import io.senseflow.onnx.folders.SenseFlowFolder;
 import io.senseflow.onnx.testing.FixtureTokenizer;
 import io.senseflow.pipeline.GuidanceMode;
 import io.senseflow.pipeline.ModelDefaults;
@@ -44,7 +44,7 @@ public record ModelFolders(String name, Path teacher, Path student, boolean bund
         Path done = base.resolve("complete");
         if (!Files.isRegularFile(done)) {
             OnnxModel transformer = FlowTransformer.build(spec.transformer(), 11, Init.RANDOM_ALL);
-            OnnxModel text = TextEncoder.build(spec.text(), 12, Init.RANDOM_ALL);
+            OnnxModel text = TextTransformer.build(spec.text(), 12, Init.RANDOM_ALL);
             OnnxModel decoder = Autoencoder.build(spec.vae(), Autoencoder.Part.DECODER, 13, Init.RANDOM_ALL);
             String tokenizer = FixtureTokenizer.json(FixtureTokenizer.Style.CLIP);
             Autoencoder.Config vae = spec.vae();

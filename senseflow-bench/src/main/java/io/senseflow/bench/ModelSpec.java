@@ -2,7 +2,7 @@ package io.senseflow.bench;
 
 import io.senseflow.onnx.arch.Autoencoder;
 import io.senseflow.onnx.arch.FlowTransformer;
-import io.senseflow.onnx.arch.TextEncoder;
+import io.senseflow.onnx.arch.TextTransformer;
 import io.senseflow.onnx.ir.OnnxModel;
 import io.senseflow.onnx.testing.FixtureTokenizer;
 import java.nio.file.Path;
@@ -19,7 +19,7 @@ import java.util.Objects;
  * @param text the text encoder (its vocabulary is the fixture tokenizer's)
  * @param vae the autoencoder (its latent grid matches the transformer's)
  */
-public record ModelSpec(String name, FlowTransformer.Config transformer, TextEncoder.Config text, Autoencoder.Config vae) {
+public record ModelSpec(String name, FlowTransformer.Config transformer, TextTransformer.Config text, Autoencoder.Config vae) {
     /** Vocabulary of the word-level fixture tokenizer the random folders ship. */
     static final int VOCAB = FixtureTokenizer.Style.CLIP.vocabSize();
 
@@ -60,7 +60,7 @@ public record ModelSpec(String name, FlowTransformer.Config transformer, TextEnc
      */
     public static ModelSpec fromFolder(String name, Path folder) {
         FlowTransformer.Config t = FlowTransformer.Config.fromMetadata(OnnxModel.read(folder.resolve("transformer/model.onnx")));
-        TextEncoder.Config text = TextEncoder.Config.fromMetadata(OnnxModel.read(folder.resolve("text_encoder/model.onnx")));
+        TextTransformer.Config text = TextTransformer.Config.fromMetadata(OnnxModel.read(folder.resolve("text_encoder/model.onnx")));
         Autoencoder.Config vae = Autoencoder.Config.fromMetadata(OnnxModel.read(folder.resolve("vae_decoder/model.onnx")));
         // the random folders ship the fixture tokenizer, so the vocabulary is its own; the other sizes are the folder's
         return new ModelSpec(name, t, text.toBuilder().vocab(VOCAB).build(), vae);
@@ -108,8 +108,8 @@ public record ModelSpec(String name, FlowTransformer.Config transformer, TextEnc
         return new ModelSpec("tiny", t, text(32, 8, 1, 2), vae);
     }
 
-    private static TextEncoder.Config text(int width, int length, int depth, int heads) {
-        return TextEncoder.Config.builder().vocab(VOCAB).length(length).width(width).depth(depth).heads(heads)
+    private static TextTransformer.Config text(int width, int length, int depth, int heads) {
+        return TextTransformer.Config.builder().vocab(VOCAB).length(length).width(width).depth(depth).heads(heads)
                 .mlpRatio(4).build();
     }
 

@@ -1,8 +1,8 @@
 package io.senseflow.bench;
 
-import io.senseflow.onnx.pipelines.LoadOptions;
-import io.senseflow.onnx.pipelines.LoadedModel;
-import io.senseflow.onnx.pipelines.Models;
+import io.senseflow.onnx.folders.LoadOptions;
+import io.senseflow.onnx.folders.LoadedModel;
+import io.senseflow.onnx.folders.Models;
 import io.senseflow.onnx.runtime.OrtGenerator;
 import io.senseflow.onnx.runtime.RunStatistics;
 import io.senseflow.pipeline.CancellationToken;

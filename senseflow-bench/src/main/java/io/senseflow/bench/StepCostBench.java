@@ -13,7 +13,7 @@ import io.senseflow.onnx.ir.Dim;
 import io.senseflow.onnx.ir.GraphBuilder;
 import io.senseflow.onnx.ir.OnnxModel;
 import io.senseflow.onnx.ir.TensorValue;
-import io.senseflow.onnx.runtime.ModelInputs;
+import io.senseflow.onnx.runtime.OrtInputs;
 import io.senseflow.onnx.runtime.OrtModel;
 import io.senseflow.onnx.runtime.OrtRuntime;
 import io.senseflow.onnx.runtime.SessionConfig;
@@ -122,7 +122,7 @@ public final class StepCostBench {
             try (OrtSession raw = env.createSession(graph.toByteArray(), options)) {
                 for (int i = -calls / 2; i < calls; i++) {
                     long c0 = THREADS.getCurrentThreadCpuTime();
-                    model.runSingle(ModelInputs.of(inputs), FlowTransformer.OUT_HIDDEN_STATES);
+                    model.runSingle(OrtInputs.of(inputs), FlowTransformer.OUT_HIDDEN_STATES);
                     long c1 = THREADS.getCurrentThreadCpuTime();
                     rawRun(env, raw, inputs);
                     long c2 = THREADS.getCurrentThreadCpuTime();

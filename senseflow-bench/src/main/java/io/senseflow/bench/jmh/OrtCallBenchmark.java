@@ -9,7 +9,7 @@ import io.senseflow.noise.GaussianNoise;
 import io.senseflow.onnx.arch.FlowTransformer;
 import io.senseflow.onnx.arch.Init;
 import io.senseflow.onnx.ir.OnnxModel;
-import io.senseflow.onnx.runtime.ModelInputs;
+import io.senseflow.onnx.runtime.OrtInputs;
 import io.senseflow.onnx.runtime.OrtModel;
 import io.senseflow.onnx.runtime.OrtRuntime;
 import io.senseflow.onnx.runtime.SessionConfig;
@@ -105,7 +105,7 @@ public class OrtCallBenchmark {
     /** @return the velocity through the SDK */
     @Benchmark
     public Tensor sdk() {
-        return model.runSingle(ModelInputs.of(inputs), FlowTransformer.OUT_HIDDEN_STATES);
+        return model.runSingle(OrtInputs.of(inputs), FlowTransformer.OUT_HIDDEN_STATES);
     }
 
     /** @return the velocity from the session with tensors made once */

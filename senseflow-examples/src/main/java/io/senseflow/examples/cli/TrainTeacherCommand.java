@@ -13,10 +13,10 @@ import io.senseflow.examples.shapes.eval.ShapesEvaluation;
 import io.senseflow.json.Json;
 import io.senseflow.onnx.arch.Autoencoder;
 import io.senseflow.onnx.arch.FlowTransformer;
-import io.senseflow.onnx.arch.TextEncoder;
+import io.senseflow.onnx.arch.TextTransformer;
 import io.senseflow.onnx.ir.OnnxModel;
-import io.senseflow.onnx.pipelines.LoadedModel;
-import io.senseflow.onnx.pipelines.Models;
+import io.senseflow.onnx.folders.LoadedModel;
+import io.senseflow.onnx.folders.Models;
 import io.senseflow.pipeline.CancellationToken;
 import io.senseflow.train.AdamWConfig;
 import io.senseflow.train.FlowMatchingConfig;
@@ -207,7 +207,7 @@ final class TrainTeacherCommand implements Callable<Integer> {
 
     TeacherTraining.Settings settings(Autoencoder.Config ae) {
         try {
-            TextEncoder.Config text = TextEncoder.Config.builder().vocab(ShapesTokenizer.vocabSize())
+            TextTransformer.Config text = TextTransformer.Config.builder().vocab(ShapesTokenizer.vocabSize())
                     .length(ShapesTokenizer.LENGTH).width(textWidth).depth(textDepth).heads(textHeads).mlpRatio(2).build();
             FlowTransformer.Config tc = FlowTransformer.Config.builder().latentChannels(ae.latentChannels())
                     .latentSize(ae.latentHeight(), ae.latentWidth()).patchSize(patch).width(width).depth(depth).heads(heads)

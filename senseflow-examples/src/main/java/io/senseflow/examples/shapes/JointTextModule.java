@@ -3,7 +3,7 @@ package io.senseflow.examples.shapes;
 import io.senseflow.InvalidRequestException;
 import io.senseflow.model.Conditioning;
 import io.senseflow.model.PromptEncoder;
-import io.senseflow.onnx.arch.TextEncoder;
+import io.senseflow.onnx.arch.TextTransformer;
 import io.senseflow.tensor.Tensor;
 import io.senseflow.train.BackwardResult;
 import io.senseflow.train.DifferentiableModule;
@@ -322,6 +322,6 @@ public final class JointTextModule implements DifferentiableModule {
 
     /** @return the text encoder graph's inputs the module feeds: ids and mask */
     static List<String> textInputs() {
-        return List.of(TextEncoder.INPUT_IDS, TextEncoder.ATTENTION_MASK);
+        return List.of(TextTransformer.INPUT_IDS, TextTransformer.ATTENTION_MASK);
     }
 }

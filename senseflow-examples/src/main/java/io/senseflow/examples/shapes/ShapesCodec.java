@@ -2,7 +2,7 @@ package io.senseflow.examples.shapes;
 
 import io.senseflow.onnx.arch.Autoencoder;
 import io.senseflow.onnx.ir.OnnxModel;
-import io.senseflow.onnx.runtime.ModelInputs;
+import io.senseflow.onnx.runtime.OrtInputs;
 import io.senseflow.onnx.runtime.OrtModel;
 import io.senseflow.onnx.runtime.OrtRuntime;
 import io.senseflow.onnx.runtime.SessionConfig;
@@ -77,11 +77,11 @@ public final class ShapesCodec implements io.senseflow.model.ImageEncoder, io.se
             throw new IllegalStateException("this codec has no " + (in.equals(Autoencoder.SAMPLE) ? "encoder" : "decoder"));
         }
         if (x.batch() <= CHUNK) {
-            return model.runSingle(ModelInputs.of(Map.of(in, x)), out);
+            return model.runSingle(OrtInputs.of(Map.of(in, x)), out);
         }
         java.util.List<Tensor> parts = new java.util.ArrayList<>();
         for (int i = 0; i < x.batch(); i += CHUNK) {
-            parts.add(model.runSingle(ModelInputs.of(Map.of(in, x.sliceBatch(i, Math.min(x.batch(), i + CHUNK)))), out));
+            parts.add(model.runSingle(OrtInputs.of(Map.of(in, x.sliceBatch(i, Math.min(x.batch(), i + CHUNK)))), out));
         }
         return Tensor.concatBatch(parts);
     }

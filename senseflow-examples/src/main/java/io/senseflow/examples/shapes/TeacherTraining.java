@@ -4,12 +4,12 @@ import io.senseflow.InvalidRequestException;
 import io.senseflow.model.PromptEncoder;
 import io.senseflow.onnx.arch.Autoencoder;
 import io.senseflow.onnx.arch.FlowTransformer;
-import io.senseflow.onnx.arch.TextEncoder;
+import io.senseflow.onnx.arch.TextTransformer;
 import io.senseflow.onnx.checkpoint.Checkpoint;
 import io.senseflow.onnx.checkpoint.CheckpointStore;
 import io.senseflow.onnx.ir.OnnxModel;
-import io.senseflow.onnx.pipelines.SchedulerSpec;
-import io.senseflow.onnx.pipelines.SenseFlowFolder;
+import io.senseflow.onnx.folders.SchedulerSpec;
+import io.senseflow.onnx.folders.SenseFlowFolder;
 import io.senseflow.onnx.runtime.OrtRuntime;
 import io.senseflow.onnx.runtime.OrtTextEncoder;
 import io.senseflow.onnx.runtime.SessionConfig;
@@ -37,7 +37,7 @@ import java.util.function.Consumer;
 /**
  * Trains the Shapes teacher: the in-house {@link FlowTransformer} by flow matching ({@link FlowMatchingTrainer}) on
  * the latents of the TRAIN split (held-out colour-shape pairs are never seen), conditioned on a frozen, randomly
- * initialised in-house {@link TextEncoder} over the {@link ShapesTokenizer} vocabulary. The caption vocabulary is
+ * initialised in-house {@link TextTransformer} over the {@link ShapesTokenizer} vocabulary. The caption vocabulary is
  * closed, so every caption's embedding is computed once ({@link CaptionEmbeddings}); condition dropout uses the empty
  * prompt's embedding, so the teacher supports classifier-free guidance.
  *
@@ -63,7 +63,7 @@ public final class TeacherTraining {
      * @param checkpointEvery steps between checkpoints
      * @param publishEvery steps between writes of the current teacher folder (and the listener's publish event)
      */
-    public record Settings(FlowTransformer.Config transformer, TextEncoder.Config text, long textSeed, boolean jointText,
+    public record Settings(FlowTransformer.Config transformer, TextTransformer.Config text, long textSeed, boolean jointText,
                            FlowMatchingConfig flow, int poolSize, double samplingShift, double guidance, int threads,
                            long checkpointEvery, long publishEvery) {
         public Settings {
@@ -131,8 +131,8 @@ public final class TeacherTraining {
     }
 
     /** @param text the text encoder's architecture @param seed its seed @return the frozen text encoder graph */
-    public static OnnxModel textEncoder(TextEncoder.Config text, long seed) {
-        return TextEncoder.build(text, seed);
+    public static OnnxModel textEncoder(TextTransformer.Config text, long seed) {
+        return TextTransformer.build(text, seed);
     }
 
     /**
@@ -219,11 +219,11 @@ public final class TeacherTraining {
         try {
             int len = s.text().length();
             TfModule enc = TfModule.builder(text).name("text_encoder").workspace(ws)
-                    .input(InputBinding.of(ModuleInputs.X, TextEncoder.INPUT_IDS).withGradient(false))
-                    .input(InputBinding.of(ModuleInputs.MASK, TextEncoder.ATTENTION_MASK).withGradient(false))
-                    .output(TextEncoder.LAST_HIDDEN_STATE)
-                    .importOptions(ImportOptions.builder().inputShape(TextEncoder.INPUT_IDS, batch, len)
-                            .inputShape(TextEncoder.ATTENTION_MASK, batch, len).build())
+                    .input(InputBinding.of(ModuleInputs.X, TextTransformer.INPUT_IDS).withGradient(false))
+                    .input(InputBinding.of(ModuleInputs.MASK, TextTransformer.ATTENTION_MASK).withGradient(false))
+                    .output(TextTransformer.LAST_HIDDEN_STATE)
+                    .importOptions(ImportOptions.builder().inputShape(TextTransformer.INPUT_IDS, batch, len)
+                            .inputShape(TextTransformer.ATTENTION_MASK, batch, len).build())
                     .optimizer(s.flow().optimizer()).build();
             return new JointTextModule(enc, transformer);
         } catch (RuntimeException e) {
@@ -243,7 +243,7 @@ public final class TeacherTraining {
      */
     public static PromptEncoder promptEncoder(OrtRuntime ort, OnnxModel text) {
         OrtTextEncoder enc = OrtTextEncoder.builder(ort.load(text, "text_encoder", ort.defaultConfig()))
-                .pooledOutput(TextEncoder.POOLER_OUTPUT).includeMask(false).build();
+                .pooledOutput(TextTransformer.POOLER_OUTPUT).includeMask(false).build();
         return PromptEncoder.of(ShapesTokenizer.tokenizer(), enc);
     }
 

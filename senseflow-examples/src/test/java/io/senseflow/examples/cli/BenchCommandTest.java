@@ -3,8 +3,8 @@ package io.senseflow.examples.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.senseflow.bench.ModelFolders;
-import io.senseflow.onnx.pipelines.LoadedModel;
-import io.senseflow.onnx.pipelines.Models;
+import io.senseflow.onnx.folders.LoadedModel;
+import io.senseflow.onnx.folders.Models;
 import io.senseflow.pipeline.GenerationRequest;
 import io.senseflow.pipeline.GuidanceMode;
 import java.nio.file.Files;

@@ -4,9 +4,9 @@ import io.senseflow.examples.shapes.ShapesTokenizer;
 import io.senseflow.onnx.arch.Autoencoder;
 import io.senseflow.onnx.arch.FlowTransformer;
 import io.senseflow.onnx.arch.Init;
-import io.senseflow.onnx.arch.TextEncoder;
-import io.senseflow.onnx.pipelines.SchedulerSpec;
-import io.senseflow.onnx.pipelines.SenseFlowFolder;
+import io.senseflow.onnx.arch.TextTransformer;
+import io.senseflow.onnx.folders.SchedulerSpec;
+import io.senseflow.onnx.folders.SenseFlowFolder;
 import java.nio.file.Path;
 
 /**
@@ -27,12 +27,12 @@ public final class TinyShapesTeacher {
 
     /** @param dir destination @param seed weights seed @return {@code dir} */
     public static Path write(Path dir, long seed) {
-        TextEncoder.Config text = TextEncoder.Config.builder().vocab(ShapesTokenizer.vocabSize())
+        TextTransformer.Config text = TextTransformer.Config.builder().vocab(ShapesTokenizer.vocabSize())
                 .length(ShapesTokenizer.LENGTH).width(16).depth(1).heads(2).mlpRatio(2).build();
         Autoencoder.Config vae = Autoencoder.Config.builder().channels(8, 8, 8).groups(4).scalingFactor(1.5).build();
         return SenseFlowFolder.builder().name("tiny-shapes-teacher")
                 .transformer(FlowTransformer.build(transformer(), seed, Init.RANDOM_ALL))
-                .textEncoder(TextEncoder.build(text, seed + 1, Init.RANDOM_ALL))
+                .textEncoder(TextTransformer.build(text, seed + 1, Init.RANDOM_ALL))
                 .vaeDecoder(Autoencoder.build(vae, Autoencoder.Part.DECODER, seed + 2, Init.RANDOM_ALL))
                 .vaeEncoder(Autoencoder.build(vae, Autoencoder.Part.ENCODER, seed + 2, Init.RANDOM_ALL))
                 .tokenizer(ShapesTokenizer.json(), ShapesTokenizer.PAD)

@@ -1,8 +1,8 @@
 package io.senseflow.examples.reliability;
 
 import io.senseflow.examples.shapes.ShapesModels;
-import io.senseflow.onnx.pipelines.LoadOptions;
-import io.senseflow.onnx.pipelines.LoadedModel;
+import io.senseflow.onnx.folders.LoadOptions;
+import io.senseflow.onnx.folders.LoadedModel;
 import io.senseflow.onnx.runtime.SessionConfig;
 import io.senseflow.pipeline.GenerationRequest;
 import java.io.IOException;

@@ -3,8 +3,8 @@ package io.senseflow.examples.shapes;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.senseflow.image.Image;
-import io.senseflow.onnx.pipelines.LoadOptions;
-import io.senseflow.onnx.pipelines.LoadedModel;
+import io.senseflow.onnx.folders.LoadOptions;
+import io.senseflow.onnx.folders.LoadedModel;
 import io.senseflow.onnx.runtime.SessionConfig;
 import io.senseflow.pipeline.GenerationRequest;
 import io.senseflow.pipeline.GenerationResult;

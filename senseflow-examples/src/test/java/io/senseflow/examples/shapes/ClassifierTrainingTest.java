@@ -2,7 +2,7 @@ package io.senseflow.examples.shapes;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.senseflow.onnx.runtime.ModelInputs;
+import io.senseflow.onnx.runtime.OrtInputs;
 import io.senseflow.onnx.runtime.OrtModel;
 import io.senseflow.onnx.runtime.OrtRuntime;
 import io.senseflow.tensor.Tensor;
@@ -22,10 +22,10 @@ class ClassifierTrainingTest {
         ClassifierTraining.Batch b = ClassifierTraining.batch(data, 0, 4);
         try (OrtRuntime ort = OrtRuntime.create();
              OrtModel m = ort.load(r.model(), "classifier", io.senseflow.onnx.runtime.SessionConfig.defaults())) {
-            Tensor logits = m.runSingle(ModelInputs.of(java.util.Map.of(AttributeClassifier.INPUT, b.images())), AttributeClassifier.LOGITS);
+            Tensor logits = m.runSingle(OrtInputs.of(java.util.Map.of(AttributeClassifier.INPUT, b.images())), AttributeClassifier.LOGITS);
             assertThat(logits.shape()).containsExactly(4, 25);
             assertThat(logits.isFinite()).isTrue();
-            Tensor features = m.runSingle(ModelInputs.of(java.util.Map.of(AttributeClassifier.INPUT, b.images())), AttributeClassifier.FEATURES);
+            Tensor features = m.runSingle(OrtInputs.of(java.util.Map.of(AttributeClassifier.INPUT, b.images())), AttributeClassifier.FEATURES);
             assertThat(features.shape()).containsExactly(4, AttributeClassifier.FEATURE_WIDTH);
         }
     }

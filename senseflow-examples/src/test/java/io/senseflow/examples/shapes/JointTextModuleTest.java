@@ -7,7 +7,7 @@ import io.senseflow.model.Conditioning;
 import io.senseflow.noise.GaussianNoise;
 import io.senseflow.onnx.arch.FlowTransformer;
 import io.senseflow.onnx.arch.Init;
-import io.senseflow.onnx.arch.TextEncoder;
+import io.senseflow.onnx.arch.TextTransformer;
 import io.senseflow.onnx.ir.OnnxModel;
 import io.senseflow.onnx.runtime.OrtRuntime;
 import io.senseflow.onnx.runtime.OrtTextEncoder;
@@ -27,7 +27,7 @@ import org.junit.jupiter.api.Test;
 
 /** Text encoder and transformer trained as one module: the pooled path, the gradient's way back, the export. */
 class JointTextModuleTest {
-    static final TextEncoder.Config TEXT = TextEncoder.Config.builder().vocab(ShapesTokenizer.vocabSize())
+    static final TextTransformer.Config TEXT = TextTransformer.Config.builder().vocab(ShapesTokenizer.vocabSize())
             .length(ShapesTokenizer.LENGTH).width(16).depth(1).heads(2).mlpRatio(2).build();
     static final FlowTransformer.Config DIT = FlowTransformer.Config.builder().latentChannels(4).latentSize(4, 4)
             .patchSize(2).width(16).depth(1).heads(2).textWidth(16).textLength(ShapesTokenizer.LENGTH).pooledWidth(16)
@@ -36,11 +36,11 @@ class JointTextModuleTest {
 
     @Test
     void theMaskedMeanIsTheGraphsPooledOutputAndThePooledGradientSpreadsOverRealTokens() {
-        OnnxModel text = TextEncoder.build(TEXT, 3, Init.RANDOM_ALL);
+        OnnxModel text = TextTransformer.build(TEXT, 3, Init.RANDOM_ALL);
         Conditioning ids = JointTextModule.idsEncoder().encode(PROMPTS);
         try (OrtRuntime ort = OrtRuntime.create();
              OrtTextEncoder enc = OrtTextEncoder.builder(ort.load(text, "text", ort.defaultConfig()))
-                     .pooledOutput(TextEncoder.POOLER_OUTPUT).includeMask(false).build()) {
+                     .pooledOutput(TextTransformer.POOLER_OUTPUT).includeMask(false).build()) {
             Conditioning c = enc.encode(ShapesTokenizer.tokenizer().tokenize(PROMPTS));
             Tensor mean = JointTextModule.maskedMean(c.tokens(), ids.mask());
             for (int i = 0; i < mean.size(); i++) {
@@ -69,17 +69,17 @@ class JointTextModuleTest {
 
     @Test
     void oneStepMovesBothModulesAndTheExportedTextEncoderMatches() {
-        OnnxModel text = TextEncoder.build(TEXT, 3);
+        OnnxModel text = TextTransformer.build(TEXT, 3);
         OnnxModel dit = FlowTransformer.build(DIT, 4, Init.RANDOM_ALL);
         AdamWConfig adam = AdamWConfig.constant(1e-2);
         int batch = PROMPTS.size();
         try (TfWorkspace ws = TfWorkspace.create()) {
             TfModule textModule = TfModule.builder(text).name("text").workspace(ws)
-                             .input(InputBinding.of(ModuleInputs.X, TextEncoder.INPUT_IDS).withGradient(false))
-                             .input(InputBinding.of(ModuleInputs.MASK, TextEncoder.ATTENTION_MASK).withGradient(false))
-                             .output(TextEncoder.LAST_HIDDEN_STATE)
-                             .importOptions(ImportOptions.builder().inputShape(TextEncoder.INPUT_IDS, batch, TEXT.length())
-                                     .inputShape(TextEncoder.ATTENTION_MASK, batch, TEXT.length()).build())
+                             .input(InputBinding.of(ModuleInputs.X, TextTransformer.INPUT_IDS).withGradient(false))
+                             .input(InputBinding.of(ModuleInputs.MASK, TextTransformer.ATTENTION_MASK).withGradient(false))
+                             .output(TextTransformer.LAST_HIDDEN_STATE)
+                             .importOptions(ImportOptions.builder().inputShape(TextTransformer.INPUT_IDS, batch, TEXT.length())
+                                     .inputShape(TextTransformer.ATTENTION_MASK, batch, TEXT.length()).build())
                              .optimizer(adam).build();
             TfModule ditModule = DenoiserSpec.inHouse().applyTo(TfModule.builder(dit).name("dit").workspace(ws)
                              .importOptions(DenoiserSpec.batchShapes(dit, batch, ImportOptions.defaults()))
@@ -111,7 +111,7 @@ class JointTextModuleTest {
             OnnxModel exported = OnnxExport.of(text, joint.textParameters()).model();
             try (OrtRuntime ort = OrtRuntime.create();
                  OrtTextEncoder enc = OrtTextEncoder.builder(ort.load(exported, "text", ort.defaultConfig()))
-                         .pooledOutput(TextEncoder.POOLER_OUTPUT).includeMask(false).build()) {
+                         .pooledOutput(TextTransformer.POOLER_OUTPUT).includeMask(false).build()) {
                 Conditioning c = enc.encode(ShapesTokenizer.tokenizer().tokenize(PROMPTS));
                 Conditioning ids = JointTextModule.idsEncoder().encode(PROMPTS);
                 Tensor viaTf = textModule.forward(new ModuleInputs(java.util.Map.of(ModuleInputs.X, ids.tokens(),

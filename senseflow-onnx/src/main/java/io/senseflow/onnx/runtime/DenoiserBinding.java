@@ -29,7 +29,7 @@ public final class DenoiserBinding {
     private final String mask;
     private final String output;
     private final int channelAxis;
-    private final Map<String, ModelInputs.Value> constants;
+    private final Map<String, OrtInputs.Value> constants;
 
     private DenoiserBinding(Builder b) {
         this.sample = b.sample;
@@ -124,7 +124,7 @@ public final class DenoiserBinding {
         return constants.keySet();
     }
 
-    Map<String, ModelInputs.Value> constants() {
+    Map<String, OrtInputs.Value> constants() {
         return constants;
     }
 
@@ -145,7 +145,7 @@ public final class DenoiserBinding {
         private String mask;
         private String output;
         private int channelAxis = 1;
-        private final Map<String, ModelInputs.Value> constants = new LinkedHashMap<>();
+        private final Map<String, OrtInputs.Value> constants = new LinkedHashMap<>();
 
         private Builder() {
         }
@@ -210,7 +210,7 @@ public final class DenoiserBinding {
 
         /** @param name an input @param value its value for every call (not batched) @return this builder */
         public Builder constant(String name, Tensor value) {
-            constants.put(Objects.requireNonNull(name, "name"), new ModelInputs.Floats(Objects.requireNonNull(value, name)));
+            constants.put(Objects.requireNonNull(name, "name"), new OrtInputs.Floats(Objects.requireNonNull(value, name)));
             return this;
         }
 
@@ -223,7 +223,7 @@ public final class DenoiserBinding {
             if (n != ids.length) {
                 throw InvalidRequestException.of(name, n + " ids for shape " + Arrays.toString(shape), ids.length + " ids");
             }
-            constants.put(Objects.requireNonNull(name, "name"), new ModelInputs.Ids(ids.clone(), shape.clone()));
+            constants.put(Objects.requireNonNull(name, "name"), new OrtInputs.Ids(ids.clone(), shape.clone()));
             return this;
         }
 

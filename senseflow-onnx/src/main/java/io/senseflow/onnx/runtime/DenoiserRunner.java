@@ -117,7 +117,7 @@ final class DenoiserRunner {
     }
 
     private Tensor once(Tensor x, float[] t, Conditioning c, Map<String, Tensor> perCall) {
-        ModelInputs in = ModelInputs.create().put(binding.sample(), x).put(binding.timestep(), Tensor.vector(t));
+        OrtInputs in = OrtInputs.create().put(binding.sample(), x).put(binding.timestep(), Tensor.vector(t));
         if (binding.tokens() != null) {
             in.put(binding.tokens(), c.tokens());
         }
@@ -149,15 +149,15 @@ final class DenoiserRunner {
             }
             in.put(e.getKey(), e.getValue());
         }
-        for (Map.Entry<String, ModelInputs.Value> e : binding.constants().entrySet()) {
+        for (Map.Entry<String, OrtInputs.Value> e : binding.constants().entrySet()) {
             if (in.names().contains(e.getKey())) {
                 throw new InvalidRequestException("input '" + e.getKey() + "' of " + model.name()
                         + " is both a binding constant and a conditioning extra");
             }
-            if (e.getValue() instanceof ModelInputs.Floats f) {
+            if (e.getValue() instanceof OrtInputs.Floats f) {
                 in.put(e.getKey(), f.tensor());
             } else {
-                ModelInputs.Ids ids = (ModelInputs.Ids) e.getValue();
+                OrtInputs.Ids ids = (OrtInputs.Ids) e.getValue();
                 in.putIds(e.getKey(), ids.values(), ids.shape());
             }
         }

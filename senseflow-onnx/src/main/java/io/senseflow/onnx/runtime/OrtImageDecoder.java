@@ -35,7 +35,7 @@ public final class OrtImageDecoder implements ImageDecoder {
     public Tensor decode(Tensor latents) {
         float inv = 1f / scalingFactor;
         Tensor z = latents.map(v -> v * inv + shiftFactor);
-        return model.runSingle(ModelInputs.create().put(input, z), output);
+        return model.runSingle(OrtInputs.create().put(input, z), output);
     }
 
     /** @return the VAE scaling factor */

@@ -40,7 +40,7 @@ public final class OrtImageEncoder implements ImageEncoder {
 
     @Override
     public Tensor encode(Tensor images) {
-        Tensor z = model.runSingle(ModelInputs.create().put(input, images), output);
+        Tensor z = model.runSingle(OrtInputs.create().put(input, images), output);
         if (latentChannels > 0 && z.rank() >= 2 && z.dim(1) != latentChannels) {
             if (z.dim(1) != 2 * latentChannels) {
                 throw new BackendException(model.name() + ": output '" + output + "' has " + z.dim(1) + " channels (shape "

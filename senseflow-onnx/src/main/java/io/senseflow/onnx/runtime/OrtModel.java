@@ -39,7 +39,7 @@ import java.util.concurrent.atomic.LongAdder;
  * <ul>
  *   <li>float tensors feed FLOAT, FLOAT16, BFLOAT16 and DOUBLE inputs (rounded to nearest even), and integer or BOOL
  *       inputs when every element is a whole number;</li>
- *   <li>ids ({@link ModelInputs#putIds}) feed INT64, INT32 and smaller integer inputs (range-checked) and float
+ *   <li>ids ({@link OrtInputs#putIds}) feed INT64, INT32 and smaller integer inputs (range-checked) and float
  *       inputs when each id is exactly representable;</li>
  *   <li>a rank-0 input (a scalar {@code timestep}) accepts a rank-1 value whose elements are all equal and uses that
  *       one value; different values are refused, because one run can only see one. {@link OrtGenerator} and
@@ -48,7 +48,7 @@ import java.util.concurrent.atomic.LongAdder;
  *   <li>every numeric output comes back as a float tensor (fp16/bf16 exactly, integers exactly up to 2^24).</li>
  * </ul>
  *
- * <p>Time limits: {@link SessionConfig#runTimeout()} bounds every run, {@link #run(ModelInputs, Collection, Duration)}
+ * <p>Time limits: {@link SessionConfig#runTimeout()} bounds every run, {@link #run(OrtInputs, Collection, Duration)}
  * one call; a run past its limit is terminated by ONNX Runtime (between operators) and fails with a
  * {@link DeadlineExceededException}, and the model stays usable.
  *
@@ -164,7 +164,7 @@ public final class OrtModel implements AutoCloseable {
      * @throws BackendException if ONNX Runtime fails while running
      * @throws IllegalStateException after {@link #close()}
      */
-    public Map<String, Tensor> run(ModelInputs in) {
+    public Map<String, Tensor> run(OrtInputs in) {
         return run(in, outputs.keySet());
     }
 
@@ -175,7 +175,7 @@ public final class OrtModel implements AutoCloseable {
      * @param outputNames the outputs wanted
      * @return those outputs by name, in the order asked
      */
-    public Map<String, Tensor> run(ModelInputs in, Collection<String> outputNames) {
+    public Map<String, Tensor> run(OrtInputs in, Collection<String> outputNames) {
         return run(in, outputNames, config.runTimeout());
     }
 
@@ -188,7 +188,7 @@ public final class OrtModel implements AutoCloseable {
      * @return those outputs by name, in the order asked
      * @throws DeadlineExceededException if the limit passed and ONNX Runtime terminated the run
      */
-    public Map<String, Tensor> run(ModelInputs in, Collection<String> outputNames, Duration timeout) {
+    public Map<String, Tensor> run(OrtInputs in, Collection<String> outputNames, Duration timeout) {
         if (java.util.Objects.requireNonNull(timeout, "timeout").isNegative()) {
             throw InvalidRequestException.of(name + ": timeout", "a non-negative duration (0 = no limit)", timeout);
         }
@@ -214,7 +214,7 @@ public final class OrtModel implements AutoCloseable {
      * @return every output
      */
     public Map<String, Tensor> run(Map<String, Tensor> in) {
-        return run(ModelInputs.of(in));
+        return run(OrtInputs.of(in));
     }
 
     /**
@@ -222,11 +222,11 @@ public final class OrtModel implements AutoCloseable {
      * @param outputName the one output wanted
      * @return that output
      */
-    public Tensor runSingle(ModelInputs in, String outputName) {
+    public Tensor runSingle(OrtInputs in, String outputName) {
         return run(in, List.of(outputName)).get(outputName);
     }
 
-    private Map<String, Tensor> doRun(ModelInputs in, Collection<String> outputNames, Duration timeout) {
+    private Map<String, Tensor> doRun(OrtInputs in, Collection<String> outputNames, Duration timeout) {
         Set<String> wanted = new LinkedHashSet<>(outputNames);
         for (String o : wanted) {
             output(o);
@@ -234,7 +234,7 @@ public final class OrtModel implements AutoCloseable {
         if (wanted.isEmpty()) {
             throw InvalidRequestException.of(name + ": outputs", "at least one output name", "none");
         }
-        Map<String, ModelInputs.Value> given = in.values();
+        Map<String, OrtInputs.Value> given = in.values();
         for (String n : given.keySet()) {
             input(n);
         }
@@ -306,10 +306,10 @@ public final class OrtModel implements AutoCloseable {
         return Collections.unmodifiableMap(out);
     }
 
-    private OnnxTensor toOrt(TensorSpec s, ModelInputs.Value v, long[] shape, Map<String, ByteBuffer> taken)
+    private OnnxTensor toOrt(TensorSpec s, OrtInputs.Value v, long[] shape, Map<String, ByteBuffer> taken)
             throws OrtException {
         String what = s.name();
-        if (v instanceof ModelInputs.Floats f) {
+        if (v instanceof OrtInputs.Floats f) {
             Tensor t = f.tensor();
             if (s.isScalar() && t.size() > 1) {
                 t = Tensor.wrap(new float[] {t.get(0)});
@@ -324,7 +324,7 @@ public final class OrtModel implements AutoCloseable {
             }
             return Conversions.fromFloats(env, t.toArray(), shape, s.elementType(), describe(s));
         }
-        long[] ids = ((ModelInputs.Ids) v).values();
+        long[] ids = ((OrtInputs.Ids) v).values();
         if (s.isScalar() && ids.length > 1) {
             ids = new long[] {ids[0]};
         }
@@ -343,12 +343,12 @@ public final class OrtModel implements AutoCloseable {
     }
 
     /** Checks every input against its declaration and returns the shape each is fed with. */
-    private Map<String, long[]> checkShapes(Map<String, ModelInputs.Value> given) {
+    private Map<String, long[]> checkShapes(Map<String, OrtInputs.Value> given) {
         Map<String, long[]> shapes = new LinkedHashMap<>();
         Map<String, long[]> symbols = new LinkedHashMap<>(); // symbol -> {value, index of the input that set it}
         List<String> order = new ArrayList<>(inputs.keySet());
         for (TensorSpec s : inputs.values()) {
-            ModelInputs.Value v = given.get(s.name());
+            OrtInputs.Value v = given.get(s.name());
             int[] shape = v.shape();
             long[] fed;
             if (s.isScalar() && shape.length <= 1) {
@@ -384,7 +384,7 @@ public final class OrtModel implements AutoCloseable {
         return shapes;
     }
 
-    private void checkScalar(TensorSpec s, ModelInputs.Value v, int[] shape) {
+    private void checkScalar(TensorSpec s, OrtInputs.Value v, int[] shape) {
         if (shape.length == 0) {
             return;
         }
@@ -392,20 +392,20 @@ public final class OrtModel implements AutoCloseable {
             throw new InvalidRequestException(name + ": input '" + s.name() + "' is a scalar; got an empty vector");
         }
         boolean same = true;
-        if (v instanceof ModelInputs.Floats f) {
+        if (v instanceof OrtInputs.Floats f) {
             float first = f.tensor().get(0);
             for (int i = 1; i < shape[0] && same; i++) {
                 same = Float.floatToIntBits(f.tensor().get(i)) == Float.floatToIntBits(first);
             }
         } else {
-            long[] ids = ((ModelInputs.Ids) v).values();
+            long[] ids = ((OrtInputs.Ids) v).values();
             for (int i = 1; i < ids.length && same; i++) {
                 same = ids[i] == ids[0];
             }
         }
         if (!same) {
-            String values = v instanceof ModelInputs.Floats f ? f.tensor().toString()
-                    : Arrays.toString(((ModelInputs.Ids) v).values());
+            String values = v instanceof OrtInputs.Floats f ? f.tensor().toString()
+                    : Arrays.toString(((OrtInputs.Ids) v).values());
             throw new InvalidRequestException(name + ": input '" + s.name() + "' is a scalar (rank 0), so one run takes "
                     + "one value for the whole batch; got different values " + values + ". Run the samples separately "
                     + "(OrtGenerator and OrtEpsilonModel do this by themselves)");

@@ -53,7 +53,7 @@ public final class OrtTextEncoder implements TextEncoder {
         if (tokens.batch() == 0) {
             throw InvalidRequestException.of("tokens", "at least one prompt", "an empty batch");
         }
-        ModelInputs in = ModelInputs.create().putIds(idsInput, tokens.ids());
+        OrtInputs in = OrtInputs.create().putIds(idsInput, tokens.ids());
         if (maskInput != null) {
             in.putIds(maskInput, tokens.mask());
         }

@@ -16,7 +16,7 @@ import java.util.Objects;
  *
  * <p>{@link #runTimeout()} bounds every run of the sessions made with this configuration: when it passes, ONNX Runtime
  * is told to terminate the run (it stops between operators) and the call fails with a
- * {@link io.senseflow.DeadlineExceededException}; the session stays usable. {@link OrtModel#run(ModelInputs,
+ * {@link io.senseflow.DeadlineExceededException}; the session stays usable. {@link OrtModel#run(OrtInputs,
  * java.util.Collection, Duration)} sets a limit per call instead.
  *
  * <p>Threads on the CPU: each session owns its intra-op thread pool. Its idle workers spin while the session runs

@@ -1,6 +1,6 @@
 package io.senseflow.onnx.testing;
 
-import io.senseflow.onnx.pipelines.ModelFamily;
+import io.senseflow.onnx.folders.ModelFamily;
 import java.nio.file.Path;
 
 /**

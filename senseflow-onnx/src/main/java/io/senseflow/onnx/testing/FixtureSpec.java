@@ -1,7 +1,7 @@
 package io.senseflow.onnx.testing;
 
 import io.senseflow.onnx.ir.DataType;
-import io.senseflow.onnx.pipelines.ModelFamily;
+import io.senseflow.onnx.folders.ModelFamily;
 import io.senseflow.onnx.testing.ClosedForms.DenoiserSpec;
 import io.senseflow.onnx.testing.ClosedForms.Kind;
 import io.senseflow.onnx.testing.ClosedForms.TextSpec;

@@ -3,7 +3,7 @@ package io.senseflow.onnx.testing;
 import io.senseflow.noise.GaussianNoise;
 import io.senseflow.noise.NoiseKey;
 import io.senseflow.noise.Streams;
-import io.senseflow.onnx.pipelines.ModelFamily;
+import io.senseflow.onnx.folders.ModelFamily;
 import io.senseflow.onnx.testing.ClosedForms.TextSpec;
 import io.senseflow.pipeline.GenerationRequest;
 import io.senseflow.pipeline.GuidanceMode;

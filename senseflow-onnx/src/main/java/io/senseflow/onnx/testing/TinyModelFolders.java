@@ -3,11 +3,11 @@ package io.senseflow.onnx.testing;
 import io.senseflow.onnx.arch.Autoencoder;
 import io.senseflow.onnx.arch.FlowTransformer;
 import io.senseflow.onnx.arch.Init;
-import io.senseflow.onnx.arch.TextEncoder;
+import io.senseflow.onnx.arch.TextTransformer;
 import io.senseflow.onnx.ir.OnnxModel;
-import io.senseflow.onnx.pipelines.ModelFamily;
-import io.senseflow.onnx.pipelines.SchedulerSpec;
-import io.senseflow.onnx.pipelines.SenseFlowFolder;
+import io.senseflow.onnx.folders.ModelFamily;
+import io.senseflow.onnx.folders.SchedulerSpec;
+import io.senseflow.onnx.folders.SenseFlowFolder;
 import io.senseflow.onnx.testing.ClosedForms.TextSpec;
 import io.senseflow.io.AtomicFiles;
 import io.senseflow.json.Json;
@@ -83,7 +83,7 @@ public final class TinyModelFolders {
         SenseFlowFolder.builder()
                 .name("tiny-senseflow")
                 .transformer(FlowTransformer.build(inHouseTransformer(), seed, Init.RANDOM_ALL))
-                .textEncoder(TextEncoder.build(inHouseText(), seed + 1, Init.RANDOM_ALL))
+                .textEncoder(TextTransformer.build(inHouseText(), seed + 1, Init.RANDOM_ALL))
                 .vaeDecoder(Autoencoder.build(inHouseVae(), Autoencoder.Part.DECODER, seed + 2, Init.RANDOM_ALL))
                 .vaeEncoder(Autoencoder.build(inHouseVae(), Autoencoder.Part.ENCODER, seed + 2, Init.RANDOM_ALL))
                 .tokenizer(FixtureTokenizer.json(FixtureTokenizer.Style.CLIP), "<|endoftext|>")
@@ -102,8 +102,8 @@ public final class TinyModelFolders {
     }
 
     /** @return the in-house fixture's text encoder configuration */
-    public static TextEncoder.Config inHouseText() {
-        return TextEncoder.Config.builder().vocab(FixtureTokenizer.Style.CLIP.vocabSize()).length(8).width(32).depth(1)
+    public static TextTransformer.Config inHouseText() {
+        return TextTransformer.Config.builder().vocab(FixtureTokenizer.Style.CLIP.vocabSize()).length(8).width(32).depth(1)
                 .heads(2).mlpRatio(2).build();
     }
 

@@ -26,7 +26,7 @@ class DocsExampleTest {
         transformer.write(dir.resolve("transformer/model.onnx"), WriteOptions.externalData(1024));
         List<ParameterSpec> params = FlowTransformer.parameters(cfg);
 
-        OnnxModel textEncoder = TextEncoder.build(TextEncoder.Config.defaults(), 42);
+        OnnxModel textEncoder = TextTransformer.build(TextTransformer.Config.defaults(), 42);
         Autoencoder.Config vae = Autoencoder.Config.defaults();
         OnnxModel vaeEncoder = Autoencoder.buildEncoder(vae, 42);
         OnnxModel vaeDecoder = Autoencoder.buildDecoder(vae, 42);
@@ -38,7 +38,7 @@ class DocsExampleTest {
         assertThat(Files.exists(dir.resolve("transformer/model.onnx_data"))).isTrue();
         assertThat(ParameterSpec.totalSize(params)).isEqualTo(2_298_640L);
         assertThat(read.graph().initializers()).hasSameSizeAs(params);
-        assertThat(TextEncoder.Config.fromMetadata(textEncoder)).isEqualTo(TextEncoder.Config.defaults());
+        assertThat(TextTransformer.Config.fromMetadata(textEncoder)).isEqualTo(TextTransformer.Config.defaults());
         assertThat(Autoencoder.partOf(vaeEncoder)).isEqualTo(Autoencoder.Part.ENCODER);
         assertThat(Autoencoder.partOf(vaeDecoder)).isEqualTo(Autoencoder.Part.DECODER);
     }

@@ -311,7 +311,7 @@ class FlowTransformerTest {
                 .isInstanceOf(InvalidRequestException.class).hasMessageContaining("init");
         assertThatThrownBy(() -> FlowTransformer.build(null, 1))
                 .isInstanceOf(InvalidRequestException.class).hasMessage("config: expected a value, got null");
-        assertThatThrownBy(() -> TextEncoder.parameters(null)).isInstanceOf(InvalidRequestException.class);
+        assertThatThrownBy(() -> TextTransformer.parameters(null)).isInstanceOf(InvalidRequestException.class);
         assertThatThrownBy(() -> Autoencoder.build(Autoencoder.Config.defaults(), null, 1, Init.DEFAULT))
                 .isInstanceOf(InvalidRequestException.class).hasMessageContaining("part");
         assertThat(b.build()).isEqualTo(SMALL);

@@ -5,8 +5,8 @@ import static org.assertj.core.api.Assertions.catchThrowable;
 
 import io.senseflow.CancelledException;
 import io.senseflow.distill.Distiller;
-import io.senseflow.onnx.pipelines.LoadedModel;
-import io.senseflow.onnx.pipelines.Models;
+import io.senseflow.onnx.folders.LoadedModel;
+import io.senseflow.onnx.folders.Models;
 import io.senseflow.onnx.testing.TinyModelFolders;
 import io.senseflow.pipeline.CancellationToken;
 import io.senseflow.pipeline.GenerationRequest;

@@ -3,9 +3,9 @@ package io.senseflow.onnx.reliability;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.senseflow.image.Image;
-import io.senseflow.onnx.pipelines.LoadOptions;
-import io.senseflow.onnx.pipelines.LoadedModel;
-import io.senseflow.onnx.pipelines.Models;
+import io.senseflow.onnx.folders.LoadOptions;
+import io.senseflow.onnx.folders.LoadedModel;
+import io.senseflow.onnx.folders.Models;
 import io.senseflow.onnx.runtime.SessionConfig;
 import io.senseflow.onnx.testing.FixtureTokenizer;
 import io.senseflow.onnx.testing.TinyModelFolders;

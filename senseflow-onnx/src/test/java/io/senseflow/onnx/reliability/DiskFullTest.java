@@ -14,9 +14,9 @@ import io.senseflow.onnx.ir.Dim;
 import io.senseflow.onnx.ir.GraphBuilder;
 import io.senseflow.onnx.ir.OnnxModel;
 import io.senseflow.onnx.ir.WriteOptions;
-import io.senseflow.onnx.pipelines.LoadedModel;
-import io.senseflow.onnx.pipelines.Models;
-import io.senseflow.onnx.runtime.ModelInputs;
+import io.senseflow.onnx.folders.LoadedModel;
+import io.senseflow.onnx.folders.Models;
+import io.senseflow.onnx.runtime.OrtInputs;
 import io.senseflow.onnx.runtime.OrtModel;
 import io.senseflow.onnx.runtime.OrtRuntime;
 import io.senseflow.onnx.safetensors.SafetensorsFile;
@@ -146,7 +146,7 @@ class DiskFullTest {
 
     private static void assertServes(Path model, float value) {
         try (OrtRuntime ort = OrtRuntime.create(); OrtModel m = ort.load(model)) {
-            Map<String, Tensor> out = m.run(ModelInputs.create().put("x", Tensor.zeros(16384)));
+            Map<String, Tensor> out = m.run(OrtInputs.create().put("x", Tensor.zeros(16384)));
             assertThat(out.get("y").get(123)).isEqualTo(value);
             assertThat(out.get("small").get(250 * 399 + 7)).isEqualTo(value + 399);
         }

@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 
 import io.senseflow.SenseFlowException;
-import io.senseflow.onnx.pipelines.LoadOptions;
-import io.senseflow.onnx.pipelines.LoadedModel;
-import io.senseflow.onnx.pipelines.Models;
+import io.senseflow.onnx.folders.LoadOptions;
+import io.senseflow.onnx.folders.LoadedModel;
+import io.senseflow.onnx.folders.Models;
 import io.senseflow.onnx.runtime.SessionConfig;
 import io.senseflow.onnx.testing.TinyModelFolders;
 import io.senseflow.pipeline.GenerationRequest;

@@ -3,9 +3,9 @@ package io.senseflow.onnx.reliability;
 import io.senseflow.onnx.arch.Autoencoder;
 import io.senseflow.onnx.arch.FlowTransformer;
 import io.senseflow.onnx.arch.Init;
-import io.senseflow.onnx.arch.TextEncoder;
-import io.senseflow.onnx.pipelines.SchedulerSpec;
-import io.senseflow.onnx.pipelines.SenseFlowFolder;
+import io.senseflow.onnx.arch.TextTransformer;
+import io.senseflow.onnx.folders.SchedulerSpec;
+import io.senseflow.onnx.folders.SenseFlowFolder;
 import io.senseflow.onnx.testing.FixtureTokenizer;
 import io.senseflow.onnx.testing.TinyModelFolders;
 import java.nio.file.Path;
@@ -27,7 +27,7 @@ final class ProbeModels {
         SenseFlowFolder.builder()
                 .name("probe-senseflow")
                 .transformer(FlowTransformer.build(transformer, 7, Init.RANDOM_ALL))
-                .textEncoder(TextEncoder.build(TinyModelFolders.inHouseText(), 8, Init.RANDOM_ALL))
+                .textEncoder(TextTransformer.build(TinyModelFolders.inHouseText(), 8, Init.RANDOM_ALL))
                 .vaeDecoder(Autoencoder.build(vae, Autoencoder.Part.DECODER, 9, Init.RANDOM_ALL))
                 .tokenizer(FixtureTokenizer.json(FixtureTokenizer.Style.CLIP), "<|endoftext|>")
                 .scheduler(SchedulerSpec.fewStep(1, 0.75, 0.5))

@@ -1,8 +1,8 @@
 package io.senseflow.onnx.reliability;
 
-import io.senseflow.onnx.pipelines.LoadOptions;
-import io.senseflow.onnx.pipelines.LoadedModel;
-import io.senseflow.onnx.pipelines.Models;
+import io.senseflow.onnx.folders.LoadOptions;
+import io.senseflow.onnx.folders.LoadedModel;
+import io.senseflow.onnx.folders.Models;
 import io.senseflow.onnx.runtime.SessionConfig;
 import io.senseflow.pipeline.GenerationRequest;
 import io.senseflow.pipeline.TextToImagePipeline;

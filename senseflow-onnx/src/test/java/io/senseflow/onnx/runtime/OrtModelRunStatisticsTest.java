@@ -43,7 +43,7 @@ class OrtModelRunStatisticsTest {
                     for (int i = 0; i < ids.length; i++) {
                         ids[i] = i * 7L - 5;
                     }
-                    Tensor y = m.runSingle(ModelInputs.create().put("x", x).putIds("ids", ids, batch, 3), "y");
+                    Tensor y = m.runSingle(OrtInputs.create().put("x", x).putIds("ids", ids, batch, 3), "y");
                     assertThat(y).isEqualTo(expected(x, ids));
                 }
             }
@@ -56,10 +56,10 @@ class OrtModelRunStatisticsTest {
             assertThat(m.statistics()).isEqualTo(RunStatistics.NONE);
             RunStatistics before = m.statistics();
             for (int i = 0; i < 5; i++) {
-                m.runSingle(ModelInputs.create().put("x", Fixtures.random(i, 2, 3)).putIds("ids", new long[6], 2, 3), "y");
+                m.runSingle(OrtInputs.create().put("x", Fixtures.random(i, 2, 3)).putIds("ids", new long[6], 2, 3), "y");
             }
             // a call refused before anything runs is not counted
-            assertThatThrownBy(() -> m.runSingle(ModelInputs.create().put("x", Fixtures.random(9, 2, 3)), "y"))
+            assertThatThrownBy(() -> m.runSingle(OrtInputs.create().put("x", Fixtures.random(9, 2, 3)), "y"))
                     .isInstanceOf(InvalidRequestException.class);
             RunStatistics d = m.statistics().minus(before);
             assertThat(d.runs()).isEqualTo(5);

@@ -53,7 +53,7 @@ class OrtModelTest {
             for (String o : List.of("last_hidden_state", "pooler_output")) {
                 assertThat(Fixtures.maxAbsDiff(out.get(o), ref.tensor("output." + o))).as(o).isLessThanOrEqualTo(1e-5f);
             }
-            Tensor pooled = vit.runSingle(ModelInputs.create().put("pixel_values", ref.tensor("input.pixel_values")), "pooler_output");
+            Tensor pooled = vit.runSingle(OrtInputs.create().put("pixel_values", ref.tensor("input.pixel_values")), "pooler_output");
             assertThat(pooled).isEqualTo(out.get("pooler_output"));
         }
     }
@@ -136,20 +136,20 @@ class OrtModelTest {
             assertThat(scalar.input("timestep").isScalar()).isTrue();
             assertThat(vector.input("timestep").rank()).isEqualTo(1);
             Tensor x = Tensor.of(new float[] {1, 2, 3, 4}, 2, 2);
-            ModelInputs same = ModelInputs.create().put("x", x).put("timestep", Tensor.vector(0.5f, 0.5f));
+            OrtInputs same = OrtInputs.create().put("x", x).put("timestep", Tensor.vector(0.5f, 0.5f));
             assertThat(scalar.run(same).get("out").toArray()).containsExactly(0.5f, 1f, 1.5f, 2f);
-            ModelInputs same2 = ModelInputs.create().put("x", x).put("timestep", Tensor.vector(0.5f, 0.5f));
+            OrtInputs same2 = OrtInputs.create().put("x", x).put("timestep", Tensor.vector(0.5f, 0.5f));
             assertThat(vector.run(same2).get("out").toArray()).containsExactly(0.5f, 1f, 1.5f, 2f);
 
-            ModelInputs different = ModelInputs.create().put("x", x).put("timestep", Tensor.vector(0.5f, 2f));
+            OrtInputs different = OrtInputs.create().put("x", x).put("timestep", Tensor.vector(0.5f, 2f));
             assertThat(vector.run(different).get("out").toArray()).containsExactly(0.5f, 1f, 6f, 8f);
-            assertThatThrownBy(() -> scalar.run(ModelInputs.create().put("x", x).put("timestep", Tensor.vector(0.5f, 2f))))
+            assertThatThrownBy(() -> scalar.run(OrtInputs.create().put("x", x).put("timestep", Tensor.vector(0.5f, 2f))))
                     .isInstanceOf(InvalidRequestException.class)
                     .hasMessageContaining("scalar_t.onnx: input 'timestep' is a scalar (rank 0)")
                     .hasMessageContaining("different values");
             // a rank-0 value on a rank-1 input becomes a one-element vector (broadcast by the graph)
             Tensor t0 = Tensor.of(new float[] {3f});
-            assertThat(vector.run(ModelInputs.create().put("x", x.sliceBatch(0, 1)).put("timestep", t0.reshape()))
+            assertThat(vector.run(OrtInputs.create().put("x", x.sliceBatch(0, 1)).put("timestep", t0.reshape()))
                     .get("out").toArray()).containsExactly(3f, 6f);
         }
     }
@@ -163,19 +163,19 @@ class OrtModelTest {
         String sum = g.add(g.add(g.cast(ids, DataType.FLOAT), fl), g.cast(i64, DataType.FLOAT));
         g.output(sum, "sum", DataType.FLOAT, Dim.symbolic("batch"), Dim.of(3));
         try (OrtModel m = ort.load(g.build(), "types.onnx", CPU1)) {
-            Tensor out = m.run(ModelInputs.create()
+            Tensor out = m.run(OrtInputs.create()
                     .putIds("ids", new long[][] {{1, 2, 3}})
                     .putIds("fl", new long[] {10, 20, 30}, 1, 3)
                     .put("i64", Tensor.of(new float[] {100, 200, 300}, 1, 3))).get("sum");
             assertThat(out.toArray()).containsExactly(111f, 222f, 333f);
 
-            assertThatThrownBy(() -> m.run(ModelInputs.create()
+            assertThatThrownBy(() -> m.run(OrtInputs.create()
                     .putIds("ids", new long[][] {{1, 2, 3}})
                     .putIds("fl", new long[] {10, 20, 30}, 1, 3)
                     .put("i64", Tensor.of(new float[] {100, 200.5f, 300}, 1, 3))))
                     .isInstanceOf(InvalidRequestException.class)
                     .hasMessageContaining("input 'i64' is INT64: expected whole numbers, got 200.5 at element 1");
-            assertThatThrownBy(() -> m.run(ModelInputs.create()
+            assertThatThrownBy(() -> m.run(OrtInputs.create()
                     .putIds("ids", new long[][] {{1, 2, 1L << 40}})
                     .putIds("fl", new long[] {10, 20, 30}, 1, 3)
                     .put("i64", Tensor.of(new float[] {1, 2, 3}, 1, 3))))
@@ -213,7 +213,7 @@ class OrtModelTest {
             assertThatThrownBy(() -> m.run(Map.of("hidden_states", good, "encoder_hidden_states", Tensor.zeros(3, 3, 8))))
                     .isInstanceOf(InvalidRequestException.class)
                     .hasMessage("transformer/model.onnx: inputs 'hidden_states' and 'encoder_hidden_states' must agree on dimension 'batch': 2 vs 3");
-            assertThatThrownBy(() -> m.run(ModelInputs.of(Map.of("hidden_states", good, "encoder_hidden_states", cond)), List.of("nope")))
+            assertThatThrownBy(() -> m.run(OrtInputs.of(Map.of("hidden_states", good, "encoder_hidden_states", cond)), List.of("nope")))
                     .isInstanceOf(InvalidRequestException.class)
                     .hasMessage("transformer/model.onnx: unknown output 'nope'; expected one of [out]");
         }

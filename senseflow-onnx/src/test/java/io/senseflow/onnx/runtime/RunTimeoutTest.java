@@ -68,13 +68,13 @@ class RunTimeoutTest {
     }
 
     /** A slow input: 512 rows. */
-    private static ModelInputs slowInput() {
-        return ModelInputs.create().put("x", Fixtures.random(4, SIZE, SIZE));
+    private static OrtInputs slowInput() {
+        return OrtInputs.create().put("x", Fixtures.random(4, SIZE, SIZE));
     }
 
     /** A quick input: one row. */
-    private static ModelInputs quickInput() {
-        return ModelInputs.create().put("x", Fixtures.random(5, 1, SIZE));
+    private static OrtInputs quickInput() {
+        return OrtInputs.create().put("x", Fixtures.random(5, 1, SIZE));
     }
 
     @Test

@@ -3,7 +3,7 @@ package io.senseflow.examples.shapes.eval;
 import io.senseflow.examples.shapes.AttributeClassifier;
 import io.senseflow.examples.shapes.ShapeAttributes;
 import io.senseflow.onnx.ir.OnnxModel;
-import io.senseflow.onnx.runtime.ModelInputs;
+import io.senseflow.onnx.runtime.OrtInputs;
 import io.senseflow.onnx.runtime.OrtModel;
 import io.senseflow.onnx.runtime.OrtRuntime;
 import io.senseflow.onnx.runtime.SessionConfig;
@@ -78,7 +78,7 @@ public final class AttributeJudge implements AutoCloseable {
         List<Tensor> features = new ArrayList<>();
         for (int i = 0; i < images.batch(); i += CHUNK) {
             Tensor part = images.sliceBatch(i, Math.min(images.batch(), i + CHUNK));
-            Map<String, Tensor> out = model.run(ModelInputs.of(Map.of(AttributeClassifier.INPUT, part)),
+            Map<String, Tensor> out = model.run(OrtInputs.of(Map.of(AttributeClassifier.INPUT, part)),
                     List.of(AttributeClassifier.LOGITS, AttributeClassifier.FEATURES));
             logits.add(out.get(AttributeClassifier.LOGITS));
             features.add(out.get(AttributeClassifier.FEATURES));
