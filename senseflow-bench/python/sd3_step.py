@@ -50,10 +50,12 @@ def main():
     ap.add_argument("--xla", action="store_true", help="JVM: global_jit_level ON_1 + TF_XLA_FLAGS cpu global jit")
     ap.add_argument("--onednn", action="store_true", help="JVM: TF_ENABLE_ONEDNN_OPTS=1 (allowed explicitly)")
     ap.add_argument("--profile", action="store_true", help="JVM: after the rounds, a traced step's top ops")
+    ap.add_argument("--torch-threads", type=int, default=2, help="PyTorch intra-op threads")
+    ap.add_argument("--tf-threads", type=int, default=2, help="TensorFlow intra-op threads")
     ap.add_argument("--log", default=None, help="where the JVM's output goes (default: a temp file)")
     a = ap.parse_args()
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(a.torch_threads)
     torch.set_num_interop_threads(1)
     model = sd3_mmdit.load(os.path.join(FIX, "onnx/transformer"))
     check_reference(model)
@@ -80,7 +82,7 @@ def main():
 
     hand = tempfile.mkdtemp(prefix="sd3bench-")
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    props = [f"-Dsd3bench.dir={hand}"]
+    props = [f"-Dsd3bench.dir={hand}", f"-Dsd3bench.threads={a.tf_threads}"]
     if a.onednn:
         props += ["-Dtf.onednn.opts=1", "-Dsenseflow.tf.allowOneDnn=true"]
     else:
@@ -104,7 +106,7 @@ def main():
             time.sleep(0.02)
 
     wait_for(os.path.join(hand, "java-ready"))
-    jt, pt, rows = [], [], []
+    jt, pt = [], []
     for r in range(a.rounds):
         load = os.getloadavg()[0]
         with open(os.path.join(hand, f"go-{r}.tmp"), "w") as f:
@@ -116,15 +118,15 @@ def main():
         p = [step() / 1e6 for _ in range(a.steps)]
         jt += j
         pt += p
-        rows.append((r, load, statistics.median(j), statistics.median(p)))
-        print(f"round {r}: load {load:.2f}  TF {statistics.median(j):7.2f} ms  PyTorch {statistics.median(p):7.2f} ms",
-              flush=True)
+        print(f"round {r}: load {load:.2f}  TF median {statistics.median(j):7.2f} ms (min {min(j):6.2f})  PyTorch median "
+              f"{statistics.median(p):7.2f} ms (min {min(p):6.2f})", flush=True)
     with open(os.path.join(hand, f"go-{a.rounds}"), "w") as f:
         f.write("quit")
     jvm.wait()
     log.close()
     print(f"all rounds ({a.rounds} x {a.steps} steps each): TF median {statistics.median(jt):.2f} ms, PyTorch median "
-          f"{statistics.median(pt):.2f} ms, TF / PyTorch {statistics.median(jt) / statistics.median(pt):.2f}")
+          f"{statistics.median(pt):.2f} ms, TF / PyTorch {statistics.median(jt) / statistics.median(pt):.2f}; minima TF "
+          f"{min(jt):.2f} ms, PyTorch {min(pt):.2f} ms")
     with open(log_path) as f:
         for line in f:
             if not line.startswith("[") and line.strip() and "absl" not in line:

@@ -44,8 +44,9 @@ import org.tensorflow.proto.StepStats;
  *
  * <p>System properties: {@code sd3bench.dir} (handshake folder: wait for {@code go-<r>}, run the steps it names,
  * write {@code java-<r>.txt}; without it, one standalone round), {@code sd3bench.steps} (steps per round, default
- * 10), {@code sd3bench.xla} (request XLA JIT), {@code sd3bench.profile} (after the rounds, one traced step: the
- * top ops by time from TensorFlow's step stats).
+ * 10), {@code sd3bench.threads} (intra-op threads, default 2), {@code sd3bench.xla} (request XLA JIT; on CPU it needs
+ * {@code TF_XLA_FLAGS=--tf_xla_cpu_global_jit} as well), {@code sd3bench.profile} (after the rounds, traced runs of
+ * the backward: the top ops by time from TensorFlow's step stats).
  */
 @Tag("experiment")
 class Sd3TransformerStepBenchmark {
@@ -59,7 +60,8 @@ class Sd3TransformerStepBenchmark {
         boolean xla = Boolean.getBoolean("sd3bench.xla");
         OnnxModel model = OnnxModel.read(Fixtures.path("optimum-exports/sd3/onnx").resolve("transformer/model.onnx"));
         AdamWConfig adam = AdamWConfig.constant(1e-4).withClipNorm(0);
-        TfSessionOptions session = TfSessionOptions.defaults().withIntraOpThreads(2).withInterOpThreads(1)
+        TfSessionOptions session = TfSessionOptions.defaults()
+                .withIntraOpThreads(Integer.getInteger("sd3bench.threads", 2)).withInterOpThreads(1)
                 .withXlaJit(xla).withOneDnnAllowed(Boolean.getBoolean("senseflow.tf.allowOneDnn"));
         long t0 = System.nanoTime();
         try (TfModule m = TfModule.builder(model).name("sd3")
