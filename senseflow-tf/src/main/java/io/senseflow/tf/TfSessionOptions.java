@@ -4,6 +4,7 @@ import io.senseflow.InvalidRequestException;
 import org.tensorflow.proto.ConfigProto;
 import org.tensorflow.proto.GPUOptions;
 import org.tensorflow.proto.GraphOptions;
+import org.tensorflow.proto.OptimizerOptions;
 import org.tensorflow.proto.RewriterConfig;
 
 /**
@@ -26,9 +27,13 @@ import org.tensorflow.proto.RewriterConfig;
  * @param gpuMemoryLimitBytes TensorFlow's memory cap on that GPU, or 0 for none (growth on demand only)
  * @param allowOneDnn whether a workspace may start while oneDNN is enabled in the process environment (off by
  *     default: a workspace then refuses to start, see {@link EngineSelfCheck}); the engine self-check runs either way
+ * @param xlaJit whether the session asks TensorFlow to compile clusters of the graph with XLA
+ *     ({@code graph_options.optimizer_options.global_jit_level = ON_1}; off by default). A measurement option: on a
+ *     CPU session TensorFlow honours it only when the process also sets {@code TF_XLA_FLAGS=--tf_xla_cpu_global_jit}
+ *     (docs/training.md, "Training-step speed vs PyTorch")
  */
 public record TfSessionOptions(int intraOpThreads, int interOpThreads, boolean graphOptimizations, int gpuDevice,
-                               long gpuMemoryLimitBytes, boolean allowOneDnn) {
+                               long gpuMemoryLimitBytes, boolean allowOneDnn, boolean xlaJit) {
 
     public TfSessionOptions {
         if (intraOpThreads < 1 || interOpThreads < 1) {
@@ -42,6 +47,19 @@ public record TfSessionOptions(int intraOpThreads, int interOpThreads, boolean g
             throw InvalidRequestException.of("gpuMemoryLimitBytes", "0 (none), or a positive limit together with a"
                     + " gpuDevice", gpuMemoryLimitBytes + " bytes on device " + gpuDevice);
         }
+    }
+
+    /**
+     * @param intraOpThreads threads inside one kernel
+     * @param interOpThreads kernels run concurrently
+     * @param graphOptimizations whether Grappler rewrites the graph
+     * @param gpuDevice the one GPU the session sees, or -1
+     * @param gpuMemoryLimitBytes TensorFlow's memory cap on that GPU, or 0
+     * @param allowOneDnn whether a workspace may start while oneDNN is enabled
+     */
+    public TfSessionOptions(int intraOpThreads, int interOpThreads, boolean graphOptimizations, int gpuDevice,
+                            long gpuMemoryLimitBytes, boolean allowOneDnn) {
+        this(intraOpThreads, interOpThreads, graphOptimizations, gpuDevice, gpuMemoryLimitBytes, allowOneDnn, false);
     }
 
     /**
@@ -72,17 +90,20 @@ public record TfSessionOptions(int intraOpThreads, int interOpThreads, boolean g
 
     /** @param threads intra-op threads @return a copy with that count */
     public TfSessionOptions withIntraOpThreads(int threads) {
-        return new TfSessionOptions(threads, interOpThreads, graphOptimizations, gpuDevice, gpuMemoryLimitBytes, allowOneDnn);
+        return new TfSessionOptions(threads, interOpThreads, graphOptimizations, gpuDevice, gpuMemoryLimitBytes, allowOneDnn,
+                xlaJit);
     }
 
     /** @param threads inter-op threads @return a copy with that count */
     public TfSessionOptions withInterOpThreads(int threads) {
-        return new TfSessionOptions(intraOpThreads, threads, graphOptimizations, gpuDevice, gpuMemoryLimitBytes, allowOneDnn);
+        return new TfSessionOptions(intraOpThreads, threads, graphOptimizations, gpuDevice, gpuMemoryLimitBytes, allowOneDnn,
+                xlaJit);
     }
 
     /** @param on whether Grappler runs @return a copy */
     public TfSessionOptions withGraphOptimizations(boolean on) {
-        return new TfSessionOptions(intraOpThreads, interOpThreads, on, gpuDevice, gpuMemoryLimitBytes, allowOneDnn);
+        return new TfSessionOptions(intraOpThreads, interOpThreads, on, gpuDevice, gpuMemoryLimitBytes, allowOneDnn,
+                xlaJit);
     }
 
     /**
@@ -92,7 +113,7 @@ public record TfSessionOptions(int intraOpThreads, int interOpThreads, boolean g
      */
     public TfSessionOptions withGpu(int device, long memoryLimitBytes) {
         return new TfSessionOptions(intraOpThreads, interOpThreads, graphOptimizations, device, memoryLimitBytes,
-                allowOneDnn);
+                allowOneDnn, xlaJit);
     }
 
     /**
@@ -105,7 +126,19 @@ public record TfSessionOptions(int intraOpThreads, int interOpThreads, boolean g
      */
     public TfSessionOptions withOneDnnAllowed(boolean allow) {
         return new TfSessionOptions(intraOpThreads, interOpThreads, graphOptimizations, gpuDevice, gpuMemoryLimitBytes,
-                allow);
+                allow, xlaJit);
+    }
+
+    /**
+     * Asks TensorFlow to compile clusters of the graph with XLA ({@code global_jit_level = ON_1}). Off by default; on
+     * CPU it takes effect only together with {@code TF_XLA_FLAGS=--tf_xla_cpu_global_jit} in the environment.
+     *
+     * @param on whether to request XLA JIT compilation
+     * @return a copy with that setting
+     */
+    public TfSessionOptions withXlaJit(boolean on) {
+        return new TfSessionOptions(intraOpThreads, interOpThreads, graphOptimizations, gpuDevice, gpuMemoryLimitBytes,
+                allowOneDnn, on);
     }
 
     ConfigProto toProto() {
@@ -120,9 +153,16 @@ public record TfSessionOptions(int intraOpThreads, int interOpThreads, boolean g
         }
         ConfigProto.Builder b = ConfigProto.newBuilder().setIntraOpParallelismThreads(intraOpThreads)
                 .setInterOpParallelismThreads(interOpThreads).setGpuOptions(gpu);
+        GraphOptions.Builder graph = GraphOptions.newBuilder();
         if (!graphOptimizations) {
-            b.setGraphOptions(GraphOptions.newBuilder().setRewriteOptions(
-                    RewriterConfig.newBuilder().setDisableMetaOptimizer(true)));
+            graph.setRewriteOptions(RewriterConfig.newBuilder().setDisableMetaOptimizer(true));
+        }
+        if (xlaJit) {
+            graph.setOptimizerOptions(OptimizerOptions.newBuilder()
+                    .setGlobalJitLevel(OptimizerOptions.GlobalJitLevel.ON_1));
+        }
+        if (!graphOptimizations || xlaJit) {
+            b.setGraphOptions(graph);
         }
         return b.build();
     }

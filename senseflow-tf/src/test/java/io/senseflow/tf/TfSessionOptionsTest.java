@@ -11,6 +11,7 @@ import io.senseflow.tf.testing.MlpGraph;
 import io.senseflow.train.ModuleInputs;
 import org.junit.jupiter.api.Test;
 import org.tensorflow.proto.ConfigProto;
+import org.tensorflow.proto.OptimizerOptions;
 
 /** Thread counts and GPU settings reach the session's ConfigProto; GPU settings are harmless on the CPU build. */
 class TfSessionOptionsTest {
@@ -27,6 +28,23 @@ class TfSessionOptionsTest {
         ConfigProto plain = TfSessionOptions.defaults().toProto();
         assertThat(plain.getGpuOptions().getVisibleDeviceList()).isEmpty();
         assertThat(plain.getGpuOptions().getExperimental().getVirtualDevicesCount()).isZero();
+    }
+
+    @Test
+    void xlaJitIsOptInAndKeepsTheOtherSettings() {
+        TfSessionOptions off = TfSessionOptions.defaults().withIntraOpThreads(2).withOneDnnAllowed(true);
+        assertThat(off.xlaJit()).isFalse();
+        assertThat(off.toProto().getGraphOptions().getOptimizerOptions().getGlobalJitLevel())
+                .isEqualTo(OptimizerOptions.GlobalJitLevel.DEFAULT);
+        TfSessionOptions on = off.withXlaJit(true).withGraphOptimizations(false);
+        assertThat(on.xlaJit()).isTrue();
+        assertThat(on.allowOneDnn()).isTrue();
+        ConfigProto p = on.toProto();
+        assertThat(p.getGraphOptions().getOptimizerOptions().getGlobalJitLevel())
+                .isEqualTo(OptimizerOptions.GlobalJitLevel.ON_1);
+        assertThat(p.getGraphOptions().getRewriteOptions().getDisableMetaOptimizer()).isTrue();
+        assertThat(p.getIntraOpParallelismThreads()).isEqualTo(2);
+        assertThat(new TfSessionOptions(1, 1, true, -1, 0, true).xlaJit()).isFalse();
     }
 
     @Test
