@@ -163,14 +163,29 @@ final class BackwardGraph {
             Output<?>[] grads = graph.addGradients(g.uniqueName("grad"), new Output<?>[] {y},
                     xs.toArray(new Output<?>[0]), new Output<?>[] {dy});
             for (int i = 0; i < grads.length; i++) {
-                if (grads[i] == null) {
-                    continue;
+                if (!hasOp(grads[i])) {
+                    continue; // no gradient flows to it (TF Java returns an Output without an op): zero
                 }
                 (isParam.get(i) ? paramGrads : inputGrads).put(names.get(i), grads[i]);
             }
         }
         GraphOperation acc = optimizer == null ? null : optimizer.accumulate(g.scoped("accumulate"), paramGrads);
         return new BackwardGraph(upstream, weights, target, scale, sign, negSign, loss, inputGrads, acc);
+    }
+
+    /**
+     * {@code Graph.addGradients} answers an {@code Output} whose op has no native handle where there is no gradient
+     * (e.g. through a cast to an integer type); using it fails with "close() has been called on the Graph".
+     */
+    static boolean hasOp(Output<?> o) {
+        if (o == null || o.op() == null) {
+            return false;
+        }
+        try {
+            return o.op().name() != null;
+        } catch (IllegalStateException | NullPointerException e) {
+            return false;
+        }
     }
 
     /** @return names of the ops {@code y} depends on (data edges) */

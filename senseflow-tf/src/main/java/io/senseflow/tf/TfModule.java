@@ -68,15 +68,22 @@ public final class TfModule implements DifferentiableModule {
     private final List<InputBinding> bindings;
     private final Map<String, ValueInfo> declared;
     private final String outputName;
+    private final List<String> outputNames;
     private final String outputLike;
     private final boolean specialise;
+    private final Map<String, String> buffers;
+    private final boolean lazy;
     private final Map<String, TfVariable> variables = new LinkedHashMap<>();
     private final List<Variant> variants = new ArrayList<>();
     private final TfParameterStore parameters;
     private final TfAdamW optimizer;
     private boolean closed;
 
-    private record Bound(InputBinding binding, Output<?> placeholder, long[] shape) {
+    /**
+     * One bound input of a variant: its placeholder and static shape (null: unknown rank; -1: dynamic), whether the
+     * graph input is a rank-0 scalar (fed from a uniform batch) and whether its type is an integer (ids: no gradient).
+     */
+    private record Bound(InputBinding binding, Output<?> placeholder, long[] shape, boolean scalar, boolean integer) {
     }
 
     /** The graph imported for one set of input shapes, over the module's variables. */
@@ -84,12 +91,14 @@ public final class TfModule implements DifferentiableModule {
         final List<Bound> inputs;
         final ImportedGraph graph;
         final Output<?> output;
+        final Map<String, Output<?>> outputs;
         final Map<BackwardGraph.Form, BackwardGraph> backward = new EnumMap<>(BackwardGraph.Form.class);
 
-        Variant(List<Bound> inputs, ImportedGraph graph, Output<?> output) {
+        Variant(List<Bound> inputs, ImportedGraph graph, Output<?> output, Map<String, Output<?>> outputs) {
             this.inputs = inputs;
             this.graph = graph;
             this.output = output;
+            this.outputs = outputs;
         }
     }
 
@@ -105,26 +114,46 @@ public final class TfModule implements DifferentiableModule {
         try {
             this.ops = workspace.newScope(b.name);
             this.outputName = b.output != null ? b.output : b.model.graph().outputs().get(0).name();
-            this.importOptions = b.importOptions.toBuilder().outputs(outputName).build();
+            List<String> outs = new ArrayList<>();
+            outs.add(outputName);
+            b.moreOutputs.stream().filter(o -> !outs.contains(o)).forEach(outs::add);
+            this.outputNames = List.copyOf(outs);
+            this.buffers = b.trainBuffers ? Map.of() : ModelBuffers.of(b.model);
+            ImportOptions base = b.importOptions;
+            ImportOptions.Builder ob = base.toBuilder().outputs(outputNames.toArray(new String[0]));
+            if (!buffers.isEmpty()) {
+                ob.trainable(n -> base.isTrainable(n) && !buffers.containsKey(n), base + " without the source model's"
+                        + " buffers " + buffers.keySet());
+            }
+            this.importOptions = ob.build();
             this.declared = new OnnxImporter(b.model, importOptions).declaredInputs();
             Map<String, long[]> shapes = new LinkedHashMap<>();
+            boolean allStatic = true;
             for (InputBinding binding : bindings) {
                 ValueInfo info = declared.get(binding.graphInput());
                 if (info == null) {
                     throw InvalidRequestException.of("input binding " + binding.moduleInput(), "a graph input, one of "
                             + declared.keySet(), binding.graphInput());
                 }
+                if (importOptions.constantInput(binding.graphInput()) != null) {
+                    throw InvalidRequestException.of("input binding " + binding.moduleInput(), "a graph input that is"
+                            + " not bound to a constant (ImportOptions.constantInput)", binding.graphInput());
+                }
                 long[] shape = importOptions.inputShape(binding.graphInput());
-                shapes.put(binding.graphInput(), shape != null ? shape : declaredShape(info));
+                shape = shape != null ? shape : declaredShape(info);
+                shapes.put(binding.graphInput(), shape);
+                allStatic &= shape != null && Arrays.stream(shape).allMatch(d -> d >= 0);
             }
             for (String gi : declared.keySet()) {
-                if (!shapes.containsKey(gi)) {
+                if (!shapes.containsKey(gi) && importOptions.constantInput(gi) == null) {
                     throw new InvalidRequestException("module " + name + ": graph input '" + gi + "' has no binding; add"
                             + " one with Builder.input(InputBinding.of(<module input>, \"" + gi + "\"))");
                 }
             }
-            Variant first = importVariant(shapes);
-            this.parameters = new TfParameterStore(workspace, ops.scoped("params"), first.graph.trainableVariables());
+            Variant first = allStatic ? importVariant(shapes) : tryDynamicImport(shapes);
+            this.lazy = first == null;
+            List<TfVariable> trainable = lazy ? createPlannedVariables() : first.graph.trainableVariables();
+            this.parameters = new TfParameterStore(workspace, ops.scoped("params"), trainable);
             this.optimizer = b.optimizer == null ? null
                     : new TfAdamW(workspace, ops.scoped("adamw"), parameters, b.optimizer);
         } catch (RuntimeException e) {
@@ -133,6 +162,46 @@ public final class TfModule implements DifferentiableModule {
             }
             throw e;
         }
+    }
+
+    /**
+     * Graph inputs with symbolic or unknown sizes: imports them dynamic when the graph allows it (one variant for
+     * every size); when its shape arithmetic needs static sizes (a Conv's spatial size, a Reshape computed from a
+     * symbolic dimension), nothing is kept and the module imports a variant per call shape instead.
+     *
+     * @return the dynamic variant, or null for a module that imports at its first call
+     */
+    private Variant tryDynamicImport(Map<String, long[]> shapes) {
+        java.util.Set<String> before = new java.util.HashSet<>(variables.keySet());
+        try {
+            return importVariant(shapes);
+        } catch (io.senseflow.tf.importer.UnsupportedOperatorException e) {
+            throw e;
+        } catch (io.senseflow.tf.importer.OnnxImportException e) {
+            variables.keySet().retainAll(before); // created by the abandoned import, never initialised
+            variants.clear();
+            org.slf4j.LoggerFactory.getLogger(TfModule.class).debug("module {}: the graph does not import with its"
+                    + " symbolic input sizes ({}); it is imported per call shape", name, Runs.firstLine(e.getMessage()));
+            return null;
+        }
+    }
+
+    /** The parameters of a module that imports at its first call, created (and initialised) before any import. */
+    private List<TfVariable> createPlannedVariables() {
+        List<TfVariable> out = new ArrayList<>();
+        GraphOps vars = ops.scoped("vars");
+        for (io.senseflow.onnx.ir.TensorValue t : ParameterPlan.of(model, importOptions).values()) {
+            DataType dt = DataTypes.toTf(t.dataType(), "initializer '" + t.name() + "'");
+            TfVariable v = TfVariable.create(vars, t.name(), t.name(), dt, t.dims(), true, t);
+            variables.put(t.name(), v);
+            out.add(v);
+        }
+        io.senseflow.tf.graph.VariableInitializer.run(workspace.session(), out);
+        return out;
+    }
+
+    private static boolean isScalar(ValueInfo info) {
+        return info.shape() != null && info.shape().isEmpty();
     }
 
     private Variant importVariant(Map<String, long[]> shapes) {
@@ -150,11 +219,17 @@ public final class TfModule implements DifferentiableModule {
             Output<?> p = in.placeholder(DataType.DT_FLOAT, shape == null ? Shape.unknown() : Shape.of(shape),
                     binding.moduleInput());
             provided.put(binding.graphInput(), applyBinding(in, binding, info, p));
-            inputs.add(new Bound(binding, p, shape));
+            DataType graphType = DataTypes.toTf(info.elementType(), "graph input '" + binding.graphInput() + "'");
+            inputs.add(new Bound(binding, p, shape, isScalar(info), graphType != DataType.DT_FLOAT
+                    && !DataTypes.isFloating(graphType)));
         }
         ImportedGraph g = importOver(opts.build(), scope.scope() + "/graph", provided);
-        Output<?> y = g.output(outputName);
-        Variant v = new Variant(inputs, g, y.dataType() == DataType.DT_FLOAT ? y : scope.cast(y, DataType.DT_FLOAT));
+        Map<String, Output<?>> outs = new LinkedHashMap<>();
+        for (String o : outputNames) {
+            Output<?> y = g.output(o);
+            outs.put(o, y.dataType() == DataType.DT_FLOAT ? y : scope.cast(y, DataType.DT_FLOAT));
+        }
+        Variant v = new Variant(inputs, g, outs.get(outputName), outs);
         variants.add(v);
         return v;
     }
@@ -256,9 +331,39 @@ public final class TfModule implements DifferentiableModule {
         return workspace;
     }
 
-    /** @return the graph imported at construction (inputs, outputs, variables, name map) */
+    /**
+     * @return the first imported variant of the graph (inputs, outputs, variables, name map): the one imported at
+     *     construction, or, for a module whose graph needs static sizes its options leave open, the one imported at its
+     *     first call
+     * @throws IllegalStateException if the module imports at its first call and has not been called yet
+     */
     public ImportedGraph importedGraph() {
+        if (variants.isEmpty()) {
+            throw new IllegalStateException("module " + name + " imports its graph at the first call (its inputs have"
+                    + " symbolic sizes the graph's shape arithmetic needs); call forward or backward first");
+        }
         return variants.get(0).graph;
+    }
+
+    /**
+     * @return whether the graph is imported per call shape, at the first call with each new combination of input
+     *     shapes (its inputs have symbolic sizes that its shape arithmetic needs as numbers)
+     */
+    public boolean importsPerCallShape() {
+        return lazy;
+    }
+
+    /**
+     * @return the initializers kept frozen because they are buffers of the source model, each with the reason
+     *     ({@link ModelBuffers}); empty when built with {@code trainBuffers(true)}
+     */
+    public Map<String, String> frozenBuffers() {
+        return buffers;
+    }
+
+    /** @return the outputs the module computes: the primary one first, then those of {@code Builder.outputs} */
+    public List<String> outputNames() {
+        return outputNames;
     }
 
     /** @return how many input-shape variants of the graph have been imported */
@@ -306,39 +411,49 @@ public final class TfModule implements DifferentiableModule {
         return target;
     }
 
+    private static boolean fits(Tensor t, Bound b) {
+        return b.scalar() ? t.size() >= 1 : fit(t, b.shape()) != null;
+    }
+
     private Variant variantFor(ModuleInputs in) {
         for (Variant v : variants) {
             boolean ok = true;
             for (Bound b : v.inputs) {
-                ok &= fit(in.get(b.binding().moduleInput()), b.shape()) != null;
+                ok &= fits(in.get(b.binding().moduleInput()), b);
             }
             if (ok) {
                 return v;
             }
         }
-        Variant first = variants.get(0);
-        if (!specialise) {
-            for (Bound b : first.inputs) {
-                Tensor t = in.get(b.binding().moduleInput());
-                if (fit(t, b.shape()) == null) {
-                    throw InvalidRequestException.of("module " + name + " input " + b.binding().moduleInput(),
-                            "a tensor of shape " + Arrays.toString(b.shape()) + " (or the same layout with that many"
-                                    + " elements; build with specialisePerShape(true) to accept other shapes)",
-                            Arrays.toString(t.shape()));
-                }
-            }
-        }
-        // a new variant with every graph input fixed to what this call feeds
+        // a new variant with every graph input fixed to what this call feeds: within the import options' shapes, or,
+        // with specialisePerShape, within the graph's declared shapes
         Map<String, long[]> shapes = new LinkedHashMap<>();
-        for (Bound b : first.inputs) {
-            Tensor t = in.get(b.binding().moduleInput());
-            long[] decl = declaredShape(declared.get(b.binding().graphInput()));
-            int[] s = fit(t, decl);
+        for (InputBinding binding : bindings) {
+            Tensor t = in.get(binding.moduleInput());
+            ValueInfo info = declared.get(binding.graphInput());
+            if (isScalar(info)) {
+                shapes.put(binding.graphInput(), new long[0]);
+                continue;
+            }
+            long[] given = importOptions.inputShape(binding.graphInput());
+            long[] decl = declaredShape(info);
+            int[] s = fit(t, given != null ? given : decl);
+            if (s == null && !specialise) {
+                long[] want = !variants.isEmpty() ? variants.get(0).inputs.get(bindings.indexOf(binding)).shape()
+                        : given;
+                throw InvalidRequestException.of("module " + name + " input " + binding.moduleInput(),
+                        "a tensor of shape " + Arrays.toString(want) + " (or the same layout with that many"
+                                + " elements; build with specialisePerShape(true) to accept other shapes)",
+                        Arrays.toString(t.shape()));
+            }
             if (s == null) {
-                throw InvalidRequestException.of("module " + name + " input " + b.binding().moduleInput(),
+                s = fit(t, decl);
+            }
+            if (s == null) {
+                throw InvalidRequestException.of("module " + name + " input " + binding.moduleInput(),
                         "a tensor fitting the graph input's shape " + Arrays.toString(decl), Arrays.toString(t.shape()));
             }
-            shapes.put(b.binding().graphInput(), Arrays.stream(s).asLongStream().toArray());
+            shapes.put(binding.graphInput(), Arrays.stream(s).asLongStream().toArray());
         }
         return importVariant(shapes);
     }
@@ -346,8 +461,31 @@ public final class TfModule implements DifferentiableModule {
     private void feedInputs(Runs r, Variant v, ModuleInputs in) {
         for (Bound b : v.inputs) {
             Tensor t = in.get(b.binding().moduleInput());
-            r.feed(b.placeholder(), t.reshape(fit(t, b.shape())));
+            r.feed(b.placeholder(), b.scalar() ? uniformValue(b, t) : t.reshape(fit(t, b.shape())));
         }
+    }
+
+    /**
+     * A rank-0 graph input (Optimum's SDXL UNet takes one {@code timestep} for the whole batch) is fed from the
+     * per-sample module input when every sample has the same value.
+     */
+    private Tensor uniformValue(Bound b, Tensor t) {
+        float[] a = t.toArray();
+        for (int i = 1; i < a.length; i++) {
+            if (Float.floatToIntBits(a[i]) != Float.floatToIntBits(a[0])) {
+                java.util.TreeSet<Float> distinct = new java.util.TreeSet<>();
+                for (float f : a) {
+                    distinct.add(f);
+                }
+                throw InvalidRequestException.of("module " + name + " input " + b.binding().moduleInput()
+                        + " (graph input '" + b.binding().graphInput() + "', a rank-0 scalar for the whole batch)",
+                        "the same value for every sample of the batch (call with a uniform batch, e.g. batch size 1,"
+                                + " or use a graph with a per-sample input)", a.length + " values with " + distinct.size()
+                                + " distinct: " + (distinct.size() <= 6 ? distinct.toString()
+                                : distinct.headSet(distinct.first(), true) + " ... " + distinct.last()));
+            }
+        }
+        return Tensor.of(new float[] {a[0]});
     }
 
     private Tensor shapeOutput(Tensor y, ModuleInputs in) {
@@ -372,6 +510,33 @@ public final class TfModule implements DifferentiableModule {
         }
     }
 
+    /**
+     * Every output of {@link #outputNames()} in one run (a text encoder's hidden states and pooled vector, for
+     * instance); the primary output is shaped as {@link #forward} shapes it, the others as the graph computes them,
+     * in float32.
+     *
+     * @param in the inputs
+     * @return output name to value, in {@link #outputNames()} order
+     */
+    public Map<String, Tensor> forwardAll(ModuleInputs in) {
+        ensureOpen();
+        Variant v = variantFor(in);
+        Runs r = new Runs(workspace.session(), "forward of module " + name);
+        feedInputs(r, v, in);
+        for (Output<?> o : v.outputs.values()) {
+            r.fetch(o);
+        }
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        try (Result res = r.run()) {
+            int i = 0;
+            for (String n : v.outputs.keySet()) {
+                Tensor t = TfTensors.toTensor(res.get(i++));
+                out.put(n, n.equals(outputName) ? shapeOutput(t, in) : t);
+            }
+        }
+        return out;
+    }
+
     // ------------------------------------------------------------------ backward
 
     private BackwardGraph backwardGraph(Variant v, BackwardGraph.Form form) {
@@ -387,7 +552,7 @@ public final class TfModule implements DifferentiableModule {
             }
             Map<String, Output<?>> ins = new LinkedHashMap<>();
             for (Bound b : v.inputs) {
-                if (b.binding().differentiable()) {
+                if (b.binding().differentiable() && !b.integer()) { // ids, masks cast to integers: no gradient
                     ins.put(b.binding().moduleInput(), b.placeholder());
                 }
             }
@@ -426,6 +591,17 @@ public final class TfModule implements DifferentiableModule {
                     + " GradientMode.INPUTS");
         }
         Variant v = variantFor(in);
+        if (mode.inputs()) {
+            for (Bound b : v.inputs) {
+                Tensor t = in.get(b.binding().moduleInput());
+                if (b.scalar() && b.binding().differentiable() && !b.integer() && t.size() > 1) {
+                    throw new InvalidRequestException("backward of module " + name + ": input " + b.binding()
+                            .moduleInput() + " feeds the rank-0 graph input '" + b.binding().graphInput() + "', one"
+                            + " value for the whole batch, so it has no per-sample gradient; bind it with"
+                            + " withGradient(false) or call with batch size 1");
+                }
+            }
+        }
         BackwardGraph.Form form = BackwardGraph.Form.of(upstream);
         BackwardGraph bg = backwardGraph(v, form);
         Runs r = new Runs(workspace.session(), "backward of module " + name);
@@ -522,6 +698,8 @@ public final class TfModule implements DifferentiableModule {
         private String outputLike;
         private AdamWConfig optimizer;
         private boolean specialise;
+        private boolean trainBuffers;
+        private final List<String> moreOutputs = new ArrayList<>();
 
         private Builder(OnnxModel model) {
             this.model = model;
@@ -560,6 +738,27 @@ public final class TfModule implements DifferentiableModule {
         /** @param graphOutput the primary output (default: the graph's first output) @return this */
         public Builder output(String graphOutput) {
             this.output = graphOutput;
+            return this;
+        }
+
+        /**
+         * @param graphOutputs further outputs {@link TfModule#forwardAll} computes with the primary one (backward and
+         *     {@link TfModule#forward} use the primary output only)
+         * @return this
+         */
+        public Builder outputs(String... graphOutputs) {
+            moreOutputs.clear();
+            moreOutputs.addAll(List.of(graphOutputs));
+            return this;
+        }
+
+        /**
+         * @param on train the initializers that were buffers in the source model ({@link ModelBuffers}: fixed
+         *     sin-cos position tables and the like) like parameters; default false: they stay frozen constants
+         * @return this
+         */
+        public Builder trainBuffers(boolean on) {
+            this.trainBuffers = on;
             return this;
         }
 

@@ -37,6 +37,7 @@ public final class TfParameterStore implements ParameterStore {
     private final Map<TfParameterStore, Blend> blends = new HashMap<>();
     private final Map<TfParameterStore, GraphOperation> copies = new HashMap<>();
     private Blend fedBlend;
+    private final Map<String, Block> blocks = new HashMap<>();
 
     private record Blend(Output<?> keep, Output<?> rest, Map<String, Output<?>> sources, GraphOperation op) {
     }
@@ -103,14 +104,59 @@ public final class TfParameterStore implements ParameterStore {
         return out;
     }
 
+    /**
+     * Reads one parameter. TensorFlow builds (and caches) an executor per distinct set of fetched values, which in a
+     * large workspace — several graph variants, backward graphs — costs seconds each time; so parameters are read in
+     * fixed blocks of about {@value #BLOCK_BYTES} bytes: every read of a block fetches the same values, so its executor
+     * is built once, and reading every parameter costs one executor per block instead of one per parameter.
+     */
     @Override
     public Tensor read(String name) {
         TfVariable v = variable(name);
+        Block b = blockOf(v.originalName());
         Runs r = new Runs(workspace.session(), "reading parameter " + name);
-        r.fetch(readOf(v));
+        for (String n : b.names()) {
+            r.fetch(readOf(vars.get(n)));
+        }
+        try (Result res = r.run()) {
+            return TfTensors.toTensor(res.get(b.names().indexOf(name)));
+        }
+    }
+
+    /** One parameter fetched alone (an executor of its own): only to measure what {@link #read}'s blocks save. */
+    Tensor readAlone(String name) {
+        Runs r = new Runs(workspace.session(), "reading parameter " + name);
+        r.fetch(readOf(variable(name)));
         try (Result res = r.run()) {
             return TfTensors.toTensor(res.get(0));
         }
+    }
+
+    /** Parameters read together (in store order, up to {@value #BLOCK_BYTES} bytes, at least one). */
+    private record Block(List<String> names) {
+    }
+
+    static final long BLOCK_BYTES = 16L << 20;
+
+    private Block blockOf(String name) {
+        if (blocks.isEmpty()) {
+            List<String> current = new ArrayList<>();
+            long bytes = 0;
+            for (TfVariable v : vars.values()) {
+                long size = v.size() * 4;
+                if (!current.isEmpty() && bytes + size > BLOCK_BYTES) {
+                    Block b = new Block(List.copyOf(current));
+                    current.forEach(n -> blocks.put(n, b));
+                    current.clear();
+                    bytes = 0;
+                }
+                current.add(v.originalName());
+                bytes += size;
+            }
+            Block b = new Block(List.copyOf(current));
+            current.forEach(n -> blocks.put(n, b));
+        }
+        return blocks.get(name);
     }
 
     @Override
@@ -125,20 +171,23 @@ public final class TfParameterStore implements ParameterStore {
                 .target(v.assignOp()).runTargets();
     }
 
+    /** Reads every parameter, block by block (the executors {@link #read} uses). */
     @Override
     public Map<String, Tensor> snapshot() {
-        Runs r = new Runs(workspace.session(), "reading parameters");
-        List<String> names = new ArrayList<>(vars.keySet());
-        for (String n : names) {
-            r.fetch(readOf(vars.get(n)));
-        }
         Map<String, Tensor> out = new LinkedHashMap<>();
-        if (names.isEmpty()) {
-            return out;
-        }
-        try (Result res = r.run()) {
-            for (int i = 0; i < names.size(); i++) {
-                out.put(names.get(i), TfTensors.toTensor(res.get(i)));
+        for (String name : vars.keySet()) {
+            if (out.containsKey(name)) {
+                continue;
+            }
+            Block b = blockOf(name);
+            Runs r = new Runs(workspace.session(), "reading parameters");
+            for (String n : b.names()) {
+                r.fetch(readOf(vars.get(n)));
+            }
+            try (Result res = r.run()) {
+                for (int i = 0; i < b.names().size(); i++) {
+                    out.put(b.names().get(i), TfTensors.toTensor(res.get(i)));
+                }
             }
         }
         return out;

@@ -68,6 +68,8 @@ public final class BackboneStructure {
     private final int patchConv;
     private final PatchSize patchSize;
     private final Map<Integer, String> blockOutputs = new HashMap<>();
+    private final String imageInput;
+    private final boolean unet;
 
     /**
      * The patch size of the patchifying convolution.
@@ -78,9 +80,15 @@ public final class BackboneStructure {
     public record PatchSize(int height, int width) {
     }
 
-    private BackboneStructure(OnnxModel model, String modelName) {
+    /** Ops whose outputs describe a tensor's shape, not its values: shape arithmetic starts there. */
+    private static final Set<String> SHAPE_OPS = Set.of("Shape", "Size");
+    private static final Pattern UNET_BLOCK = Pattern.compile(
+            "(?<![A-Za-z0-9_])(down_blocks|up_blocks)[._](\\d+)(?![0-9])|(?<![A-Za-z0-9_])(mid_block)(?![A-Za-z0-9_])");
+
+    private BackboneStructure(OnnxModel model, String modelName, String imageInput) {
         OnnxGraph g = model.graph();
         this.modelName = modelName;
+        this.imageInput = imageInput;
         this.nodes = g.nodes();
         for (TensorValue t : g.initializers()) {
             initializers.add(t.name());
@@ -127,14 +135,26 @@ public final class BackboneStructure {
                 best = e.getKey();
             }
         }
-        this.stack = best == null ? "" : best;
-        this.blockOf = new int[nodes.size()];
-        int max = -1;
-        for (int i = 0; i < nodes.size(); i++) {
-            blockOf[i] = best != null && best.equals(stackOf[i]) ? indexOf[i] : -1;
-            max = Math.max(max, blockOf[i]);
+        int[] unetBlocks = unetBlocks();
+        this.unet = unetBlocks != null;
+        if (unet) {
+            this.blockOf = unetBlocks;
+            int max = -1;
+            for (int b : blockOf) {
+                max = Math.max(max, b);
+            }
+            this.blockCount = max + 1;
+            this.stack = "UNet down_blocks, mid_block, up_blocks";
+        } else {
+            this.stack = best == null ? "" : best;
+            this.blockOf = new int[nodes.size()];
+            int max = -1;
+            for (int i = 0; i < nodes.size(); i++) {
+                blockOf[i] = best != null && best.equals(stackOf[i]) ? indexOf[i] : -1;
+                max = Math.max(max, blockOf[i]);
+            }
+            this.blockCount = max + 1;
         }
-        this.blockCount = max + 1;
         // patch embedding
         int conv = -1;
         PatchSize ps = null;
@@ -160,8 +180,118 @@ public final class BackboneStructure {
      * @return its structure
      */
     public static BackboneStructure of(OnnxModel model) {
+        return of(model, null);
+    }
+
+    /**
+     * @param model a backbone or denoiser graph
+     * @param imageInput the graph input that carries the image or latent (a denoiser also takes text, timestep and
+     *     position inputs whose streams enter the blocks too), or null for any input
+     * @return its structure
+     */
+    public static BackboneStructure of(OnnxModel model, String imageInput) {
         String name = model.graph().name().isEmpty() ? "the backbone graph" : "backbone graph '" + model.graph().name() + "'";
-        return new BackboneStructure(model, name);
+        return new BackboneStructure(model, name, imageInput);
+    }
+
+    /**
+     * A diffusers UNet's blocks, in the order the feature maps pass them: {@code down_blocks.0..}, {@code mid_block},
+     * {@code up_blocks.0..} (outermost path element of each node name); null when the graph has no such names.
+     */
+    private int[] unetBlocks() {
+        int[] kind = new int[nodes.size()];
+        int[] idx = new int[nodes.size()];
+        int maxDown = -1;
+        int maxUp = -1;
+        boolean mid = false;
+        for (int i = 0; i < nodes.size(); i++) {
+            Matcher m = UNET_BLOCK.matcher(key(nodes.get(i)));
+            kind[i] = -1;
+            if (!m.find()) {
+                continue;
+            }
+            if (m.group(3) != null) {
+                kind[i] = 1;
+                mid = true;
+            } else {
+                kind[i] = m.group(1).equals("down_blocks") ? 0 : 2;
+                idx[i] = Integer.parseInt(m.group(2));
+                if (kind[i] == 0) {
+                    maxDown = Math.max(maxDown, idx[i]);
+                } else {
+                    maxUp = Math.max(maxUp, idx[i]);
+                }
+            }
+        }
+        if (maxDown < 0 || maxUp < 0 || !mid) {
+            return null;
+        }
+        int[] out = new int[nodes.size()];
+        for (int i = 0; i < nodes.size(); i++) {
+            out[i] = switch (kind[i]) {
+                case 0 -> idx[i];
+                case 1 -> maxDown + 1;
+                case 2 -> maxDown + 2 + idx[i];
+                default -> -1;
+            };
+        }
+        return out;
+    }
+
+    /**
+     * A UNet block's output: the value it produces that the next block reads (the last block: that nodes outside
+     * the blocks read). Skip connections go to later up blocks, not the next block, so down blocks have one.
+     */
+    private String unetBlockOutput(int k) {
+        // feature maps descend from the image input; the time embedding (read by every resnet) and shape arithmetic
+        // also cross block boundaries, but are not the stream
+        Set<String> fromImage = new HashSet<>();
+        Deque<String> todo = new ArrayDeque<>();
+        if (imageInput != null && graphInputs.contains(imageInput)) {
+            todo.add(imageInput);
+        } else {
+            todo.addAll(graphInputs);
+        }
+        fromImage.addAll(todo);
+        while (!todo.isEmpty()) {
+            for (int c : consumers.getOrDefault(todo.pop(), List.of())) {
+                if (SHAPE_OPS.contains(nodes.get(c).opType())) {
+                    continue;
+                }
+                for (String o : nodes.get(c).outputs()) {
+                    if (!o.isEmpty() && fromImage.add(o)) {
+                        todo.push(o);
+                    }
+                }
+            }
+        }
+        Set<String> out = new LinkedHashSet<>();
+        for (int i = 0; i < nodes.size(); i++) {
+            boolean reader = k + 1 < blockCount ? blockOf[i] == k + 1 : blockOf[i] < 0;
+            if (!reader) {
+                continue;
+            }
+            for (String in : nodes.get(i).inputs()) {
+                Integer p = producer.get(in);
+                if (p != null && blockOf[p] == k && fromImage.contains(in)) {
+                    out.add(in);
+                }
+            }
+        }
+        if (k + 1 == blockCount) {
+            for (String o : graphOutputs) {
+                Integer p = producer.get(o);
+                if (p != null && blockOf[p] == k) {
+                    out.add(o);
+                }
+            }
+        }
+        if (out.size() != 1) {
+            throw InvalidRequestException.of("the output of UNet block " + k + " of " + modelName + " (" + stack + ")",
+                    "one feature map it passes to the " + (k + 1 < blockCount ? "next block" : "output layers"),
+                    (out.isEmpty() ? "none" : "several: " + out) + "; tap it by name instead");
+        }
+        return out.iterator().next();
     }
 
     private static String key(OnnxNode n) {
@@ -306,8 +436,7 @@ public final class BackboneStructure {
         if (cached != null) {
             return cached;
         }
-        String stream = k == 0 ? streamIntoFirstBlock() : blockOutput(k - 1);
-        String out = followResiduals(k, stream);
+        String out = unet ? unetBlockOutput(k) : followResiduals(k, k == 0 ? streamIntoFirstBlock() : blockOutput(k - 1));
         blockOutputs.put(k, out);
         return out;
     }
@@ -339,6 +468,8 @@ public final class BackboneStructure {
         Set<String> origin = new HashSet<>();
         if (patchConv >= 0) {
             origin.add(nodes.get(patchConv).outputs().get(0));
+        } else if (imageInput != null && graphInputs.contains(imageInput)) {
+            origin.add(imageInput);
         } else {
             origin.addAll(graphInputs);
         }
@@ -346,7 +477,8 @@ public final class BackboneStructure {
         List<String> candidates = fromOutside.stream().filter(reach::contains).toList();
         if (candidates.size() != 1) {
             throw InvalidRequestException.of("the input of block 0 of " + modelName + " (stack " + stack + ")",
-                    "one value that descends from the " + (patchConv >= 0 ? "patch embedding" : "image input"),
+                    "one value that descends from the " + (patchConv >= 0 ? "patch embedding" : imageInput != null
+                            ? "image input '" + imageInput + "'" : "image input"),
                     candidates.isEmpty() ? "none" : candidates + "; tap block outputs by name instead");
         }
         return candidates.get(0);

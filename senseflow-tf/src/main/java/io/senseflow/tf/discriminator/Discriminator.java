@@ -123,7 +123,7 @@ public final class Discriminator implements DifferentiableModule, RandomInputs {
         try {
             this.ops = workspace.newScope(name);
             this.source = kind == DiscriminatorKind.VFM ? new BackboneFeatures(b.backbone, workspace)
-                    : new FakeScoreFeatures(b.fakeScore, b.fakeScoreTaps, b.levels);
+                    : new FakeScoreFeatures(b.fakeScore, b.fakeScoreTaps, b.levels, b.tokenGrid);
             List<String> in = new ArrayList<>(source.inputs());
             if (spec.conditioned() && !in.contains(ModuleInputs.POOLED)) {
                 in.add(ModuleInputs.POOLED);
@@ -621,9 +621,23 @@ public final class Discriminator implements DifferentiableModule, RandomInputs {
         private ModuleInputs example;
         private TfModule conditionedLike;
         private TimestepSampler levels = TimestepSampler.logitNormal(0, 1, Shift.none());
+        private int[] tokenGrid;
 
         private Builder(DiscriminatorKind kind) {
             this.kind = kind;
+        }
+
+        /**
+         * @param rows token rows of a fake score that takes packed tokens {@code [B, T, D]} (FLUX: latent height / 2)
+         * @param columns token columns (FLUX: latent width / 2)
+         * @return this, for the {@code fake-score-features} kind: the taps' image tokens are laid out on this grid
+         */
+        public Builder tokenGrid(int rows, int columns) {
+            if (rows < 1 || columns < 1) {
+                throw InvalidRequestException.of("tokenGrid", "positive rows and columns", rows + " x " + columns);
+            }
+            this.tokenGrid = new int[] {rows, columns};
+            return this;
         }
 
         /** @param n the module's name (scope, messages) @return this */

@@ -35,7 +35,10 @@ final class FakeScoreFeatures implements FeatureSource {
     private final int patchH;
     private final int patchW;
 
-    FakeScoreFeatures(TfModule fakeScore, List<Tap> taps, TimestepSampler levels) {
+    private final int[] tokenGrid;
+
+    FakeScoreFeatures(TfModule fakeScore, List<Tap> taps, TimestepSampler levels, int[] tokenGrid) {
+        this.tokenGrid = tokenGrid == null ? null : tokenGrid.clone();
         if (taps.isEmpty()) {
             throw InvalidRequestException.of("fake-score discriminator taps", "at least one tap (one head per tap)",
                     "none");
@@ -43,7 +46,9 @@ final class FakeScoreFeatures implements FeatureSource {
         this.fakeScore = fakeScore;
         this.taps = List.copyOf(taps);
         this.levels = levels;
-        BackboneStructure structure = BackboneStructure.of(fakeScore.model());
+        String image = fakeScore.bindings().stream().filter(b -> b.moduleInput().equals(ModuleInputs.X))
+                .map(InputBinding::graphInput).findFirst().orElse(null);
+        BackboneStructure structure = BackboneStructure.of(fakeScore.model(), image);
         this.tapValues = structure.resolveAll(taps);
         this.patchH = structure.patchSize().map(BackboneStructure.PatchSize::height).orElse(0);
         this.patchW = structure.patchSize().map(BackboneStructure.PatchSize::width).orElse(0);
@@ -63,6 +68,13 @@ final class FakeScoreFeatures implements FeatureSource {
             if (!inputs.contains(b.moduleInput())) {
                 inputs.add(b.moduleInput());
             }
+        }
+        if (hasX && !hasSigma && fakeScore.bindings().stream().anyMatch(b -> b.moduleInput().equals(ModuleInputs.TIMESTEP))) {
+            throw InvalidRequestException.of("fake-score discriminator: module " + fakeScore.name(), "a flow-convention"
+                    + " denoiser bound to 'sigma' (the features are read at x_s = (1 - s) x + s eps)", "a DDPM epsilon"
+                    + " model bound to 'timestep' (an SDXL UNet); its block feature maps resolve (BackboneStructure.of(model,"
+                    + " \"sample\")), but noising it needs the epsilon-to-flow input scaling inside the view, which this"
+                    + " discriminator does not do: use the vfm kind for such models");
         }
         if (!hasX || !hasSigma) {
             throw InvalidRequestException.of("fake-score discriminator: module " + fakeScore.name() + " bindings",
@@ -156,6 +168,19 @@ final class FakeScoreFeatures implements FeatureSource {
         }
         long gh = xs.length == 4 && patchH > 0 ? xs[2] / patchH : 0;
         long gw = xs.length == 4 && patchW > 0 ? xs[3] / patchW : 0;
+        if (xs.length == 3) { // packed tokens (FLUX): the grid is not in the shape
+            if (tokenGrid == null) {
+                throw InvalidRequestException.of("fake-score discriminator on token input x "
+                        + java.util.Arrays.toString(xs), "the token grid (Discriminator.Builder.tokenGrid(rows, columns);"
+                        + " FLUX packs 2 x 2 latent cells per token: latent height / 2 by latent width / 2)", "none");
+            }
+            if ((long) tokenGrid[0] * tokenGrid[1] != xs[1]) {
+                throw InvalidRequestException.of("token grid " + tokenGrid[0] + "x" + tokenGrid[1], "rows x columns = the"
+                        + " " + xs[1] + " tokens of x " + java.util.Arrays.toString(xs), (long) tokenGrid[0] * tokenGrid[1]);
+            }
+            gh = tokenGrid[0];
+            gw = tokenGrid[1];
+        }
         List<Output<?>> grids = new ArrayList<>();
         GraphOps t = scope.scoped("taps");
         for (int i = 0; i < tapValues.size(); i++) {

@@ -23,13 +23,13 @@ import java.util.TreeMap;
  * exactly what ONNX Runtime serves.
  *
  * <ul>
- *   <li>{@link #writeSafetensors}: the trained parameters under their original names, for the original graph loaded
- *       with {@code WeightOverrides.fromSafetensors(...)} (ONNX Runtime external initializers; the graph file is not
- *       touched);</li>
+ *   <li>{@link #writeSafetensors}: the trained parameters under the original graph's initializer names, for the
+ *       original graph file loaded with {@code WeightOverrides.fromSafetensors(...)} or a model folder's
+ *       {@code LoadOptions.weights} (ONNX Runtime external initializers; the graph file is not touched);</li>
  *   <li>{@link #writeModel}: a self-contained model, the graph with its initializers replaced by the trained values,
  *       large ones in an external data file ({@code model.onnx_data});</li>
- *   <li>{@link #writeGraph}: the graph the safetensors file applies to, when it differs from the source (see
- *       below).</li>
+ *   <li>{@link #writeGraph} with {@link #writeSafetensorsForGraph}: the graph with untied parameters materialised
+ *       and the weights under their own names, when untied copies were trained apart (see below).</li>
  * </ul>
  *
  * <p>Names: the TensorFlow importer unties parameters that PyTorch's exporter had deduplicated into
@@ -183,16 +183,66 @@ public final class OnnxExport {
     }
 
     /**
-     * Writes the trained parameters (float32, original names, provenance as metadata) atomically, for
-     * {@code WeightOverrides.fromSafetensors} over {@link #graph()}.
+     * Writes the trained parameters (float32, provenance as metadata) atomically, for the <em>source</em> graph file
+     * as it is: {@code WeightOverrides.fromSafetensors}, or {@code LoadOptions.weights(component, file)} over the
+     * original model folder. Every tensor is named after an initializer of the source graph. Parameters that the
+     * importer untied from one shared initializer are written back under that initializer's name (retied), which is
+     * exact when every copy still holds the same value — always for students trained with tied parameters
+     * ({@code StudentModules.Builder.tieSharedParameters(true)}).
+     *
+     * @param file the safetensors file
+     * @throws InvalidRequestException when untied copies of one initializer were trained apart (the source graph has
+     *     one value for them): the message names them and the routes that can hold them
+     * @throws io.senseflow.CheckpointException if writing fails
+     */
+    public void writeSafetensors(Path file) {
+        Map<String, Tensor> out = new TreeMap<>();
+        Map<String, List<String>> groups = new TreeMap<>();
+        untied.forEach((copy, src) -> groups.computeIfAbsent(src, k -> new ArrayList<>()).add(copy));
+        List<String> apart = new ArrayList<>();
+        for (Map.Entry<String, Tensor> e : trained.entrySet()) {
+            if (!untied.containsKey(e.getKey())) {
+                out.put(e.getKey(), e.getValue());
+            }
+        }
+        for (Map.Entry<String, List<String>> g : groups.entrySet()) {
+            Tensor value = out.get(g.getKey());
+            for (String copy : g.getValue()) {
+                Tensor t = trained.get(copy);
+                if (value == null) {
+                    value = t;
+                    out.put(g.getKey(), t);
+                } else if (!Arrays.equals(value.toArray(), t.toArray())) {
+                    apart.add(copy + " (a copy of " + g.getKey() + ")");
+                }
+            }
+        }
+        if (!apart.isEmpty()) {
+            throw new InvalidRequestException("export: " + apart.size() + " parameter(s) that " + describe(source)
+                    + " holds as Identity nodes of one shared initializer were trained to other values, so no weights"
+                    + " file for the original graph can hold them: " + (apart.size() <= 4 ? apart : apart.subList(0, 4)
+                    + " ...") + "; use writeModel (a self-contained model), or writeGraph with"
+                    + " writeSafetensorsForGraph, or train with tied parameters"
+                    + " (StudentModules.Builder.tieSharedParameters(true))");
+        }
+        write(file, out);
+    }
+
+    /**
+     * Writes the trained parameters under their own names, untied ones included, for {@link #graph()} (written with
+     * {@link #writeGraph}); for graphs without untied parameters this is the same file as {@link #writeSafetensors}.
      *
      * @param file the safetensors file
      * @throws io.senseflow.CheckpointException if writing fails
      */
-    public void writeSafetensors(Path file) {
+    public void writeSafetensorsForGraph(Path file) {
+        write(file, trained);
+    }
+
+    private void write(Path file, Map<String, Tensor> tensors) {
         SafetensorsWriter w = new SafetensorsWriter().metadata("format", "pt");
         provenance.forEach(w::metadata);
-        trained.forEach(w::add);
+        tensors.forEach(w::add);
         w.write(file);
     }
 

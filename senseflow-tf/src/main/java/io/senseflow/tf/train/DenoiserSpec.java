@@ -28,9 +28,11 @@ import java.util.Objects;
  * @param mask the attention-mask input, or null
  * @param output the velocity output, or null for the graph's first output
  * @param extras graph inputs fed from the conditioning extra of the same name
+ * @param timestepFrom the module input the timestep input is fed from: {@link ModuleInputs#SIGMA} (flow models), or
+ *     {@link ModuleInputs#TIMESTEP} (DDPM epsilon models under {@code EpsilonFlowModule}, which sets it)
  */
 public record DenoiserSpec(String sample, String timestep, double timestepScale, String tokens, String pooled,
-                           String mask, String output, List<String> extras) {
+                           String mask, String output, List<String> extras, String timestepFrom) {
 
     public DenoiserSpec {
         Objects.requireNonNull(sample, "sample");
@@ -39,6 +41,40 @@ public record DenoiserSpec(String sample, String timestep, double timestepScale,
             throw InvalidRequestException.of("timestepScale", "a positive finite factor", timestepScale);
         }
         extras = List.copyOf(extras);
+        if (!ModuleInputs.SIGMA.equals(timestepFrom) && !ModuleInputs.TIMESTEP.equals(timestepFrom)) {
+            throw InvalidRequestException.of("timestepFrom", "'" + ModuleInputs.SIGMA + "' or '" + ModuleInputs.TIMESTEP
+                    + "'", timestepFrom);
+        }
+    }
+
+    /**
+     * A flow denoiser's spec, its timestep fed from {@link ModuleInputs#SIGMA}.
+     *
+     * @param sample the state input
+     * @param timestep the timestep input
+     * @param timestepScale graph timestep = scale * s
+     * @param tokens the token-embedding input, or null
+     * @param pooled the pooled-embedding input, or null
+     * @param mask the attention-mask input, or null
+     * @param output the velocity output, or null for the graph's first output
+     * @param extras graph inputs fed from the conditioning extra of the same name
+     */
+    public DenoiserSpec(String sample, String timestep, double timestepScale, String tokens, String pooled, String mask,
+                        String output, List<String> extras) {
+        this(sample, timestep, timestepScale, tokens, pooled, mask, output, extras, ModuleInputs.SIGMA);
+    }
+
+    /**
+     * @return SDXL UNet exports (Optimum: {@code sample}, a rank-0 {@code timestep}, {@code encoder_hidden_states},
+     *     {@code text_embeds}, {@code time_ids}): an epsilon model, its {@code timestep} fed from the DDPM timestep
+     *     {@link ModuleInputs#TIMESTEP}, so wrap the module in {@code EpsilonFlowModule} for the flow convention;
+     *     {@code time_ids} from the conditioning extra of that name. A rank-0 timestep takes one value per batch: the
+     *     module refuses a batch whose samples have different timesteps (train at batch 1, or re-export the UNet with
+     *     a per-sample timestep)
+     */
+    public static DenoiserSpec sdxl() {
+        return new DenoiserSpec("sample", "timestep", 1, "encoder_hidden_states", "text_embeds", null, null,
+                List.of("time_ids"), ModuleInputs.TIMESTEP);
     }
 
     /** @return the in-house flow transformer ({@code FlowTransformer}): timestep {@code s}, pooled projections */
@@ -63,7 +99,7 @@ public record DenoiserSpec(String sample, String timestep, double timestepScale,
     public DenoiserSpec withExtra(String name) {
         List<String> e = new ArrayList<>(extras);
         e.add(name);
-        return new DenoiserSpec(sample, timestep, timestepScale, tokens, pooled, mask, output, e);
+        return new DenoiserSpec(sample, timestep, timestepScale, tokens, pooled, mask, output, e, timestepFrom);
     }
 
     /** @param names graph inputs no longer fed (bound to constants or removed) @return a copy without them */
@@ -71,14 +107,14 @@ public record DenoiserSpec(String sample, String timestep, double timestepScale,
         List<String> e = new ArrayList<>(extras);
         e.removeAll(names);
         return new DenoiserSpec(sample, timestep, timestepScale, names.contains(tokens) ? null : tokens,
-                names.contains(pooled) ? null : pooled, names.contains(mask) ? null : mask, output, e);
+                names.contains(pooled) ? null : pooled, names.contains(mask) ? null : mask, output, e, timestepFrom);
     }
 
     /** @return the input bindings, in a stable order */
     public List<InputBinding> bindings() {
         List<InputBinding> b = new ArrayList<>();
         b.add(InputBinding.of(ModuleInputs.X, sample));
-        b.add(InputBinding.of(ModuleInputs.SIGMA, timestep).scaled(timestepScale));
+        b.add(InputBinding.of(timestepFrom, timestep).scaled(timestepScale));
         if (tokens != null) {
             b.add(InputBinding.of(ModuleInputs.TOKENS, tokens));
         }
@@ -120,7 +156,8 @@ public record DenoiserSpec(String sample, String timestep, double timestepScale,
     public static ImportOptions batchShapes(OnnxModel model, int batch, ImportOptions base) {
         ImportOptions.Builder b = base.toBuilder();
         for (ValueInfo v : model.graph().inputs()) {
-            if (model.graph().initializer(v.name()).isPresent() || v.shape() == null) {
+            if (model.graph().initializer(v.name()).isPresent() || v.shape() == null
+                    || base.constantInput(v.name()) != null) {
                 continue;
             }
             List<Dim> s = v.shape();

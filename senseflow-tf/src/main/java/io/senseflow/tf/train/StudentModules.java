@@ -46,6 +46,7 @@ public final class StudentModules implements AutoCloseable {
     private final TfModule teacherModule;
     private final Generator teacher;
     private final MemoryEstimate estimate;
+    private boolean trainBuffers;
 
     private StudentModules(Builder b, OnnxModel student, DenoiserSpec studentSpec, MemoryEstimate estimate) {
         this.studentGraph = student;
@@ -54,14 +55,14 @@ public final class StudentModules implements AutoCloseable {
         this.workspace = ownsWorkspace ? TfWorkspace.create(b.sessionOptions) : b.workspace;
         List<TfModule> made = new ArrayList<>();
         try {
-            ImportOptions trainable = DenoiserSpec.batchShapes(student, b.batchSize, b.trainable == null
+            ImportOptions trainable = b.shapes(student, b.trainable == null
                     ? ImportOptions.defaults() : ImportOptions.builder().trainablePattern(b.trainable).build());
+            this.trainBuffers = b.trainBuffers;
             this.generator = add(made, module(student, studentSpec, "generator", trainable, b.generatorOptimizer));
             this.fakeScore = add(made, module(student, studentSpec, "fake_score", trainable, b.fakeScoreOptimizer));
             this.ema = b.ema ? add(made, module(student, studentSpec, "ema", trainable, null)) : null;
             if (b.teacherFormat != null) {
-                ImportOptions frozen = DenoiserSpec.batchShapes(b.teacher, b.batchSize, ImportOptions.builder().frozen()
-                        .build());
+                ImportOptions frozen = b.shapes(b.teacher, ImportOptions.builder().frozen().build());
                 this.teacherModule = add(made, module(b.teacher, b.spec, "teacher", frozen, null));
                 this.teacher = new ModuleGenerator(teacherModule, b.teacherFormat);
             } else {
@@ -84,7 +85,7 @@ public final class StudentModules implements AutoCloseable {
 
     private TfModule module(OnnxModel graph, DenoiserSpec spec, String name, ImportOptions options, AdamWConfig opt) {
         return spec.applyTo(TfModule.builder(graph).name(name).workspace(workspace).importOptions(options).optimizer(opt)
-                .specialisePerShape(true)).build();
+                .specialisePerShape(true).trainBuffers(trainBuffers)).build();
     }
 
     /**
@@ -165,6 +166,10 @@ public final class StudentModules implements AutoCloseable {
         private TfSessionOptions sessionOptions = TfSessionOptions.defaults();
         private MemoryBudget budget;
         private Consumer<MemoryEstimate.Builder> moreEstimate = e -> { };
+        private boolean trainBuffers;
+        private boolean tieShared;
+        private final Map<String, long[]> inputShapes = new LinkedHashMap<>();
+        private final Map<String, io.senseflow.onnx.ir.TensorValue> constantInputs = new LinkedHashMap<>();
 
         private Builder(OnnxModel teacher, DenoiserSpec spec) {
             this.teacher = Objects.requireNonNull(teacher, "teacher");
@@ -213,6 +218,93 @@ public final class StudentModules implements AutoCloseable {
             Pattern.compile(regex);
             trainable = regex;
             return this;
+        }
+
+        /**
+         * @param on train the teacher graph's initializers that were buffers of the source model (fixed sin-cos position
+         *     tables, see {@code ModelBuffers}); default false: they stay frozen, as PyTorch keeps them
+         * @return this
+         */
+        public Builder trainBuffers(boolean on) {
+            trainBuffers = on;
+            return this;
+        }
+
+        /**
+         * Fixes a graph input's shape for the import and the memory estimate (optional: modules import their graph at
+         * the shapes they are called with when the graph's sizes are symbolic).
+         *
+         * @param graphInput a graph input name
+         * @param dims its shape; -1 in the first place is the run's batch size, -1 elsewhere stays symbolic
+         * @return this
+         */
+        public Builder inputShape(String graphInput, long... dims) {
+            inputShapes.put(Objects.requireNonNull(graphInput), dims.clone());
+            return this;
+        }
+
+        /**
+         * Binds a graph input to a tensor known at import (in G, F and a TensorFlow teacher; the graph itself, and so
+         * the exported student, keeps the input): everything that depends only on it is evaluated at import.
+         *
+         * @param graphInput the graph input
+         * @param value its value, of the input's type and shape
+         * @return this
+         */
+        public Builder constantInput(String graphInput, io.senseflow.onnx.ir.TensorValue value) {
+            constantInputs.put(Objects.requireNonNull(graphInput), Objects.requireNonNull(value));
+            return this;
+        }
+
+        /**
+         * FLUX's {@code img_ids} and {@code txt_ids} bound to constants for one latent size ({@link FluxIds}); the
+         * modules then serve that size (other sizes need modules built for them).
+         *
+         * @param latentHeight latent rows (image height / 8)
+         * @param latentWidth latent columns
+         * @param textLength text tokens
+         * @return this
+         */
+        public Builder fluxIds(int latentHeight, int latentWidth, int textLength) {
+            constantInput("img_ids", FluxIds.imageIds(latentHeight, latentWidth));
+            return constantInput("txt_ids", FluxIds.textIds(textLength));
+        }
+
+        /**
+         * @param on keep parameters that PyTorch's exporter deduplicated into {@code Identity(initializer)} nodes tied
+         *     (one variable per initializer, gradients summed), so that the trained weights are exactly the original
+         *     graph's initializers and {@code OnnxExport.writeSafetensors} fits the original file; default false:
+         *     untied, each its own parameter as in PyTorch
+         * @return this
+         */
+        public Builder tieSharedParameters(boolean on) {
+            tieShared = on;
+            return this;
+        }
+
+        private ImportOptions shapes(OnnxModel graph, ImportOptions base) {
+            ImportOptions.Builder pre = base.toBuilder();
+            if (tieShared) {
+                pre.untieSharedParameters(false);
+            }
+            java.util.Set<String> inputs = new java.util.HashSet<>();
+            graph.graph().inputs().forEach(v -> inputs.add(v.name()));
+            for (Map.Entry<String, io.senseflow.onnx.ir.TensorValue> e : constantInputs.entrySet()) {
+                if (inputs.contains(e.getKey())) {
+                    pre.constantInput(e.getKey(), e.getValue());
+                }
+            }
+            ImportOptions.Builder o = DenoiserSpec.batchShapes(graph, batchSize, pre.build()).toBuilder();
+            for (Map.Entry<String, long[]> e : inputShapes.entrySet()) {
+                if (graph.graph().inputs().stream().anyMatch(v -> v.name().equals(e.getKey()))) {
+                    long[] d = e.getValue().clone();
+                    if (d.length > 0 && d[0] < 0) {
+                        d[0] = batchSize;
+                    }
+                    o.inputShape(e.getKey(), d);
+                }
+            }
+            return o.build();
         }
 
         /** @param on also build an EMA copy of G @return this */
@@ -299,6 +391,7 @@ public final class StudentModules implements AutoCloseable {
 
         private MemoryEstimate estimate(OnnxModel student) {
             Pattern p = trainable == null ? null : Pattern.compile(trainable);
+            Map<String, String> buffers = trainBuffers ? Map.of() : io.senseflow.tf.ModelBuffers.of(student);
             long trainableParams = 0;
             long frozenParams = 0;
             for (TensorValue t : student.graph().initializers()) {
@@ -309,7 +402,7 @@ public final class StudentModules implements AutoCloseable {
                 for (long d : t.dims()) {
                     n *= d;
                 }
-                if (p == null || p.matcher(t.name()).find()) {
+                if ((p == null || p.matcher(t.name()).find()) && !buffers.containsKey(t.name())) {
                     trainableParams += n;
                 } else {
                     frozenParams += n;
@@ -325,8 +418,22 @@ public final class StudentModules implements AutoCloseable {
                     teacherParams += n;
                 }
             }
-            long acts = GraphActivations.of(student, DenoiserSpec.batchShapes(student, batchSize,
-                    ImportOptions.builder().frozen().build())).bytes();
+            long acts;
+            String passNote = "";
+            try {
+                acts = GraphActivations.of(student, shapes(student, ImportOptions.builder().frozen().build())).bytes();
+            } catch (io.senseflow.tf.importer.UnsupportedOperatorException e) {
+                throw e;
+            } catch (io.senseflow.tf.importer.OnnxImportException e) {
+                // symbolic sizes the graph needs as numbers: the modules import at their call shapes; without
+                // inputShape(...) the activations cannot be counted in advance
+                acts = 0;
+                passNote = " (not counted: the graph's sizes are symbolic; give inputShape(...) to count them)";
+                org.slf4j.LoggerFactory.getLogger(StudentModules.class).warn("memory estimate: activations not"
+                        + " counted, the graph needs static sizes its inputs leave symbolic ({}); give"
+                        + " StudentModules.Builder.inputShape(...) to count them", io.senseflow.tf.graph.Runs.firstLine(
+                        e.getMessage()));
+            }
             MemoryEstimate.Builder e = MemoryEstimate.builder()
                     .trainable("generator", trainableParams, frozenParams)
                     .trainable("fake score", trainableParams, frozenParams);
@@ -335,8 +442,8 @@ public final class StudentModules implements AutoCloseable {
             }
             e.frozen(teacherFormat != null ? "teacher (TensorFlow, frozen)" : "teacher (ONNX Runtime)", teacherParams,
                     false);
-            e.pass("generator / fake score at batch " + batchSize, acts, true);
-            e.pass("teacher at batch " + batchSize * teacherBatchFactor, acts * teacherBatchFactor, false);
+            e.pass("generator / fake score at batch " + batchSize + passNote, acts, true);
+            e.pass("teacher at batch " + batchSize * teacherBatchFactor + passNote, acts * teacherBatchFactor, false);
             moreEstimate.accept(e);
             return e.build();
         }

@@ -152,7 +152,11 @@ class OnnxExportTest {
         assertThat(export.model().graph().initializers()).hasSize(2);
         export.writeModel(dir.resolve("m/model.onnx"));
         export.writeGraph(dir.resolve("g/model.onnx"));
-        export.writeSafetensors(dir.resolve("g/weights.safetensors"));
+        export.writeSafetensorsForGraph(dir.resolve("g/weights.safetensors"));
+        // the copy was trained apart from a.weight: no file for the original graph can hold both
+        assertThatThrownBy(() -> export.writeSafetensors(dir.resolve("o/weights.safetensors")))
+                .isInstanceOf(InvalidRequestException.class).hasMessageContaining("a copy of a.weight")
+                .hasMessageContaining("tieSharedParameters(true)");
         Map<String, Tensor> feed = Map.of("x", in.x());
         try (OrtRuntime ort = OrtRuntime.create();
              OrtModel a = ort.load(dir.resolve("m/model.onnx"));
