@@ -33,8 +33,8 @@ import org.junit.jupiter.api.io.TempDir;
 class DistillationRunTest {
     static final int N = 6;
     static final int K = 3;
-    static final LoadOptions OPTIONS = LoadOptions.builder().sessionConfig(SessionConfig.defaults()
-            .withIntraOpThreads(1)).t5SequenceLength(24).build();
+    static final LoadOptions OPTIONS = LoadOptions.builder().sessionConfig(SessionConfig.builder()
+            .intraOpThreads(1).interOpThreads(1).build()).t5SequenceLength(24).build();
 
     @TempDir
     Path dir;
