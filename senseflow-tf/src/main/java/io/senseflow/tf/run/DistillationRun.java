@@ -202,6 +202,41 @@ public final class DistillationRun implements AutoCloseable {
         return new Builder(teacher);
     }
 
+    /**
+     * A builder that continues the run in {@code runFolder}: the teacher and prompt file are the ones its
+     * {@code run.json} records (give {@link Builder#loadOptions}, {@link Builder#imageSize} etc. as the run had them).
+     *
+     * @param runFolder a run's folder
+     * @return a builder with {@link Builder#resume} on
+     * @throws InvalidRequestException naming {@code run.json} when the folder is not a run
+     */
+    public static Builder resume(Path runFolder) {
+        Path runJson = runFolder.toAbsolutePath().normalize().resolve(RUN_JSON);
+        JsonObject recorded;
+        try {
+            recorded = Json.parseObject(Files.readString(runJson));
+        } catch (IOException e) {
+            throw InvalidRequestException.of("resume " + runJson, "the run.json of a distillation run",
+                    Files.isDirectory(runFolder) ? "a folder without one" : "no such folder");
+        } catch (RuntimeException e) {
+            throw InvalidRequestException.of("resume " + runJson, "a run.json written by DistillationRun",
+                    e.getMessage());
+        }
+        if (!FORMAT.equals(recorded.getString("format", "")) || !recorded.has("teacher")) {
+            throw InvalidRequestException.of("resume " + runJson + " format", FORMAT, recorded.getString("format",
+                    "none"));
+        }
+        return builder(Path.of(recorded.getString("teacher"))).folder(runFolder).resume(true);
+    }
+
+    /**
+     * @param runFolder a folder
+     * @return whether it holds a run's {@code run.json}
+     */
+    public static boolean isRun(Path runFolder) {
+        return Files.isRegularFile(runFolder.resolve(RUN_JSON));
+    }
+
     /** @return the run's config (preset of the recipe and family, with the builder's overrides) */
     public DistillationConfig config() {
         return config;

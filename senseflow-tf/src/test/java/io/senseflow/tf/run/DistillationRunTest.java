@@ -31,8 +31,8 @@ import org.junit.jupiter.api.io.TempDir;
  * default 4 steps.
  */
 class DistillationRunTest {
-    static final int N = 6;
-    static final int K = 3;
+    static final int N = 4;
+    static final int K = 2;
     static final LoadOptions OPTIONS = LoadOptions.builder().sessionConfig(SessionConfig.builder()
             .intraOpThreads(1).interOpThreads(1).build()).t5SequenceLength(24).build();
 
@@ -48,7 +48,7 @@ class DistillationRunTest {
 
     DistillationRun.Builder run(Path teacher, Path folder) throws IOException {
         return DistillationRun.builder(teacher).prompts(prompts()).folder(folder).recipe(Recipe.SENSEFLOW)
-                .iterations(N).batchSize(2).seed(5).checkpointEvery(2).imageSize(64, 64).loadOptions(OPTIONS)
+                .iterations(N).batchSize(1).seed(5).checkpointEvery(2).imageSize(64, 64).loadOptions(OPTIONS)
                 .threads(2);
     }
 
