@@ -113,7 +113,12 @@ class DistillationRunTest {
         distilResumeExport("flux_dev", ModelFamily.FLUX);
     }
 
+    /**
+     * SDXL's UNet costs about 14 s an iteration here and the whole case about 500 s on 2 shared cores (measured), over
+     * the suite's budget: tagged experiment, run with {@code -Dexcluded.groups= -Dgroups=experiment}.
+     */
     @Test
+    @org.junit.jupiter.api.Tag("experiment")
     void sdxl() throws IOException {
         distilResumeExport("sdxl", ModelFamily.SDXL);
     }
