@@ -231,10 +231,19 @@ public final class DistillationRun implements AutoCloseable {
 
     /**
      * @param runFolder a folder
-     * @return whether it holds a run's {@code run.json}
+     * @return whether it holds the {@code run.json} of a {@code DistillationRun} (the Shapes CLI's run folders
+     *     have a {@code run.json} of another format)
      */
     public static boolean isRun(Path runFolder) {
-        return Files.isRegularFile(runFolder.resolve(RUN_JSON));
+        Path f = runFolder.resolve(RUN_JSON);
+        if (!Files.isRegularFile(f)) {
+            return false;
+        }
+        try {
+            return FORMAT.equals(Json.parseObject(Files.readString(f)).getString("format", ""));
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
     }
 
     /** @return the run's config (preset of the recipe and family, with the builder's overrides) */
