@@ -11,6 +11,7 @@ import io.senseflow.noise.RandomStream;
 import io.senseflow.onnx.ir.OnnxModel;
 import io.senseflow.tensor.Tensor;
 import io.senseflow.tf.TfModule;
+import io.senseflow.tf.TfSessionOptions;
 import io.senseflow.tf.TfWorkspace;
 import io.senseflow.tf.importer.ImportOptions;
 import io.senseflow.tf.train.DenoiserSpec;
@@ -58,7 +59,7 @@ class RealDenoiserTapsTest {
         Tensor x = GaussianNoise.sample(1, 0, 1, 2, 16, 64);
         Conditioning c = Conditioning.of(GaussianNoise.sample(1, 0, 2, 2, 24, 48), GaussianNoise.sample(1, 0, 3, 2, 24))
                 .withExtra("guidance", Tensor.full(3.5f, 2));
-        try (TfWorkspace ws = TfWorkspace.create();
+        try (TfWorkspace ws = TfWorkspace.create(TfSessionOptions.defaults().withGraphOptimizations(false));
              TfModule f = DenoiserSpec.flux().applyTo(TfModule.builder(graph("flux_dev/onnx/transformer"))
                      .name("fake_score").workspace(ws).importOptions(ids).optimizer(AdamWConfig.constant(1e-3))).build()) {
             ModuleInputs example = ModuleInputs.of(x, c).with("guidance", c.extras().get("guidance"))

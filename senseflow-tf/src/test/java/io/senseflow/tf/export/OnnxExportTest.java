@@ -153,17 +153,25 @@ class OnnxExportTest {
         export.writeModel(dir.resolve("m/model.onnx"));
         export.writeGraph(dir.resolve("g/model.onnx"));
         export.writeSafetensorsForGraph(dir.resolve("g/weights.safetensors"));
-        // the copy was trained apart from a.weight: no file for the original graph can hold both
-        assertThatThrownBy(() -> export.writeSafetensors(dir.resolve("o/weights.safetensors")))
+        // here both copies got the same gradient, so they still hold one value: retied, the file fits the source
+        export.writeSafetensors(dir.resolve("o/weights.safetensors"));
+        // copies trained apart: no file for the original graph can hold both
+        Map<String, Tensor> apart = new java.util.LinkedHashMap<>(export.parameterNames().stream().collect(
+                java.util.stream.Collectors.toMap(n -> n, n -> Tensor.zeros(2, 3))));
+        apart.put(export.untiedParameters().keySet().iterator().next(), Tensor.full(0.5f, 2, 3));
+        assertThatThrownBy(() -> OnnxExport.of(source, apart).writeSafetensors(dir.resolve("p/weights.safetensors")))
                 .isInstanceOf(InvalidRequestException.class).hasMessageContaining("a copy of a.weight")
                 .hasMessageContaining("tieSharedParameters(true)");
         Map<String, Tensor> feed = Map.of("x", in.x());
         try (OrtRuntime ort = OrtRuntime.create();
              OrtModel a = ort.load(dir.resolve("m/model.onnx"));
              OrtModel b = ort.load(dir.resolve("g/model.onnx"), SessionConfig.defaults(),
-                     WeightOverrides.fromSafetensors(dir.resolve("g/weights.safetensors")).withRequireAll(true))) {
+                     WeightOverrides.fromSafetensors(dir.resolve("g/weights.safetensors")).withRequireAll(true));
+             OrtModel o = ort.load(source, "source", SessionConfig.defaults(),
+                     WeightOverrides.fromSafetensors(dir.resolve("o/weights.safetensors")).withRequireAll(true))) {
             assertThat(maxDiff(a.run(feed).get("y"), tfOut)).isLessThan(1e-5);
             assertThat(maxDiff(b.run(feed).get("y"), tfOut)).isLessThan(1e-5);
+            assertThat(maxDiff(o.run(feed).get("y"), tfOut)).isLessThan(1e-5);
         }
     }
 

@@ -1,9 +1,7 @@
 package io.senseflow.tf.train;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.senseflow.InvalidRequestException;
 import io.senseflow.distill.DistillationBatch;
 import io.senseflow.distill.DistillationConfig;
 import io.senseflow.distill.DistillationDataset;
@@ -124,10 +122,9 @@ class RealTeacherDistillationTest {
     }
 
     /**
-     * Runs the distillation, then checks every export route the case supports against G's first call.
+     * Runs the distillation, then the case's export checks ({@link #checks}) while G is still open.
      *
      * @param flow G and F as the distiller sees them (flow convention)
-     * @param loadedCall the loaded student's generator called as G was, in G's layout
      */
     Run distill(Case c, StudentModules.Builder students, Generator teacher,
                 Function<DifferentiableModule, DifferentiableModule> flow) {
@@ -141,7 +138,7 @@ class RealTeacherDistillationTest {
         long start = System.nanoTime();
         try (StudentModules s = students.batchSize(c.batch()).generatorOptimizer(cfg.generatorOptimizer())
                 .fakeScoreOptimizer(cfg.fakeScoreOptimizer())
-                .sessionOptions(TfSessionOptions.defaults().withIntraOpThreads(2)).build();
+                .sessionOptions(TfSessionOptions.defaults().withIntraOpThreads(2).withGraphOptimizations(false)).build();
              TfModule d = MlpGraph.module(disc, new Mlp(disc, 4, null).parameters().snapshot(),
                      cfg.discriminatorOptimizer(), s.workspace(), "discriminator")) {
             Distiller distiller = Distiller.builder().config(cfg).teacher(teacher)
@@ -223,9 +220,10 @@ class RealTeacherDistillationTest {
                 Path student = folder(c, "student");
                 exported.writeModel(student.resolve("unet/model.onnx"));
                 compareLoaded(c, student, LoadOptions.builder(), x -> x, y -> y, null);
-                // the original folder + a weights file: the untied GroupNorm copies were trained apart
-                assertThatThrownBy(() -> exported.writeSafetensors(dir.resolve("unet.safetensors")))
-                        .isInstanceOf(InvalidRequestException.class).hasMessageContaining("tieSharedParameters(true)");
+                // tied parameters: the weights fit the original folder's UNet
+                Path weights = dir.resolve("unet.safetensors");
+                exported.writeSafetensors(weights);
+                compareLoaded(c, original, LoadOptions.builder().weights("unet", weights), x -> x, y -> y, null);
             } catch (IOException e) {
                 throw new java.io.UncheckedIOException(e);
             }
@@ -234,9 +232,11 @@ class RealTeacherDistillationTest {
              EpsilonToFlowAdapter teacher = new EpsilonToFlowAdapter(new SdxlUnet(OrtEpsilonModel.create(
                      ort.load(unet, "teacher", SessionConfig.defaults()), DenoiserBinding.sdxlUnet(),
                      new LatentFormat(4, 8, 1))), table)) {
-            Run r = distill(c, StudentModules.builder(unet, DenoiserSpec.sdxl()), teacher,
+            Run r = distill(c, StudentModules.builder(unet, DenoiserSpec.sdxl()).tieSharedParameters(true), teacher,
                     m -> new EpsilonFlowModule(m, table));
-            assertThat(r.trainable()).isEqualTo(469_420);
+            // tied: the 110 GroupNorm scale/shift copies (3,200 values) stay Identity nodes of their initializers;
+            // untied (the default, as PyTorch trains them) the UNet has 469,420 (RealGraphModulesTest)
+            assertThat(r.trainable()).isEqualTo(466_220);
             report(c, r);
         }
     }
