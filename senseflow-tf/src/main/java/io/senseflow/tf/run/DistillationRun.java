@@ -772,8 +772,8 @@ public final class DistillationRun implements AutoCloseable {
             StudentModules.Builder sb = StudentModules.builder(p.graph, spec).batchSize(cfg.batchSize())
                     .generatorOptimizer(cfg.generatorOptimizer()).fakeScoreOptimizer(cfg.fakeScoreOptimizer())
                     .ema(cfg.emaDecay() > 0)
-                    .sessionOptions(threads > 0 ? TfSessionOptions.defaults().withIntraOpThreads(threads)
-                            : TfSessionOptions.defaults());
+                    .sessionOptions((threads > 0 ? TfSessionOptions.defaults().withIntraOpThreads(threads)
+                            : TfSessionOptions.defaults()).withGraphOptimizations(false));
             if (budget != null) {
                 sb.memoryBudget(budget);
             }

@@ -114,7 +114,7 @@ class DistillationRunTest {
     }
 
     /**
-     * SDXL's UNet costs about 14 s an iteration here and the whole case about 500 s on 2 shared cores (measured), over
+     * SDXL's UNet costs about 5 s an iteration here and the whole case about 140 s on 2 shared cores (measured), over
      * the suite's budget: tagged experiment, run with {@code -Dexcluded.groups= -Dgroups=experiment}.
      */
     @Test
