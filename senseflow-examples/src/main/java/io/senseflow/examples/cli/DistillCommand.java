@@ -13,6 +13,7 @@ import io.senseflow.examples.shapes.eval.AttributeJudge;
 import io.senseflow.onnx.checkpoint.Checkpoint;
 import io.senseflow.onnx.checkpoint.CheckpointStore;
 import io.senseflow.onnx.ir.OnnxModel;
+import io.senseflow.tf.run.DistillationRun;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
@@ -42,7 +43,10 @@ import picocli.CommandLine.Option;
                 "  senseflow distill --teacher shapes-teacher --preset senseflow --out runs/sf",
                 "  senseflow distill --teacher shapes-teacher --out runs/sf --resume",
                 "  senseflow distill --preset dmd+ida --print-config > my-config.json",
-                "  senseflow distill --teacher shapes-teacher --config my-config.json --out runs/mine"})
+                "  senseflow distill --teacher shapes-teacher --config my-config.json --out runs/mine",
+                "", "The front door (Optimum SD3/SD3.5, FLUX.1, SDXL folders; the student lands in RUN/student):",
+                "  senseflow distill --teacher sd35-onnx --prompts prompts.txt --recipe senseflow --out runs/sd35",
+                "  senseflow distill --resume runs/sd35"})
 final class DistillCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -55,7 +59,7 @@ final class DistillCommand implements Callable<Integer> {
     Source source;
 
     static final class Source {
-        @Option(names = "--preset", paramLabel = "NAME", description = "vanilla-dmd, dmd+ida, dmd+ida+isg or senseflow"
+        @Option(names = {"--preset", "--recipe"}, paramLabel = "NAME", description = "vanilla-dmd, dmd+ida, dmd+ida+isg or senseflow"
                 + " (default: senseflow; with --resume: the checkpoint's config)")
         String preset;
 
@@ -67,8 +71,24 @@ final class DistillCommand implements Callable<Integer> {
     @Option(names = "--out", paramLabel = "DIR", description = "the run's folder (checkpoints, curves, student)")
     Path out;
 
-    @Option(names = "--resume", description = "continue the run in --out from its latest checkpoint")
+    @Option(names = "--resume", arity = "0..1", fallbackValue = "", paramLabel = "RUN", description = "continue the run"
+            + " in RUN (or --out) from its latest checkpoint")
+    String resumeRun;
+
     boolean resume;
+
+    @Option(names = "--prompts", paramLabel = "FILE", description = "the front door: distil an Optimum SD3/SD3.5,"
+            + " FLUX.1 or SDXL --teacher folder on these prompts (a UTF-8 text file, one prompt per line, or .jsonl"
+            + " with \"prompt\" and \"negative_prompt\")")
+    Path prompts;
+
+    @Option(names = "--size", paramLabel = "WxH", description = "front door: image size of the run (default: the"
+            + " folder's)")
+    String size;
+
+    @Option(names = "--t5-length", paramLabel = "N", description = "front door: T5 tokens per prompt (default: the"
+            + " folder's)")
+    Integer t5Length;
 
     @Option(names = "--iterations", paramLabel = "N", description = "override the config's iterations")
     Long iterations;
@@ -132,8 +152,19 @@ final class DistillCommand implements Callable<Integer> {
             stdout.flush();
             return 0;
         }
+        resume = resumeRun != null;
+        if (resumeRun != null && !resumeRun.isEmpty()) {
+            if (out != null && !out.toAbsolutePath().normalize().equals(Path.of(resumeRun).toAbsolutePath().normalize())) {
+                throw InvalidRequestException.of("--resume " + resumeRun, "the same folder as --out " + out,
+                        "another folder");
+            }
+            out = Path.of(resumeRun);
+        }
         if (out == null) {
             throw InvalidRequestException.of("--out", "the run's folder", "none");
+        }
+        if (prompts != null || (resume && DistillationRun.isRun(out))) {
+            return FrontDoor.run(this, err, stdout, explicit);
         }
         if (teacher == null) {
             throw InvalidRequestException.of("--teacher", "a teacher model folder", "none");
@@ -188,7 +219,7 @@ final class DistillCommand implements Callable<Integer> {
         return 0;
     }
 
-    private String presetName() {
+    String presetName() {
         if (source != null && source.config != null) {
             return "config " + source.config.getFileName();
         }
