@@ -3,7 +3,7 @@ package io.senseflow.examples.cli;
 import io.senseflow.InvalidRequestException;
 import io.senseflow.distill.DistillationConfig;
 import io.senseflow.distill.Recipe;
-import io.senseflow.onnx.pipelines.LoadOptions;
+import io.senseflow.onnx.folders.LoadOptions;
 import io.senseflow.onnx.runtime.SessionConfig;
 import io.senseflow.tf.run.DistillationRun;
 import java.io.IOException;
