@@ -3,6 +3,7 @@ package io.senseflow.noise;
 import io.senseflow.InvalidRequestException;
 import io.senseflow.tensor.Tensor;
 import java.util.Arrays;
+import java.util.stream.IntStream;
 
 /**
  * Seeded standard-normal noise that is a pure function of its coordinates.
@@ -26,6 +27,9 @@ import java.util.Arrays;
 public final class GaussianNoise {
     private static final double TWO_PI = 2 * Math.PI;
     private static final double INV_2_32 = 0x1p-32;
+    /** Below this many values a batch is drawn on the calling thread; above, in chunks on the common pool. */
+    static final int PARALLEL_THRESHOLD = 4096;
+    static final int CHUNK_ELEMENTS = 2048;
 
     private GaussianNoise() {
     }
@@ -41,11 +45,16 @@ public final class GaussianNoise {
      * @param count how many values
      */
     public static void fill(long seed, long sample, int stream, float[] out, int from, int count) {
+        fillBlocks(seed, sample, stream, out, from, count, 0, (count + 3) / 4);
+    }
+
+    /** Blocks {@code [firstBlock, endBlock)} of {@link #fill}: each block's four values depend on its index only. */
+    private static void fillBlocks(long seed, long sample, int stream, float[] out, int from, int count,
+                                   int firstBlock, int endBlock) {
         int k0 = (int) seed;
         int k1 = (int) (seed >>> 32);
         int[] words = new int[4];
-        int blocks = (count + 3) / 4;
-        for (long block = 0; block < blocks; block++) {
+        for (long block = firstBlock; block < endBlock; block++) {
             Philox.block(k0, k1, (int) block, (int) (block >>> 32), (int) sample, stream ^ (int) (sample >>> 32), words);
             double r1 = Math.sqrt(-2.0 * StrictMath.log(unit(words[0])));
             double t1 = TWO_PI * unit(words[1]);
@@ -77,8 +86,22 @@ public final class GaussianNoise {
         }
         int per = (int) (total / Math.max(keys.length, 1));
         float[] data = new float[(int) total];
-        for (int b = 0; b < keys.length; b++) {
-            fill(keys[b].seed(), keys[b].sample(), stream, data, b * per, per);
+        if (total < PARALLEL_THRESHOLD || Runtime.getRuntime().availableProcessors() < 2) {
+            for (int b = 0; b < keys.length; b++) {
+                fill(keys[b].seed(), keys[b].sample(), stream, data, b * per, per);
+            }
+        } else {
+            // chunks of blocks filled in parallel: every value depends on its (key, stream, block) only, so the bits
+            // are those of the serial loop whatever the thread count (tested)
+            int blocksPer = (per + 3) / 4;
+            int chunk = Math.max(1, CHUNK_ELEMENTS / 4);
+            int chunksPer = (blocksPer + chunk - 1) / chunk;
+            IntStream.range(0, keys.length * chunksPer).parallel().forEach(t -> {
+                int b = t / chunksPer;
+                int first = (t % chunksPer) * chunk;
+                fillBlocks(keys[b].seed(), keys[b].sample(), stream, data, b * per, per, first,
+                        Math.min(blocksPer, first + chunk));
+            });
         }
         return Tensor.wrap(data, shape);
     }

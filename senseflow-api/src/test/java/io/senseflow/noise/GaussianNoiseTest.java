@@ -76,4 +76,24 @@ class GaussianNoiseTest {
         assertThat(sum / 100_000).isCloseTo(0.5, within(0.005));
         assertThat(r.position()).isEqualTo(100_000);
     }
+
+    @Test
+    void aLargeBatchDrawnInParallelChunksEqualsTheSerialFillBitForBit() {
+        // sizes around the parallel threshold and the chunk size, not multiples of 4 or of the chunk
+        for (int[] shape : new int[][] {{8, 4, 16, 16}, {3, 5, 37, 29}, {1, 16, 50, 41}, {2, 4097}, {5, 1, 1, 7}}) {
+            NoiseKey[] keys = new NoiseKey[shape[0]];
+            for (int b = 0; b < keys.length; b++) {
+                keys[b] = new NoiseKey(900 + b * 7L, 3 + b);
+            }
+            Tensor batch = GaussianNoise.sample(keys, 2, shape);
+            int per = batch.size() / shape[0];
+            float[] all = batch.toArray();
+            for (int b = 0; b < keys.length; b++) {
+                float[] serial = new float[per];
+                GaussianNoise.fill(keys[b].seed(), keys[b].sample(), 2, serial, 0, per);
+                float[] got = java.util.Arrays.copyOfRange(all, b * per, (b + 1) * per);
+                assertThat(got).as("shape %s sample %d", java.util.Arrays.toString(shape), b).containsExactly(serial);
+            }
+        }
+    }
 }
