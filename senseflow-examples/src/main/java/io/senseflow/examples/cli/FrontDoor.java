@@ -3,6 +3,7 @@ package io.senseflow.examples.cli;
 import io.senseflow.InvalidRequestException;
 import io.senseflow.distill.DistillationConfig;
 import io.senseflow.distill.Recipe;
+import io.senseflow.io.FileTrees;
 import io.senseflow.onnx.folders.LoadOptions;
 import io.senseflow.onnx.runtime.SessionConfig;
 import io.senseflow.tf.run.DistillationRun;
@@ -11,9 +12,7 @@ import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Comparator;
 import java.util.Locale;
-import java.util.stream.Stream;
 
 /** {@code senseflow distill --prompts}: the front door, a {@link DistillationRun} from an Optimum folder. */
 final class FrontDoor {
@@ -85,9 +84,9 @@ final class FrontDoor {
                 if (run.iteration() >= run.config().iterations()) {
                     Path student = run.folder().resolve("student");
                     Path fresh = run.folder().resolve("student.new");
-                    deleteTree(fresh);
+                    FileTrees.delete(fresh);
                     run.exportStudent(fresh);
-                    deleteTree(student);
+                    FileTrees.delete(student);
                     Files.move(fresh, student);
                     stdout.printf(Locale.ROOT, "student:     %s%n", student);
                 } else {
@@ -102,16 +101,5 @@ final class FrontDoor {
             throw new UncheckedIOException(e);
         }
         return 0;
-    }
-
-    private static void deleteTree(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> s = Files.walk(dir)) {
-            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
-                Files.delete(p);
-            }
-        }
     }
 }

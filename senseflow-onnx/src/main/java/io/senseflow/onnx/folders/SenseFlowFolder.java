@@ -2,6 +2,7 @@ package io.senseflow.onnx.folders;
 
 import io.senseflow.CheckpointException;
 import io.senseflow.InvalidRequestException;
+import io.senseflow.io.FileTrees;
 import io.senseflow.json.Json;
 import io.senseflow.onnx.arch.ArchitectureMetadata;
 import io.senseflow.onnx.arch.Autoencoder;
@@ -18,8 +19,6 @@ import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -94,14 +93,14 @@ public final class SenseFlowFolder {
                 move(target, old);
             }
             move(temp, target);
-            deleteTree(old);
+            FileTrees.delete(old);
             return target;
         } catch (IOException | RuntimeException e) {
             try {
                 if (!Files.exists(target) && Files.exists(old)) {
                     move(old, target);
                 }
-                deleteTree(temp);
+                FileTrees.delete(temp);
             } catch (IOException | RuntimeException cleanup) {
                 e.addSuppressed(cleanup);
             }
@@ -197,19 +196,6 @@ public final class SenseFlowFolder {
             Files.move(from, to, StandardCopyOption.ATOMIC_MOVE);
         } catch (AtomicMoveNotSupportedException e) {
             Files.move(from, to);
-        }
-    }
-
-    private static void deleteTree(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        List<Path> paths = new ArrayList<>();
-        try (Stream<Path> s = Files.walk(dir)) {
-            s.sorted(Comparator.reverseOrder()).forEach(paths::add);
-        }
-        for (Path p : paths) {
-            Files.deleteIfExists(p);
         }
     }
 

@@ -12,6 +12,7 @@ import io.senseflow.distill.Family;
 import io.senseflow.distill.IterationMetrics;
 import io.senseflow.distill.Recipe;
 import io.senseflow.io.AtomicFiles;
+import io.senseflow.io.FileTrees;
 import io.senseflow.json.Json;
 import io.senseflow.json.JsonObject;
 import io.senseflow.model.Conditioning;
@@ -20,12 +21,12 @@ import io.senseflow.model.LatentFormat;
 import io.senseflow.model.Parameterization;
 import io.senseflow.onnx.checkpoint.Checkpoint;
 import io.senseflow.onnx.checkpoint.CheckpointStore;
-import io.senseflow.onnx.ir.OnnxModel;
 import io.senseflow.onnx.folders.LoadOptions;
 import io.senseflow.onnx.folders.LoadedModel;
 import io.senseflow.onnx.folders.ModelFamily;
 import io.senseflow.onnx.folders.Models;
 import io.senseflow.onnx.folders.SdxlUnet;
+import io.senseflow.onnx.ir.OnnxModel;
 import io.senseflow.onnx.runtime.DenoiserBinding;
 import io.senseflow.onnx.runtime.OrtGenerator;
 import io.senseflow.onnx.runtime.SessionConfig;
@@ -33,7 +34,6 @@ import io.senseflow.pipeline.CancellationToken;
 import io.senseflow.reference.Mlp;
 import io.senseflow.reference.MlpSpec;
 import io.senseflow.schedule.DdpmSchedule;
-import io.senseflow.tensor.Tensor;
 import io.senseflow.tf.TfSessionOptions;
 import io.senseflow.tf.export.OnnxExport;
 import io.senseflow.tf.train.DenoiserSpec;
@@ -47,12 +47,9 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.security.MessageDigest;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -65,7 +62,6 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.function.Function;
-import java.util.stream.Stream;
 
 /**
  * The distillation front door: a SenseFlow run straight from a model folder that {@link Models#load} reads (Optimum
@@ -348,13 +344,13 @@ public final class DistillationRun implements AutoCloseable {
     public Path exportStudent(Path dir) {
         requireOpen();
         dir = dir.toAbsolutePath().normalize();
-        if (Files.exists(dir) && !isEmptyDir(dir)) {
+        if (Files.exists(dir) && !FileTrees.isEmptyDirectory(dir)) {
             throw InvalidRequestException.of("export folder " + dir, "a new or empty folder", "an existing "
                     + (Files.isDirectory(dir) ? "folder with files" : "file"));
         }
         Path tmp = dir.resolveSibling(dir.getFileName() + ".partial-" + System.nanoTime());
         try {
-            copyTree(teacherDir, tmp);
+            FileTrees.copy(teacherDir, tmp);
             Path comp = tmp.resolve(component);
             Files.deleteIfExists(comp.resolve("model.onnx_data"));
             ParameterStore weights = config.emaDecay() > 0 ? students.ema().parameters() : students.generator()
@@ -373,7 +369,7 @@ public final class DistillationRun implements AutoCloseable {
             Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
             return dir;
         } catch (IOException e) {
-            deleteTree(tmp);
+            FileTrees.deleteQuietly(tmp);
             throw new UncheckedIOException("exporting the student to " + dir + ": " + e.getMessage(), e);
         }
     }
@@ -402,50 +398,6 @@ public final class DistillationRun implements AutoCloseable {
         }
         return DenoiserBinding.flux().toBuilder().channelAxis(2).constantIds("img_ids", ids, tokens, 3)
                 .constantIds("txt_ids", new long[p.textLength * 3], p.textLength, 3).build();
-    }
-
-    static boolean isEmptyDir(Path dir) {
-        if (!Files.isDirectory(dir)) {
-            return false;
-        }
-        try (Stream<Path> s = Files.list(dir)) {
-            return s.findAny().isEmpty();
-        } catch (IOException e) {
-            return false;
-        }
-    }
-
-    static void copyTree(Path from, Path to) throws IOException {
-        Files.walkFileTree(from, new SimpleFileVisitor<>() {
-            @Override
-            public FileVisitResult preVisitDirectory(Path d, BasicFileAttributes attrs) throws IOException {
-                Files.createDirectories(to.resolve(from.relativize(d).toString()));
-                return FileVisitResult.CONTINUE;
-            }
-
-            @Override
-            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-                Files.copy(file, to.resolve(from.relativize(file).toString()), StandardCopyOption.COPY_ATTRIBUTES);
-                return FileVisitResult.CONTINUE;
-            }
-        });
-    }
-
-    static void deleteTree(Path dir) {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> s = Files.walk(dir)) {
-            s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> {
-                try {
-                    Files.deleteIfExists(p);
-                } catch (IOException ignored) {
-                    // best effort
-                }
-            });
-        } catch (IOException ignored) {
-            // best effort
-        }
     }
 
     /** Everything {@link Builder#build} checked and prepared before the modules are imported. */
@@ -645,7 +597,7 @@ public final class DistillationRun implements AutoCloseable {
                     throw InvalidRequestException.of("run folder " + folder, "a new or empty folder (resume continues"
                             + " a run)", "the folder of an existing run");
                 }
-                if (!isEmptyDir(folder)) {
+                if (!FileTrees.isEmptyDirectory(folder)) {
                     throw InvalidRequestException.of("run folder " + folder, "a new or empty folder, or a run's folder",
                             Files.isDirectory(folder) ? "a folder with other files and no " + RUN_JSON : "a file");
                 }
