@@ -544,9 +544,7 @@ public final class Distiller {
             throw new CheckpointException("checkpoint module '" + module + "' has " + values.size() + " parameters, the"
                     + " module has " + store.specs().size());
         }
-        for (ParameterSpec p : store.specs()) {
-            store.write(p.name(), values.get(p.name()));
-        }
+        store.writeAll(values);
     }
 
     /** Builder for {@link Distiller}. */

@@ -264,9 +264,7 @@ public final class FlowMatchingTrainer {
                     + (problems.isEmpty() ? values.size() + " parameters, the model has " + store.specs().size()
                     : problems.subList(0, Math.min(5, problems.size()))));
         }
-        for (ParameterSpec p : store.specs()) {
-            store.write(p.name(), values.get(p.name()));
-        }
+        store.writeAll(values);
         model.optimizer().restore(state);
         step = snapshot.iteration();
     }

@@ -26,6 +26,27 @@ public interface ParameterStore {
     void write(String name, Tensor value);
 
     /**
+     * Writes several parameters at once, e.g. a checkpoint's. The default writes them one by one in the store's
+     * order; a backend where each write has a fixed cost (TensorFlow builds an executor per distinct set of fed
+     * values) overrides it to write them in a few runs. The result is the same as {@link #write} for each.
+     *
+     * @param values new values by parameter name, each of its parameter's shape (names not in the store are refused)
+     */
+    default void writeAll(Map<String, Tensor> values) {
+        for (String name : values.keySet()) {
+            if (specs().stream().noneMatch(p -> p.name().equals(name))) {
+                throw InvalidRequestException.of("parameter", "a parameter of the store", name);
+            }
+        }
+        for (ParameterSpec p : specs()) {
+            Tensor t = values.get(p.name());
+            if (t != null) {
+                write(p.name(), t);
+            }
+        }
+    }
+
+    /**
      * {@code this <- keep * this + (1 - keep) * source} for every parameter, computed per element in double and
      * rounded to float. IDA uses it with {@code keep = lambda} on the fake score (docs/algorithm.md §4.6); EMA with
      * {@code keep = decay}.

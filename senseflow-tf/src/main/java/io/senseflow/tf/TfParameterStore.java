@@ -171,6 +171,43 @@ public final class TfParameterStore implements ParameterStore {
                 .target(v.assignOp()).runTargets();
     }
 
+    /**
+     * Writes the given parameters in the blocks {@link #read} uses: one run per block whose parameters are all given
+     * (the same feeds each time, so one executor per block, built once), and a run of its own for each parameter of a
+     * block that is given only in part. A checkpoint of a large model restores in a handful of runs instead of one
+     * executor per parameter (seconds each in a workspace with backward graphs).
+     */
+    @Override
+    public void writeAll(Map<String, Tensor> values) {
+        for (Map.Entry<String, Tensor> e : values.entrySet()) {
+            TfVariable v = variable(e.getKey());
+            int[] shape = intShape(v.shape());
+            if (!Arrays.equals(e.getValue().shape(), shape)) {
+                throw InvalidRequestException.of("parameter " + e.getKey(), "shape " + Arrays.toString(shape),
+                        Arrays.toString(e.getValue().shape()));
+            }
+        }
+        java.util.Set<String> done = new java.util.HashSet<>();
+        for (String name : vars.keySet()) {
+            if (done.contains(name) || !values.containsKey(name)) {
+                continue;
+            }
+            Block b = blockOf(name);
+            if (values.keySet().containsAll(b.names())) {
+                Runs r = new Runs(workspace.session(), "writing parameters");
+                for (String n : b.names()) {
+                    TfVariable v = vars.get(n);
+                    r.feed(v.feedPlaceholder(), values.get(n)).target(v.assignOp());
+                }
+                r.runTargets();
+                done.addAll(b.names());
+            } else {
+                write(name, values.get(name));
+                done.add(name);
+            }
+        }
+    }
+
     /** Reads every parameter, block by block (the executors {@link #read} uses). */
     @Override
     public Map<String, Tensor> snapshot() {

@@ -44,15 +44,17 @@ import picocli.CommandLine.Option;
                 "  senseflow distill --teacher shapes-teacher --out runs/sf --resume",
                 "  senseflow distill --preset dmd+ida --print-config > my-config.json",
                 "  senseflow distill --teacher shapes-teacher --config my-config.json --out runs/mine",
-                "", "The front door (Optimum SD3/SD3.5, FLUX.1, SDXL folders; the student lands in RUN/student):",
+                "", "The front door (Optimum SD3/SD3.5, FLUX.1, SDXL or SDK-layout folders; the student lands in"
+                        + " RUN/student):",
                 "  senseflow distill --teacher sd35-onnx --prompts prompts.txt --recipe senseflow --out runs/sd35",
                 "  senseflow distill --resume runs/sd35"})
 final class DistillCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--teacher", paramLabel = "DIR", description = "the teacher model folder (SDK layout, with a"
-            + " vae_encoder)")
+    @Option(names = "--teacher", paramLabel = "DIR", description = "the teacher model folder: with --prompts, an"
+            + " Optimum SD3/SD3.5, FLUX.1 or SDXL export or a folder in the SDK's layout; without, a Shapes teacher in"
+            + " the SDK's layout with a vae_encoder")
     Path teacher;
 
     @ArgGroup(exclusive = true)
@@ -78,7 +80,7 @@ final class DistillCommand implements Callable<Integer> {
     boolean resume;
 
     @Option(names = "--prompts", paramLabel = "FILE", description = "the front door: distil an Optimum SD3/SD3.5,"
-            + " FLUX.1 or SDXL --teacher folder on these prompts (a UTF-8 text file, one prompt per line, or .jsonl"
+            + " FLUX.1, SDXL or SDK-layout --teacher folder on these prompts (a UTF-8 text file, one prompt per line, or .jsonl"
             + " with \"prompt\" and \"negative_prompt\")")
     Path prompts;
 
@@ -163,7 +165,9 @@ final class DistillCommand implements Callable<Integer> {
         if (out == null) {
             throw InvalidRequestException.of("--out", "the run's folder", "none");
         }
-        if (prompts != null || (resume && DistillationRun.isRun(out))) {
+        // the front door: a prompt file, or a resume of its run (a resume without --teacher is always one: the
+        // Shapes runs name their teacher, and a folder that is no run is refused naming its run.json)
+        if (prompts != null || (resume && (DistillationRun.isRun(out) || teacher == null))) {
             return FrontDoor.run(this, err, stdout, explicit);
         }
         if (teacher == null) {

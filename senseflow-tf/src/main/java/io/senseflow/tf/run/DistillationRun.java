@@ -65,7 +65,7 @@ import java.util.function.Function;
 
 /**
  * The distillation front door: a SenseFlow run straight from a model folder that {@link Models#load} reads (Optimum
- * SD3/SD3.5, FLUX.1-dev/schnell, SDXL) and a prompt file.
+ * SD3/SD3.5, FLUX.1-dev/schnell, SDXL, or the SDK's own layout, {@code "family": "senseflow"}) and a prompt file.
  *
  * <p>From the folder it derives the family, the denoiser and its binding, the latent format, the guidance mode, the
  * text encoders (used once, in ONNX Runtime, to encode and cache every prompt), the recipe's constants for the family
@@ -335,7 +335,9 @@ public final class DistillationRun implements AutoCloseable {
      * Writes the student as a model folder in the teacher's own layout: a copy of the teacher's folder whose denoiser
      * ({@code transformer/} or {@code unet/}) is the student (EMA weights when the config keeps an EMA), with
      * {@code "senseflow_checkpoint": true} in {@code model_index.json}, so {@link Models#load} samples it with the
-     * few-step scheduler. The folder appears whole or not at all.
+     * few-step scheduler. A teacher in the SDK's own layout gives a folder in that layout ({@code SenseFlowFolder}):
+     * the teacher's tokenizer, text encoder and autoencoder, the student's transformer, the few-step scheduler on the
+     * config's anchors without guidance. The folder appears whole or not at all.
      *
      * @param dir the new folder (must not exist, or be empty)
      * @return {@code dir}
@@ -348,17 +350,24 @@ public final class DistillationRun implements AutoCloseable {
             throw InvalidRequestException.of("export folder " + dir, "a new or empty folder", "an existing "
                     + (Files.isDirectory(dir) ? "folder with files" : "file"));
         }
+        ParameterStore studentWeights = config.emaDecay() > 0 ? students.ema().parameters() : students.generator()
+                .parameters();
+        if (modelFamily == ModelFamily.SENSEFLOW) {
+            try {
+                Files.deleteIfExists(dir);
+            } catch (IOException e) {
+                throw new UncheckedIOException("exporting the student to " + dir + ": " + e.getMessage(), e);
+            }
+            return SenseFlowTeacher.writeStudent(teacherDir, OnnxExport.of(students.studentGraph(), studentWeights)
+                    .withProvenance(provenance()).model(), config.anchors(), provenance(), dir);
+        }
         Path tmp = dir.resolveSibling(dir.getFileName() + ".partial-" + System.nanoTime());
         try {
             FileTrees.copy(teacherDir, tmp);
             Path comp = tmp.resolve(component);
             Files.deleteIfExists(comp.resolve("model.onnx_data"));
-            ParameterStore weights = config.emaDecay() > 0 ? students.ema().parameters() : students.generator()
-                    .parameters();
-            OnnxExport.of(students.studentGraph(), weights).withProvenance(Map.of("senseflow.teacher",
-                    teacherDir.toString(), "senseflow.iteration", Long.toString(distiller.iteration()),
-                    "senseflow.recipe", config.gan().enabled() ? "gan" : "no-gan")).writeModel(comp.resolve(
-                    "model.onnx"));
+            OnnxExport.of(students.studentGraph(), studentWeights).withProvenance(provenance()).writeModel(comp
+                    .resolve("model.onnx"));
             Path index = tmp.resolve("model_index.json");
             Map<String, Object> idx = new LinkedHashMap<>(Json.parseObject(Files.readString(index)).asMap());
             idx.put("senseflow_checkpoint", Boolean.TRUE);
@@ -372,6 +381,11 @@ public final class DistillationRun implements AutoCloseable {
             FileTrees.deleteQuietly(tmp);
             throw new UncheckedIOException("exporting the student to " + dir + ": " + e.getMessage(), e);
         }
+    }
+
+    private Map<String, String> provenance() {
+        return Map.of("senseflow.teacher", teacherDir.toString(), "senseflow.iteration",
+                Long.toString(distiller.iteration()), "senseflow.recipe", config.gan().enabled() ? "gan" : "no-gan");
     }
 
     private void requireOpen() {
@@ -592,6 +606,7 @@ public final class DistillationRun implements AutoCloseable {
                 if (prompts == null) {
                     prompts = Path.of(recorded.getString("prompts"));
                 }
+                resumeDefaults(recorded);
             } else if (Files.exists(folder)) {
                 if (Files.isRegularFile(runJson)) {
                     throw InvalidRequestException.of("run folder " + folder, "a new or empty folder (resume continues"
@@ -622,11 +637,6 @@ public final class DistillationRun implements AutoCloseable {
             p.loaded = loaded;
             p.previousLosses = previousLosses;
             ModelFamily mf = loaded.family();
-            if (mf == ModelFamily.SENSEFLOW) {
-                throw InvalidRequestException.of("teacher " + teacher, "an Optimum SD3/SD3.5, FLUX.1 or SDXL folder"
-                        + " (SDK-layout teachers: senseflow distill --teacher DIR without --prompts)", "a SenseFlow"
-                        + "-layout folder");
-            }
             if (loaded.senseflowCheckpoint()) {
                 throw InvalidRequestException.of("teacher " + teacher.resolve("model_index.json"), "a many-step"
                         + " teacher", "a SenseFlow checkpoint (senseflow_checkpoint: true)");
@@ -637,7 +647,7 @@ public final class DistillationRun implements AutoCloseable {
                 case SD3 -> sd3Size() >= 38 ? Family.SD35_LARGE : Family.SD35_MEDIUM;
                 case FLUX -> Family.FLUX;
                 case SDXL -> Family.SDXL;
-                default -> Family.CUSTOM;
+                default -> Family.CUSTOM;   // the SDK's own layout: the preset's family-neutral constants
             };
             DistillationConfig base = config != null ? config
                     : recorded != null && recipe == null ? DistillationConfig.fromJson(recorded.getString("config"))
@@ -672,6 +682,11 @@ public final class DistillationRun implements AutoCloseable {
                 requireSame(runJson, "prompts_sha256", recorded.getString("prompts_sha256", ""), promptFile.sha256(),
                         "the prompt file " + promptFile.file());
                 requireSame(runJson, "image_size", recorded.getString("image_size", ""), w + "x" + h, "this size");
+                if (recorded.has("t5_sequence_length")) {
+                    requireSame(runJson, "t5_sequence_length", Long.toString(recorded.getLong("t5_sequence_length", 0)),
+                            loadOptions.t5SequenceLength().map(String::valueOf).orElse("the folder's default"),
+                            "this T5 length");
+                }
                 String want = DistillationConfig.fromJson(recorded.getString("config")).toBuilder().iterations(1)
                         .build().toJson();
                 if (!want.equals(cfg.toBuilder().iterations(1).build().toJson())) {
@@ -715,10 +730,12 @@ public final class DistillationRun implements AutoCloseable {
                 }
             };
 
-            p.graph = OnnxModel.read(graphFile);
+            p.graph = mf == ModelFamily.SENSEFLOW ? SenseFlowTeacher.component(teacher, p.component)
+                    : OnnxModel.read(graphFile);
             DenoiserSpec spec = switch (mf) {
                 case SD3 -> DenoiserSpec.sd3();
                 case FLUX -> DenoiserSpec.flux();
+                case SENSEFLOW -> DenoiserSpec.inHouse();
                 default -> DenoiserSpec.sdxl();
             };
             StudentModules.Builder sb = StudentModules.builder(p.graph, spec).batchSize(cfg.batchSize())
@@ -749,6 +766,37 @@ public final class DistillationRun implements AutoCloseable {
                 writeRunJson(runJson, mf, p.component, fingerprint, promptFile, w, h, cfg);
             }
             return p;
+        }
+
+        /**
+         * What a resume takes from {@code run.json} when the builder leaves it unset: the image size, the T5 length,
+         * the TensorFlow and ONNX Runtime thread counts (so {@code --resume RUN} alone continues the run as it was).
+         */
+        private void resumeDefaults(JsonObject recorded) {
+            String size = recorded.getString("image_size", "");
+            int x = size.indexOf('x');
+            if (width == 0 && height == 0 && x > 0) {
+                try {
+                    width = Integer.parseInt(size.substring(0, x));
+                    height = Integer.parseInt(size.substring(x + 1));
+                } catch (NumberFormatException e) {
+                    throw InvalidRequestException.of("resume " + folder.resolve(RUN_JSON) + " image_size", "WxH",
+                            size);
+                }
+            }
+            long t5 = recorded.has("t5_sequence_length") ? recorded.getLong("t5_sequence_length", 0) : 0;
+            if (t5 > 0 && loadOptions.t5SequenceLength().isEmpty()) {
+                loadOptions = loadOptions.toBuilder().t5SequenceLength((int) t5).build();
+            }
+            long ort = recorded.getLong("ort_intra_op_threads", 0);
+            if (ort > 0 && sessionConfig.equals(SessionConfig.defaults())) {
+                sessionConfig = SessionConfig.builder().intraOpThreads((int) ort).interOpThreads(
+                        (int) Math.max(1, recorded.getLong("ort_inter_op_threads", 1))).build();
+                loadOptions = loadOptions.toBuilder().sessionConfig(sessionConfig).build();
+            }
+            if (threads == 0) {
+                threads = (int) recorded.getLong("threads", 0);
+            }
         }
 
         private static long sampleSize(int[] s) {
@@ -784,6 +832,10 @@ public final class DistillationRun implements AutoCloseable {
             m.put("prompts_sha256", pf.sha256());
             m.put("prompt_count", (long) pf.prompts().size());
             m.put("image_size", w + "x" + h);
+            loadOptions.t5SequenceLength().ifPresent(n -> m.put("t5_sequence_length", (long) n));
+            m.put("threads", (long) threads);
+            m.put("ort_intra_op_threads", (long) sessionConfig.intraOpThreads());
+            m.put("ort_inter_op_threads", (long) sessionConfig.interOpThreads());
             m.put("recipe", recipe == null ? (config == null ? "senseflow" : "config") : recipe.id());
             m.put("config", cfg.toJson());
             Map<String, Object> prov = new LinkedHashMap<>();
@@ -824,7 +876,8 @@ public final class DistillationRun implements AutoCloseable {
                     md.update(Files.readAllBytes(f));
                 }
             }
-            for (Path f : new Path[] {graph, graph.resolveSibling("model.onnx_data")}) {
+            for (Path f : new Path[] {graph, graph.resolveSibling("model.onnx_data"),
+                    graph.resolveSibling(SenseFlowTeacher.WEIGHTS)}) {
                 if (Files.isRegularFile(f)) {
                     long size = Files.size(f);
                     md.update(Long.toString(size).getBytes(StandardCharsets.UTF_8));
