@@ -53,6 +53,28 @@ class TfParameterStoreTest {
     }
 
     @Test
+    void writeAllWritesWholeBlocksAndPartsOfBlocksAsWriteWould() {
+        Mlp a = new Mlp(SPEC, 4, null);
+        Mlp b = new Mlp(SPEC, 5, null);
+        try (TfModule m = MlpGraph.module(SPEC, a.parameters().snapshot(), null, null, "m")) {
+            ParameterStore p = m.parameters();
+            Map<String, Tensor> all = b.parameters().snapshot();
+            p.writeAll(all);                                   // every parameter: whole blocks
+            assertThat(p.snapshot()).isEqualTo(all);
+            Map<String, Tensor> one = Map.of("l0.weight", a.parameters().read("l0.weight"));
+            p.writeAll(one);                                   // part of a block: that parameter alone
+            Map<String, Tensor> want = new java.util.LinkedHashMap<>(all);
+            want.putAll(one);
+            assertThat(p.snapshot()).isEqualTo(want);
+            assertThatThrownBy(() -> p.writeAll(Map.of("l0.weight", Tensor.zeros(3))))
+                    .isInstanceOf(InvalidRequestException.class).hasMessageContaining("l0.weight");
+            assertThatThrownBy(() -> p.writeAll(Map.of("nope", Tensor.zeros(3))))
+                    .isInstanceOf(InvalidRequestException.class).hasMessageContaining("nope");
+            assertThat(p.snapshot()).as("a refused writeAll writes nothing").isEqualTo(want);
+        }
+    }
+
+    @Test
     void readWriteAndSpecsUseOriginalNames() {
         Mlp a = new Mlp(SPEC, 3, null);
         try (TfModule m = MlpGraph.module(SPEC, a.parameters().snapshot(), null, null, "m")) {

@@ -48,6 +48,27 @@ class TfSessionOptionsTest {
     }
 
     @Test
+    void prunedGraphBuildsAreOptInAndKeepTheOtherSettings() {
+        TfSessionOptions off = TfSessionOptions.defaults().withIntraOpThreads(2).withGraphOptimizations(false);
+        assertThat(off.prunedGraphBuilds()).isFalse();
+        assertThat(off.toProto().getGraphOptions().getPlacePrunedGraph()).isFalse();
+        assertThat(off.toProto().getGraphOptions().getOptimizerOptions().getOptLevel())
+                .isEqualTo(OptimizerOptions.Level.L1);
+        TfSessionOptions on = off.withPrunedGraphBuilds(true).withXlaJit(true);
+        assertThat(on.prunedGraphBuilds()).isTrue();
+        ConfigProto p = on.toProto();
+        assertThat(p.getGraphOptions().getPlacePrunedGraph()).isTrue();
+        assertThat(p.getGraphOptions().getOptimizerOptions().getOptLevel()).isEqualTo(OptimizerOptions.Level.L0);
+        assertThat(p.getGraphOptions().getOptimizerOptions().getDoConstantFolding()).isFalse();
+        assertThat(p.getGraphOptions().getOptimizerOptions().getDoCommonSubexpressionElimination()).isFalse();
+        assertThat(p.getGraphOptions().getOptimizerOptions().getGlobalJitLevel())
+                .isEqualTo(OptimizerOptions.GlobalJitLevel.ON_1);
+        assertThat(p.getGraphOptions().getRewriteOptions().getDisableMetaOptimizer()).isTrue();
+        assertThat(p.getIntraOpParallelismThreads()).isEqualTo(2);
+        assertThat(new TfSessionOptions(1, 1, true, -1, 0, false, false).prunedGraphBuilds()).isFalse();
+    }
+
+    @Test
     void aMemoryLimitNeedsADevice() {
         assertThatThrownBy(() -> new TfSessionOptions(1, 1, true, -1, 1L << 30))
                 .isInstanceOf(InvalidRequestException.class).hasMessageContaining("gpuMemoryLimitBytes");

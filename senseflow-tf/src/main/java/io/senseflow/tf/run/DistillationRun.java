@@ -742,7 +742,7 @@ public final class DistillationRun implements AutoCloseable {
                     .generatorOptimizer(cfg.generatorOptimizer()).fakeScoreOptimizer(cfg.fakeScoreOptimizer())
                     .ema(cfg.emaDecay() > 0)
                     .sessionOptions((threads > 0 ? TfSessionOptions.defaults().withIntraOpThreads(threads)
-                            : TfSessionOptions.defaults()).withGraphOptimizations(false));
+                            : TfSessionOptions.defaults()).withGraphOptimizations(false).withPrunedGraphBuilds(true));
             if (budget != null) {
                 sb.memoryBudget(budget);
             }
