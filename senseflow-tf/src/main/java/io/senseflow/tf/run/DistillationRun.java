@@ -98,6 +98,7 @@ public final class DistillationRun implements AutoCloseable {
     /** The run folder's checkpoint folder. */
     public static final String CHECKPOINTS = "checkpoints";
     static final String FORMAT = "senseflow-distillation-run";
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(DistillationRun.class);
 
     private final Path teacherDir;
     private final Path folder;
@@ -114,6 +115,8 @@ public final class DistillationRun implements AutoCloseable {
     private final List<String> losses = new ArrayList<>();
     private final List<DistillationListener> listeners;
     private final Optional<Long> resumedFrom;
+    private final int encodedPrompts;
+    private final String embeddingCache;
     private boolean closed;
 
     private DistillationRun(Builder b, Prepared p) {
@@ -125,6 +128,8 @@ public final class DistillationRun implements AutoCloseable {
         this.loaded = p.loaded;
         this.checkpointEvery = b.checkpointEvery;
         this.listeners = List.copyOf(b.listeners);
+        this.encodedPrompts = p.encodedPrompts;
+        this.embeddingCache = p.cacheStatus;
         this.store = CheckpointStore.builder(folder.resolve(CHECKPOINTS)).keepLast(2).build();
         OrtGenerator flux = null;
         StudentModules s = null;
@@ -265,6 +270,23 @@ public final class DistillationRun implements AutoCloseable {
     /** @return the checkpoint iteration this run resumed from, if it did */
     public Optional<Long> resumedFrom() {
         return resumedFrom;
+    }
+
+    /**
+     * @return how many texts (prompts and distinct negative prompts) this run sent through the teacher's encoders
+     *     while it was built: all of them for a new run, none for a resume that read the run folder's cache
+     */
+    public int encodedPrompts() {
+        return encodedPrompts;
+    }
+
+    /**
+     * @return what became of the prompt-embedding cache ({@code embeddings/} in the run folder): {@code "written"}
+     *     (new run, or a resume of a run without one), {@code "read"} (resume), or {@code "rebuilt: <reason>"} when a
+     *     resume found it changed, corrupted or made for another prompt file or teacher, and encoded again
+     */
+    public String embeddingCache() {
+        return embeddingCache;
     }
 
     /** @return the memory estimate the run was checked against */
@@ -414,6 +436,10 @@ public final class DistillationRun implements AutoCloseable {
         int pooledWidth;
         DdpmSchedule table;
         List<String> previousLosses = List.of();
+        EmbeddingCache.Embeddings embeddings;
+        Runnable writeCache;
+        int encodedPrompts;
+        String cacheStatus = "written";
 
         List<String> lossesBefore(long iteration) {
             List<String> keep = new ArrayList<>();
@@ -680,16 +706,43 @@ public final class DistillationRun implements AutoCloseable {
                 }
             }
 
-            // prompts: encoded once with the teacher's encoders, cached for the whole run
+            // prompts: encoded once with the teacher's encoders, cached in the run folder (embeddings/) for resumes
+            if (promptFile.hasGuidance() && cfg.dmd().enabled() && cfg.dmd().guidance()
+                    instanceof io.senseflow.distill.TeacherGuidance.None) {
+                throw InvalidRequestException.of("prompts " + promptFile.file() + " guidance", "no per-prompt"
+                        + " \"guidance\" (the config's DMD guidance is none)", "per-prompt guidance scales");
+            }
+            EmbeddingCache.Key cacheKey = new EmbeddingCache.Key(promptFile.sha256(), fingerprint,
+                    loadOptions.t5SequenceLength().map(String::valueOf).orElse("default"));
+            EmbeddingCache.Embeddings embedded = null;
+            if (recorded != null) {
+                EmbeddingCache.Lookup hit = EmbeddingCache.read(folder, cacheKey, promptFile.prompts().size());
+                embedded = hit.embeddings();
+                p.cacheStatus = embedded != null ? "read" : hit.rejected().equals("none") ? "written" : "rebuilt: "
+                        + hit.rejected();
+                if (embedded == null && !hit.rejected().equals("none")) {
+                    LOG.warn("prompt embedding cache not used, encoding the prompts again and rewriting it: {}",
+                            hit.rejected());
+                }
+            }
+            if (embedded == null) {
+                embedded = encodeAll(loaded, promptFile);
+                p.encodedPrompts = embedded.prompts().size() + embedded.negatives().size();
+                p.writeCache = () -> EmbeddingCache.write(folder, cacheKey, p.embeddings);
+            }
+            p.embeddings = embedded;
             List<Conditioning> cond = new ArrayList<>();
             List<Conditioning> uncond = new ArrayList<>();
-            Map<String, Conditioning> negatives = new LinkedHashMap<>();
             for (int i = 0; i < promptFile.prompts().size(); i++) {
-                cond.add(withSize(mf, loaded.promptEncoder().encode(List.of(promptFile.prompts().get(i))), w, h));
-                String neg = promptFile.negatives().get(i);
-                uncond.add(negatives.computeIfAbsent(neg, n -> withSize(mf, loaded.promptEncoder().encode(List.of(n)),
-                        w, h)));
+                cond.add(withSize(mf, embedded.prompts().get(i), w, h));
+                int j = embedded.negatives().indexOf(promptFile.negatives().get(i));
+                uncond.add(withSize(mf, embedded.negativeEmbeddings().get(j), w, h));
             }
+            float[] guidance = new float[promptFile.prompts().size()];
+            for (int i = 0; i < guidance.length; i++) {
+                guidance[i] = promptFile.guidance().get(i).floatValue();
+            }
+            boolean perPromptGuidance = promptFile.hasGuidance();
             Conditioning first = cond.get(0);
             p.textLength = first.tokens().dim(1);
             p.pooledWidth = first.pooled() == null ? 0 : first.pooled().dim(1);
@@ -701,12 +754,15 @@ public final class DistillationRun implements AutoCloseable {
                 public DistillationBatch batch(long iteration, int size) {
                     List<Conditioning> c = new ArrayList<>();
                     List<Conditioning> u = new ArrayList<>();
+                    float[] g = new float[size];
                     for (int j = 0; j < size; j++) {
                         int k = (int) Math.floorMod(iteration * size + j, (long) cond.size());
                         c.add(cond.get(k));
                         u.add(uncond.get(k));
+                        g[j] = guidance[k];
                     }
-                    return new DistillationBatch(List.of(), Conditioning.concat(c), Conditioning.concat(u), null);
+                    return new DistillationBatch(List.of(), Conditioning.concat(c), Conditioning.concat(u), null,
+                            perPromptGuidance ? g : null);
                 }
 
                 @Override
@@ -748,7 +804,26 @@ public final class DistillationRun implements AutoCloseable {
             if (recorded == null) {
                 writeRunJson(runJson, mf, p.component, fingerprint, promptFile, w, h, cfg);
             }
+            if (p.writeCache != null) {
+                p.writeCache.run();
+            }
             return p;
+        }
+
+        /** Every prompt and every distinct negative prompt through the teacher's own encoders, one at a time. */
+        private static EmbeddingCache.Embeddings encodeAll(LoadedModel loaded, PromptFile pf) {
+            List<Conditioning> cond = new ArrayList<>();
+            List<String> negatives = new ArrayList<>();
+            List<Conditioning> neg = new ArrayList<>();
+            for (int i = 0; i < pf.prompts().size(); i++) {
+                cond.add(loaded.promptEncoder().encode(List.of(pf.prompts().get(i))));
+                String n = pf.negatives().get(i);
+                if (!negatives.contains(n)) {
+                    negatives.add(n);
+                    neg.add(loaded.promptEncoder().encode(List.of(n)));
+                }
+            }
+            return new EmbeddingCache.Embeddings(cond, negatives, neg);
         }
 
         private static long sampleSize(int[] s) {
