@@ -109,6 +109,8 @@ public final class DistillationRun implements AutoCloseable {
     private final OrtGenerator packedTeacher;
     private final StudentModules students;
     private final Mlp discriminator;
+    private final io.senseflow.tf.discriminator.Discriminator vfm;
+    private final VisionDiscriminator.LatentDecoder latentDecoder;
     private final Distiller distiller;
     private final CheckpointStore store;
     private final long checkpointEvery;
@@ -116,6 +118,7 @@ public final class DistillationRun implements AutoCloseable {
     private final List<DistillationListener> listeners;
     private final Optional<Long> resumedFrom;
     private final int encodedPrompts;
+    private final int realCount;
     private final String embeddingCache;
     private boolean closed;
 
@@ -129,11 +132,14 @@ public final class DistillationRun implements AutoCloseable {
         this.checkpointEvery = b.checkpointEvery;
         this.listeners = List.copyOf(b.listeners);
         this.encodedPrompts = p.encodedPrompts;
+        this.realCount = p.real == null ? 0 : p.real.count();
         this.embeddingCache = p.cacheStatus;
         this.store = CheckpointStore.builder(folder.resolve(CHECKPOINTS)).keepLast(2).build();
         OrtGenerator flux = null;
         StudentModules s = null;
         Mlp d = null;
+        io.senseflow.tf.discriminator.Discriminator vd = null;
+        VisionDiscriminator.LatentDecoder dec = null;
         try {
             Generator teacher = loaded.generator();
             Function<DifferentiableModule, DifferentiableModule> flow = m -> m;
@@ -150,7 +156,19 @@ public final class DistillationRun implements AutoCloseable {
             DifferentiableModule f = flow.apply(s.fakeScore());
             Distiller.Builder db = Distiller.builder().config(config).teacher(teacher).generator(g).fakeScore(f)
                     .dataset(p.dataset).listener(this::record);
-            if (config.gan().enabled()) {
+            if (config.gan().enabled() && p.backbone != null) {
+                // SenseFlow's VFM discriminator: heads on the frozen backbone, behind the teacher's VAE decoder
+                TfSessionOptions to = (b.threads > 0 ? TfSessionOptions.defaults().withIntraOpThreads(b.threads)
+                        : TfSessionOptions.defaults()).withGraphOptimizations(false);
+                int bs = config.batchSize();
+                dec = new VisionDiscriminator.LatentDecoder(p.decoderGraph, p.decoderInput, bs, p.latentChannels,
+                        p.latentHeight, p.latentWidth, modelFamily == ModelFamily.FLUX, p.vaeScale, p.vaeShift, to);
+                vd = io.senseflow.tf.discriminator.Discriminator.vfm(VisionDiscriminator.backbone(p.backbone))
+                        .sessionOptions(to).heads(VisionDiscriminator.heads(p.pooledWidth))
+                        .optimizer(config.discriminatorOptimizer()).seed(config.seed() + 17)
+                        .inputShape(bs, 3, p.latentHeight * p.downsample, p.latentWidth * p.downsample).build();
+                db.discriminator(vd).decoder(dec);
+            } else if (config.gan().enabled()) {
                 int dim = 1;
                 for (int x : p.sample) {
                     dim *= x;
@@ -175,9 +193,11 @@ public final class DistillationRun implements AutoCloseable {
             this.resumedFrom = from;
             this.distiller = dist;
         } catch (RuntimeException e) {
-            closeQuietly(s, d, flux, loaded);
+            closeQuietly(s, d, vd, dec, flux, loaded);
             throw e;
         }
+        this.vfm = vd;
+        this.latentDecoder = dec;
         this.packedTeacher = flux;
         this.students = s;
         this.discriminator = d;
@@ -287,6 +307,20 @@ public final class DistillationRun implements AutoCloseable {
      */
     public String embeddingCache() {
         return embeddingCache;
+    }
+
+    /**
+     * @return the discriminator's trainable parameters: the VFM heads with {@link Builder#backbone}, else the MLP
+     *     head; empty when the config has no GAN term
+     */
+    public Optional<ParameterStore> discriminatorParameters() {
+        return Optional.ofNullable(vfm != null ? vfm.parameters() : discriminator != null ? discriminator.parameters()
+                : null);
+    }
+
+    /** @return the real samples' count ({@link Builder#realData}), 0 when the run has none */
+    public int realSamples() {
+        return realCount;
     }
 
     /** @return the memory estimate the run was checked against */
@@ -406,7 +440,7 @@ public final class DistillationRun implements AutoCloseable {
     public void close() {
         if (!closed) {
             closed = true;
-            closeQuietly(students, discriminator, packedTeacher, loaded);
+            closeQuietly(students, discriminator, vfm, latentDecoder, packedTeacher, loaded);
         }
     }
 
@@ -437,6 +471,15 @@ public final class DistillationRun implements AutoCloseable {
         DdpmSchedule table;
         List<String> previousLosses = List.of();
         EmbeddingCache.Embeddings embeddings;
+        RealData real;
+        OnnxModel backbone;
+        OnnxModel decoderGraph;
+        String decoderInput;
+        float vaeScale = 1;
+        float vaeShift;
+        int latentChannels;
+        int latentHeight;
+        int downsample;
         Runnable writeCache;
         int encodedPrompts;
         String cacheStatus = "written";
@@ -476,6 +519,8 @@ public final class DistillationRun implements AutoCloseable {
         private int threads;
         private MemoryBudget budget;
         private final List<DistillationListener> listeners = new ArrayList<>();
+        private Path backbone;
+        private Path realData;
 
         private Builder(Path teacher) {
             this.teacher = Objects.requireNonNull(teacher, "teacher").toAbsolutePath().normalize();
@@ -568,6 +613,35 @@ public final class DistillationRun implements AutoCloseable {
             return this;
         }
 
+        /**
+         * A vision backbone for SenseFlow's VFM discriminator (e.g. a DINOv2 export, docs/discriminator.md): the
+         * GAN term's discriminator becomes small heads on taps of the frozen backbone, looking at the generator's
+         * samples (and the real ones) decoded by the teacher's VAE decoder, instead of the MLP head on latents. The
+         * heads train only on batches with real samples ({@link #realData}).
+         *
+         * @param onnx the backbone's ONNX file (a vision model taking images {@code [B, 3, H, W]}); with
+         *     {@link #resume}, optional (run.json's)
+         * @return this
+         */
+        public Builder backbone(Path onnx) {
+            this.backbone = onnx == null ? null : onnx.toAbsolutePath().normalize();
+            return this;
+        }
+
+        /**
+         * Real samples for the forward-noised generator input (taken with probability {@code 1 -
+         * backwardSimulation} per batch) and the GAN's real side ({@link RealData}): a folder of PNG images of the
+         * run's size, encoded once with the teacher's {@code vae_encoder/}, or a {@code .safetensors} file of latents
+         * {@code [N, C, h, w]}.
+         *
+         * @param dirOrFile the folder or file; with {@link #resume}, optional (run.json's)
+         * @return this
+         */
+        public Builder realData(Path dirOrFile) {
+            this.realData = dirOrFile == null ? null : dirOrFile.toAbsolutePath().normalize();
+            return this;
+        }
+
         /** @param l called after every iteration @return this */
         public Builder listener(DistillationListener l) {
             listeners.add(Objects.requireNonNull(l));
@@ -618,6 +692,12 @@ public final class DistillationRun implements AutoCloseable {
                 if (prompts == null) {
                     prompts = Path.of(recorded.getString("prompts"));
                 }
+                if (backbone == null && recorded.has("backbone")) {
+                    backbone = Path.of(recorded.getString("backbone"));
+                }
+                if (realData == null && recorded.has("data")) {
+                    realData = Path.of(recorded.getString("data"));
+                }
             } else if (Files.exists(folder)) {
                 if (Files.isRegularFile(runJson)) {
                     throw InvalidRequestException.of("run folder " + folder, "a new or empty folder (resume continues"
@@ -632,10 +712,16 @@ public final class DistillationRun implements AutoCloseable {
                 throw InvalidRequestException.of("prompts", "a prompt file (one prompt per line)", "none");
             }
             PromptFile promptFile = PromptFile.read(prompts);
+            OnnxModel backboneModel = backbone == null ? null : VisionDiscriminator.readBackbone(backbone);
+            if (realData != null && !Files.exists(realData)) {
+                throw InvalidRequestException.of("data " + realData, "a folder of PNG images or a latents"
+                        + " .safetensors file", "no such file or folder");
+            }
 
             LoadedModel loaded = Models.load(teacher, loadOptions);
             try {
-                return new DistillationRun(this, prepare(loaded, promptFile, recorded, runJson, previousLosses));
+                return new DistillationRun(this, prepare(loaded, promptFile, recorded, runJson, previousLosses,
+                        backboneModel));
             } catch (RuntimeException e) {
                 loaded.close();
                 throw e;
@@ -643,8 +729,9 @@ public final class DistillationRun implements AutoCloseable {
         }
 
         private Prepared prepare(LoadedModel loaded, PromptFile promptFile, JsonObject recorded, Path runJson,
-                                 List<String> previousLosses) {
+                                 List<String> previousLosses, OnnxModel backboneModel) {
             Prepared p = new Prepared();
+            p.backbone = backboneModel;
             p.loaded = loaded;
             p.previousLosses = previousLosses;
             ModelFamily mf = loaded.family();
@@ -680,6 +767,10 @@ public final class DistillationRun implements AutoCloseable {
             }
             DistillationConfig cfg = cb.build();
             p.config = cfg;
+            if (backboneModel != null && !cfg.gan().enabled()) {
+                throw InvalidRequestException.of("backbone " + backbone, "no backbone (the config's GAN term is off;"
+                        + " the backbone is its discriminator)", "a backbone");
+            }
 
             int w = width > 0 ? width : loaded.defaults().width();
             int h = height > 0 ? height : loaded.defaults().height();
@@ -691,6 +782,9 @@ public final class DistillationRun implements AutoCloseable {
             int lh = h / format.downsample();
             int lw = w / format.downsample();
             p.latentWidth = lw;
+            p.latentHeight = lh;
+            p.latentChannels = format.channels();
+            p.downsample = format.downsample();
             String fingerprint = fingerprint(mf, p.component, graphFile);
             if (recorded != null) {
                 requireSame(runJson, "teacher_fingerprint", recorded.getString("teacher_fingerprint", ""),
@@ -698,6 +792,9 @@ public final class DistillationRun implements AutoCloseable {
                 requireSame(runJson, "prompts_sha256", recorded.getString("prompts_sha256", ""), promptFile.sha256(),
                         "the prompt file " + promptFile.file());
                 requireSame(runJson, "image_size", recorded.getString("image_size", ""), w + "x" + h, "this size");
+                requireSame(runJson, "backbone_fingerprint", recorded.getString("backbone_fingerprint", "none"),
+                        backbone == null ? "none" : fileFingerprint(backbone), backbone == null ? "no backbone"
+                        : "the backbone " + backbone);
                 String want = DistillationConfig.fromJson(recorded.getString("config")).toBuilder().iterations(1)
                         .build().toJson();
                 if (!want.equals(cfg.toBuilder().iterations(1).build().toJson())) {
@@ -743,6 +840,17 @@ public final class DistillationRun implements AutoCloseable {
                 guidance[i] = promptFile.guidance().get(i).floatValue();
             }
             boolean perPromptGuidance = promptFile.hasGuidance();
+            if (realData != null) {
+                p.real = RealData.read(realData, loaded.imageEncoder(), teacher, format.channels(), lh, lw, w, h,
+                        mf == ModelFamily.FLUX);
+                if (recorded != null) {
+                    requireSame(runJson, "data_sha256", recorded.getString("data_sha256", "none"), p.real.sha256(),
+                            "the data " + realData);
+                }
+            } else if (recorded != null) {
+                requireSame(runJson, "data_sha256", recorded.getString("data_sha256", "none"), "none", "no data");
+            }
+            RealData real = p.real;
             Conditioning first = cond.get(0);
             p.textLength = first.tokens().dim(1);
             p.pooledWidth = first.pooled() == null ? 0 : first.pooled().dim(1);
@@ -761,8 +869,8 @@ public final class DistillationRun implements AutoCloseable {
                         u.add(uncond.get(k));
                         g[j] = guidance[k];
                     }
-                    return new DistillationBatch(List.of(), Conditioning.concat(c), Conditioning.concat(u), null,
-                            perPromptGuidance ? g : null);
+                    return new DistillationBatch(List.of(), Conditioning.concat(c), Conditioning.concat(u),
+                            real == null ? null : real.batch(iteration, size), perPromptGuidance ? g : null);
                 }
 
                 @Override
@@ -794,15 +902,35 @@ public final class DistillationRun implements AutoCloseable {
             if (mf == ModelFamily.SDXL) {
                 p.table = sdxlTable(teacher.resolve("scheduler/scheduler_config.json"));
             }
-            sb.estimateAlso(e -> e.trainable("discriminator (MLP head)", cfg.gan().enabled()
-                    ? (long) 16 * (sampleSize(sample) + p.pooledWidth) + 16 + 17 : 0, 0));
+            if (backboneModel != null) {
+                Path decoderFile = teacher.resolve("vae_decoder/model.onnx");
+                if (!Files.isRegularFile(decoderFile)) {
+                    throw InvalidRequestException.of("backbone " + backbone, "a teacher with a VAE decoder (the"
+                            + " discriminator looks at decoded images)", "no " + decoderFile);
+                }
+                p.decoderGraph = OnnxModel.read(decoderFile);
+                p.decoderInput = p.decoderGraph.graph().inputs().get(0).name();
+                if (loaded.decoder() instanceof io.senseflow.onnx.runtime.OrtImageDecoder od) {
+                    p.vaeScale = od.scalingFactor();
+                    p.vaeShift = od.shiftFactor();
+                }
+                io.senseflow.tf.discriminator.HeadSpec hs = VisionDiscriminator.heads(p.pooledWidth);
+                long heads = VisionDiscriminator.headParameters(backboneModel, hs, p.pooledWidth);
+                long frozen = VisionDiscriminator.parameters(backboneModel);
+                long decoderParams = VisionDiscriminator.parameters(p.decoderGraph);
+                sb.estimateAlso(e -> e.trainable("discriminator (VFM heads on the backbone)", heads, frozen)
+                        .frozen("VAE decoder in TensorFlow (in front of the discriminator)", decoderParams, false));
+            } else {
+                sb.estimateAlso(e -> e.trainable("discriminator (MLP head)", cfg.gan().enabled()
+                        ? (long) 16 * (sampleSize(sample) + p.pooledWidth) + 16 + 17 : 0, 0));
+            }
             p.students = sb;
             // the memory check happens in StudentModules.Builder.build(), before any import; run.json comes first
             // only when the run is new (a resume keeps the recorded file)
             MemoryEstimate estimate = sb.estimate();
             estimate.requireFits(budget != null ? budget : MemoryBudget.detect());
             if (recorded == null) {
-                writeRunJson(runJson, mf, p.component, fingerprint, promptFile, w, h, cfg);
+                writeRunJson(runJson, mf, p.component, fingerprint, promptFile, w, h, cfg, p.real);
             }
             if (p.writeCache != null) {
                 p.writeCache.run();
@@ -847,7 +975,7 @@ public final class DistillationRun implements AutoCloseable {
         }
 
         private void writeRunJson(Path runJson, ModelFamily mf, String component, String fingerprint, PromptFile pf,
-                                  int w, int h, DistillationConfig cfg) {
+                                  int w, int h, DistillationConfig cfg, RealData real) {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("format", FORMAT);
             m.put("version", 1L);
@@ -861,6 +989,15 @@ public final class DistillationRun implements AutoCloseable {
             m.put("image_size", w + "x" + h);
             m.put("recipe", recipe == null ? (config == null ? "senseflow" : "config") : recipe.id());
             m.put("config", cfg.toJson());
+            if (backbone != null) {
+                m.put("backbone", backbone.toString());
+                m.put("backbone_fingerprint", fileFingerprint(backbone));
+            }
+            if (real != null) {
+                m.put("data", real.source().toString());
+                m.put("data_sha256", real.sha256());
+                m.put("data_count", (long) real.count());
+            }
             Map<String, Object> prov = new LinkedHashMap<>();
             prov.put("created_utc", Instant.now().toString());
             prov.put("java", System.getProperty("java.version"));
@@ -911,6 +1048,20 @@ public final class DistillationRun implements AutoCloseable {
             return HexFormat.of().formatHex(md.digest()).substring(0, 32);
         } catch (IOException e) {
             throw new ModelLoadException(graph + ": cannot be read: " + e.getMessage(), e);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** A large file's identity: its size and the SHA-256 of its first MiB. */
+    static String fileFingerprint(Path f) {
+        try (InputStream in = Files.newInputStream(f)) {
+            MessageDigest md = MessageDigest.getInstance("SHA-256");
+            md.update(Long.toString(Files.size(f)).getBytes(StandardCharsets.UTF_8));
+            md.update(in.readNBytes(1 << 20));
+            return HexFormat.of().formatHex(md.digest()).substring(0, 32);
+        } catch (IOException e) {
+            throw InvalidRequestException.of("file " + f, "a readable file", e.toString());
         } catch (java.security.NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
