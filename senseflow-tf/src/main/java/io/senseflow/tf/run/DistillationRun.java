@@ -803,6 +803,18 @@ public final class DistillationRun implements AutoCloseable {
                 }
             }
 
+            // real samples first: a bad data file is refused before the prompts are encoded
+            if (realData != null) {
+                p.real = RealData.read(realData, loaded.imageEncoder(), teacher, format.channels(), lh, lw, w, h,
+                        mf == ModelFamily.FLUX);
+                if (recorded != null) {
+                    requireSame(runJson, "data_sha256", recorded.getString("data_sha256", "none"), p.real.sha256(),
+                            "the data " + realData);
+                }
+            } else if (recorded != null) {
+                requireSame(runJson, "data_sha256", recorded.getString("data_sha256", "none"), "none", "no data");
+            }
+            RealData real = p.real;
             // prompts: encoded once with the teacher's encoders, cached in the run folder (embeddings/) for resumes
             if (promptFile.hasGuidance() && cfg.dmd().enabled() && cfg.dmd().guidance()
                     instanceof io.senseflow.distill.TeacherGuidance.None) {
@@ -840,17 +852,6 @@ public final class DistillationRun implements AutoCloseable {
                 guidance[i] = promptFile.guidance().get(i).floatValue();
             }
             boolean perPromptGuidance = promptFile.hasGuidance();
-            if (realData != null) {
-                p.real = RealData.read(realData, loaded.imageEncoder(), teacher, format.channels(), lh, lw, w, h,
-                        mf == ModelFamily.FLUX);
-                if (recorded != null) {
-                    requireSame(runJson, "data_sha256", recorded.getString("data_sha256", "none"), p.real.sha256(),
-                            "the data " + realData);
-                }
-            } else if (recorded != null) {
-                requireSame(runJson, "data_sha256", recorded.getString("data_sha256", "none"), "none", "no data");
-            }
-            RealData real = p.real;
             Conditioning first = cond.get(0);
             p.textLength = first.tokens().dim(1);
             p.pooledWidth = first.pooled() == null ? 0 : first.pooled().dim(1);
