@@ -72,7 +72,10 @@ import java.util.function.Function;
  * ({@link DistillationConfig#preset}), SDXL's epsilon parameterization and beta table, FLUX's packed tokens, ids and
  * embedded guidance. G and F are {@link StudentModules} on the teacher's own denoiser graph; the teacher runs in ONNX
  * Runtime; the GAN term's discriminator is a small MLP head (the reference engine) on the latent and the pooled
- * embedding.
+ * embedding, or, with {@link Builder#backbone}, SenseFlow's VFM discriminator (heads on a frozen vision backbone such
+ * as DINOv2, behind the teacher's VAE decoder in TensorFlow). Optional real samples ({@link Builder#realData}: PNG
+ * images encoded with the folder's VAE encoder, or latents) feed the forward-noised branch and the GAN's real side;
+ * a JSONL prompt file may give each prompt its own DMD guidance scale.
  *
  * <pre>{@code
  * try (DistillationRun run = DistillationRun.builder(Path.of("sd35-medium-onnx"))
@@ -82,8 +85,9 @@ import java.util.function.Function;
  * }
  * }</pre>
  *
- * <p>The run folder holds {@code run.json} (teacher, prompts, config, provenance), {@code losses.csv}
- * ({@code iteration,term,value}) and {@code checkpoints/}. {@link Builder#resume} continues it bit for bit; a resume
+ * <p>The run folder holds {@code run.json} (teacher, prompts, config, backbone and data if any, provenance),
+ * {@code losses.csv} ({@code iteration,term,value}), {@code checkpoints/} and {@code embeddings/} (the prompt
+ * embeddings, computed once; a resume reads them instead of running the text encoders, see {@link #embeddingCache}). {@link Builder#resume} continues it bit for bit; a resume
  * from another teacher, prompt file, image size or config is refused naming {@code run.json}'s field. Every check
  * (the folder is a model, the prompt file, the run folder, the resume, the memory estimate) happens in
  * {@link Builder#build} before anything is written.
