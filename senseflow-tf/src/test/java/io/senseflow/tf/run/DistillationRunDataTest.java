@@ -28,10 +28,13 @@ import org.junit.jupiter.api.io.TempDir;
  * ({@code --data}, encoded with the folder's {@code vae_encoder/}), a JSONL prompt file with per-prompt guidance, and
  * the prompt-embedding cache. The discriminator's heads train; a run stopped after iteration 1 and resumed from a copy
  * of its folder reads the embeddings from the cache (no encoder call) and ends with the student, the discriminator
- * heads and the losses bit-identical to the uninterrupted run's.
+ * heads and the losses bit-identical to the uninterrupted run's. (A corrupted cache is rebuilt:
+ * {@link DistillationRunVfmFamiliesTest}, tagged experiment; its rejection reasons: {@link DistillationRunInputsTest}.)
  */
 class DistillationRunDataTest {
     static final String DINO = "vision-backbones/dinov2_small_random.onnx";
+    /** Image size: 48 x 48 pixels, 6 x 6 latents (SD3 takes multiples of 16), resized to DINOv2's 42 x 42. */
+    static final int S = 48;
 
     @TempDir
     Path dir;
@@ -40,12 +43,12 @@ class DistillationRunDataTest {
         Path d = Files.createDirectories(dir.resolve("images"));
         Color[] colours = {Color.RED, new Color(30, 160, 40), new Color(40, 60, 200)};
         for (int i = 0; i < colours.length; i++) {
-            BufferedImage img = new BufferedImage(64, 64, BufferedImage.TYPE_INT_RGB);
+            BufferedImage img = new BufferedImage(S, S, BufferedImage.TYPE_INT_RGB);
             Graphics2D g = img.createGraphics();
             g.setColor(Color.WHITE);
-            g.fillRect(0, 0, 64, 64);
+            g.fillRect(0, 0, S, S);
             g.setColor(colours[i]);
-            g.fillOval(8 + 5 * i, 10, 30 + 4 * i, 36 - 3 * i);
+            g.fillOval(4 + 5 * i, 6, 24 + 4 * i, 30 - 3 * i);
             g.dispose();
             ImageIO.write(img, "png", d.resolve("img" + i + ".png").toFile());
         }
@@ -62,7 +65,7 @@ class DistillationRunDataTest {
 
     DistillationRun.Builder run(Path teacher, Path folder, Path images, Path prompts) {
         return DistillationRun.builder(teacher).prompts(prompts).folder(folder).recipe(Recipe.SENSEFLOW)
-                .iterations(2).batchSize(1).seed(5).checkpointEvery(1).imageSize(64, 64)
+                .iterations(2).batchSize(1).seed(5).checkpointEvery(1).imageSize(S, S)
                 .loadOptions(DistillationRunTest.OPTIONS).threads(2).backbone(Fixtures.path(DINO)).realData(images);
     }
 
@@ -88,8 +91,9 @@ class DistillationRunDataTest {
             assertThat(r.discriminatorParameters().orElseThrow().snapshot()).isNotEqualTo(initialHeads);
             FileTrees.copy(runA, runB); // the run as it was after iteration 1: checkpoint 1, embeddings, losses
             r.run(CancellationToken.none());
-            System.out.printf("sd3 + DINOv2 + images: build %.1f s, 2 iterations %.1f s%n", (built - t0) / 1e9,
-                    (System.nanoTime() - built) / 1e9);
+            System.out.printf("sd3 + DINOv2 + images: build %.1f s, 2 iterations %.1f s; phases of the first (ms) %s%n",
+                    (built - t0) / 1e9, (System.nanoTime() - built) / 1e9, metrics.get(0).phaseNanos().entrySet().stream()
+                            .map(e -> e.getKey() + "=" + e.getValue() / 1_000_000).toList());
             student = r.student().snapshot();
             heads = r.discriminatorParameters().orElseThrow().snapshot();
         }
@@ -103,7 +107,7 @@ class DistillationRunDataTest {
                 .isEqualTo(3);
 
         long t1 = System.nanoTime();
-        try (DistillationRun r = DistillationRun.resume(runB).imageSize(64, 64).loadOptions(DistillationRunTest.OPTIONS).threads(2)
+        try (DistillationRun r = DistillationRun.resume(runB).imageSize(S, S).loadOptions(DistillationRunTest.OPTIONS).threads(2)
                 .build()) {
             assertThat(r.resumedFrom()).contains(1L);
             assertThat(r.encodedPrompts()).isZero();
