@@ -18,8 +18,8 @@ import java.util.List;
  *     from a JSONL prompt file), or null to draw every scale from the config's range; a NaN entry draws that sample's
  *     scale from the range too. Consumed by {@link DistributionMatching} through {@link GeneratorContext#guidanceScales()}
  */
-public record DistillationBatch(List<String> prompts, Conditioning conditioning, Conditioning unconditional, Tensor realSamples,
-                                float[] guidance) {
+public record DistillationBatch(List<String> prompts, Conditioning conditioning, Conditioning unconditional,
+                                Tensor realSamples, float[] guidance) {
     /**
      * A batch without per-sample guidance.
      *
@@ -28,7 +28,8 @@ public record DistillationBatch(List<String> prompts, Conditioning conditioning,
      * @param unconditional cached unconditional conditioning (same batch), or null to encode empty prompts
      * @param realSamples real samples in the generator's space, or null
      */
-    public DistillationBatch(List<String> prompts, Conditioning conditioning, Conditioning unconditional, Tensor realSamples) {
+    public DistillationBatch(List<String> prompts, Conditioning conditioning, Conditioning unconditional,
+                             Tensor realSamples) {
         this(prompts, conditioning, unconditional, realSamples, null);
     }
 

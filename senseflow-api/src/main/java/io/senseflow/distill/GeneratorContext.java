@@ -78,8 +78,8 @@ public final class GeneratorContext {
     }
 
     /**
-     * @return the batch's per-sample guidance scales for the DMD term's real score ({@link DistillationBatch#guidance()};
-     *     NaN entries: drawn from the range), or null when the batch gives none
+     * @return the batch's per-sample guidance scales for the DMD term's real score
+     *     ({@link DistillationBatch#guidance()}; NaN entries: drawn from the range), or null when the batch gives none
      */
     public float[] guidanceScales() {
         return guidanceScales == null ? null : guidanceScales.clone();

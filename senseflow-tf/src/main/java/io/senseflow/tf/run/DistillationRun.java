@@ -87,7 +87,8 @@ import java.util.function.Function;
  *
  * <p>The run folder holds {@code run.json} (teacher, prompts, config, backbone and data if any, provenance),
  * {@code losses.csv} ({@code iteration,term,value}), {@code checkpoints/} and {@code embeddings/} (the prompt
- * embeddings, computed once; a resume reads them instead of running the text encoders, see {@link #embeddingCache}). {@link Builder#resume} continues it bit for bit; a resume
+ * embeddings, computed once; a resume reads them instead of running the text encoders, see {@link #embeddingCache}).
+ * {@link Builder#resume} continues it bit for bit; a resume
  * from another teacher, prompt file, image size or config is refused naming {@code run.json}'s field. Every check
  * (the folder is a model, the prompt file, the run folder, the resume, the memory estimate) happens in
  * {@link Builder#build} before anything is written.
@@ -774,6 +775,10 @@ public final class DistillationRun implements AutoCloseable {
             if (backboneModel != null && !cfg.gan().enabled()) {
                 throw InvalidRequestException.of("backbone " + backbone, "no backbone (the config's GAN term is off;"
                         + " the backbone is its discriminator)", "a backbone");
+            }
+            if (backboneModel != null && realData == null) {
+                LOG.warn("backbone {} without real data: the discriminator trains only on batches with real samples"
+                        + " (Builder.realData, --data)", backbone);
             }
 
             int w = width > 0 ? width : loaded.defaults().width();

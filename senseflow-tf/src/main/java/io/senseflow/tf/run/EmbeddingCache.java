@@ -96,7 +96,8 @@ final class EmbeddingCache {
         for (Map.Entry<String, Object> e : key.toMap().entrySet()) {
             String found = m.getString(e.getKey(), "none");
             if (!found.equals(e.getValue())) {
-                return new Lookup(null, manifest + " " + e.getKey() + " is " + found + ", this run's is " + e.getValue());
+                return new Lookup(null, manifest + " " + e.getKey() + " is " + found + ", this run's is "
+                        + e.getValue());
             }
         }
         if (m.getLong("prompt_count", -1) != promptCount) {

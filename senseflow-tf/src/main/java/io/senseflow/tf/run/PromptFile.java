@@ -31,7 +31,8 @@ import java.util.List;
  * @param sha256 the hex SHA-256 of the file's bytes (the run folder records it; resume compares it)
  * @param guidance the guidance scale of each prompt, NaN where the prompt gives none (the config's range is drawn)
  */
-public record PromptFile(Path file, List<String> prompts, List<String> negatives, String sha256, List<Double> guidance) {
+public record PromptFile(Path file, List<String> prompts, List<String> negatives, String sha256,
+                         List<Double> guidance) {
     public PromptFile {
         prompts = List.copyOf(prompts);
         negatives = List.copyOf(negatives);

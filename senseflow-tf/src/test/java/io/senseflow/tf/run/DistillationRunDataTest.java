@@ -92,8 +92,8 @@ class DistillationRunDataTest {
             FileTrees.copy(runA, runB); // the run as it was after iteration 1: checkpoint 1, embeddings, losses
             r.run(CancellationToken.none());
             System.out.printf("sd3 + DINOv2 + images: build %.1f s, 2 iterations %.1f s; phases of the first (ms) %s%n",
-                    (built - t0) / 1e9, (System.nanoTime() - built) / 1e9, metrics.get(0).phaseNanos().entrySet().stream()
-                            .map(e -> e.getKey() + "=" + e.getValue() / 1_000_000).toList());
+                    (built - t0) / 1e9, (System.nanoTime() - built) / 1e9, metrics.get(0).phaseNanos().entrySet()
+                            .stream().map(e -> e.getKey() + "=" + e.getValue() / 1_000_000).toList());
             student = r.student().snapshot();
             heads = r.discriminatorParameters().orElseThrow().snapshot();
         }
@@ -107,8 +107,8 @@ class DistillationRunDataTest {
                 .isEqualTo(3);
 
         long t1 = System.nanoTime();
-        try (DistillationRun r = DistillationRun.resume(runB).imageSize(S, S).loadOptions(DistillationRunTest.OPTIONS).threads(2)
-                .build()) {
+        try (DistillationRun r = DistillationRun.resume(runB).imageSize(S, S).loadOptions(DistillationRunTest.OPTIONS)
+                .threads(2).build()) {
             assertThat(r.resumedFrom()).contains(1L);
             assertThat(r.encodedPrompts()).isZero();
             assertThat(r.embeddingCache()).isEqualTo("read");
