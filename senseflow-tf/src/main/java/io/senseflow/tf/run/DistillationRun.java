@@ -124,6 +124,7 @@ public final class DistillationRun implements AutoCloseable {
     private final Optional<Long> resumedFrom;
     private final int encodedPrompts;
     private final int realCount;
+    private final int encodedImages;
     private final String embeddingCache;
     private boolean closed;
 
@@ -138,6 +139,7 @@ public final class DistillationRun implements AutoCloseable {
         this.listeners = List.copyOf(b.listeners);
         this.encodedPrompts = p.encodedPrompts;
         this.realCount = p.real == null ? 0 : p.real.count();
+        this.encodedImages = p.real == null ? 0 : p.real.encodedImages();
         this.embeddingCache = p.cacheStatus;
         this.store = CheckpointStore.builder(folder.resolve(CHECKPOINTS)).keepLast(2).build();
         OrtGenerator flux = null;
@@ -326,6 +328,14 @@ public final class DistillationRun implements AutoCloseable {
     /** @return the real samples' count ({@link Builder#realData}), 0 when the run has none */
     public int realSamples() {
         return realCount;
+    }
+
+    /**
+     * @return how many images this build ran through the VAE encoder: all of a {@code realData} folder's for a new
+     *     run, none for latents or for a resume that read the run folder's encoded images
+     */
+    public int encodedImages() {
+        return encodedImages;
     }
 
     /** @return the memory estimate the run was checked against */
@@ -815,7 +825,7 @@ public final class DistillationRun implements AutoCloseable {
             // real samples first: a bad data file is refused before the prompts are encoded
             if (realData != null) {
                 p.real = RealData.read(realData, loaded.imageEncoder(), teacher, format.channels(), lh, lw, w, h,
-                        mf == ModelFamily.FLUX);
+                        mf == ModelFamily.FLUX, folder.resolve(RealData.CACHE), fingerprint);
                 if (recorded != null) {
                     requireSame(runJson, "data_sha256", recorded.getString("data_sha256", "none"), p.real.sha256(),
                             "the data " + realData);
@@ -944,6 +954,9 @@ public final class DistillationRun implements AutoCloseable {
             }
             if (p.writeCache != null) {
                 p.writeCache.run();
+            }
+            if (p.real != null && p.real.encodedImages() > 0) {
+                p.real.writeCache(folder, fingerprint);
             }
             return p;
         }

@@ -4,6 +4,7 @@ import io.senseflow.InvalidRequestException;
 import io.senseflow.model.ImageEncoder;
 import io.senseflow.onnx.runtime.OrtFluxGenerator;
 import io.senseflow.onnx.safetensors.SafetensorsFile;
+import io.senseflow.onnx.safetensors.SafetensorsWriter;
 import io.senseflow.tensor.Tensor;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
@@ -26,14 +27,19 @@ import javax.imageio.ImageIO;
  * ({@code vae_encoder/}), or a safetensors file of latents {@code [N, C, h, w]} (already scaled as the generator sees
  * them, e.g. what the VAE encoder gives; FLUX's are packed by the run) or of samples shaped like the generator's.
  * They are held in memory for the whole run; sample {@code k} of iteration {@code i} is {@code (i B + k) mod N}.
+ * Encoded images are also written to the run folder ({@link #CACHE}, keyed by the images' SHA-256 and the teacher
+ * fingerprint), so a resume reads them instead of running the VAE encoder again.
  *
  * <p>An immutable value once read.
  *
  * @param source the file or folder read
  * @param samples every sample, {@code [N, ...sample shape]}
  * @param sha256 the SHA-256 over the source's bytes (file by file in name order for a folder), recorded in run.json
+ * @param encodedImages how many images were run through the VAE encoder here (0 for latents or a cache hit)
  */
-record RealData(Path source, Tensor samples, String sha256) {
+record RealData(Path source, Tensor samples, String sha256, int encodedImages) {
+    /** The encoded images' cache inside the run folder. */
+    static final String CACHE = EmbeddingCache.DIR + "/real_samples.safetensors";
 
     /** @return the number of samples */
     int count() {
@@ -69,6 +75,18 @@ record RealData(Path source, Tensor samples, String sha256) {
      */
     static RealData read(Path source, Optional<ImageEncoder> encoder, Path teacher, int channels, int lh, int lw,
                          int width, int height, boolean packed) {
+        return read(source, encoder, teacher, channels, lh, lw, width, height, packed, null, "");
+    }
+
+    /**
+     * As {@link #read(Path, Optional, Path, int, int, int, int, int, boolean)}, taking encoded images from
+     * {@code cache} when it holds the samples of exactly these images for this teacher.
+     *
+     * @param cache a file written by {@link #writeCache}, or null
+     * @param teacherFingerprint the teacher's fingerprint (part of the cache's key)
+     */
+    static RealData read(Path source, Optional<ImageEncoder> encoder, Path teacher, int channels, int lh, int lw,
+                         int width, int height, boolean packed, Path cache, String teacherFingerprint) {
         source = source.toAbsolutePath().normalize();
         MessageDigest md = sha();
         Tensor latents;
@@ -88,7 +106,7 @@ record RealData(Path source, Tensor samples, String sha256) {
                 throw InvalidRequestException.of("data " + source, "latents (a .safetensors file), or images with a"
                         + " teacher that has a VAE encoder", "PNG images, and no vae_encoder/ in " + teacher);
             }
-            List<Tensor> parts = new ArrayList<>();
+            List<BufferedImage> decoded = new ArrayList<>();
             for (Path f : images) {
                 byte[] bytes;
                 BufferedImage img;
@@ -108,10 +126,22 @@ record RealData(Path source, Tensor samples, String sha256) {
                 }
                 md.update(f.getFileName().toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
                 md.update(bytes);
+                decoded.add(img);
+            }
+            String sha = HexFormat.of().formatHex(md.digest());
+            int[] want = packed ? new int[] {images.size(), (lh / 2) * (lw / 2), 4 * channels}
+                    : new int[] {images.size(), channels, lh, lw};
+            Tensor cached = cached(cache, sha, teacherFingerprint, want);
+            if (cached != null) {
+                return new RealData(source, cached, sha, 0);
+            }
+            List<Tensor> parts = new ArrayList<>();
+            for (BufferedImage img : decoded) {
                 parts.add(encoder.get().encode(pixels(img)));
             }
             latents = Tensor.concatBatch(parts);
             requireLatentShape(source, latents, channels, lh, lw);
+            return new RealData(source, packed ? OrtFluxGenerator.pack(latents) : latents, sha, parts.size());
         } else {
             if (!Files.isRegularFile(source)) {
                 throw InvalidRequestException.of("data " + source, "a folder of PNG images or a latents .safetensors"
@@ -144,11 +174,45 @@ record RealData(Path source, Tensor samples, String sha256) {
                 requireLatentShape(source, latents, channels, lh, lw);
             }
             if (alreadyPacked) {
-                return new RealData(source, latents, HexFormat.of().formatHex(md.digest()));
+                return new RealData(source, latents, HexFormat.of().formatHex(md.digest()), 0);
             }
         }
         Tensor samples = packed ? OrtFluxGenerator.pack(latents) : latents;
-        return new RealData(source, samples, HexFormat.of().formatHex(md.digest()));
+        return new RealData(source, samples, HexFormat.of().formatHex(md.digest()), 0);
+    }
+
+    /** The cached samples when {@code cache} holds them for these images and this teacher, else null. */
+    private static Tensor cached(Path cache, String sha, String teacherFingerprint, int[] shape) {
+        if (cache == null || !Files.isRegularFile(cache)) {
+            return null;
+        }
+        try (SafetensorsFile f = SafetensorsFile.open(cache)) {
+            if (!sha.equals(f.metadata().get("data_sha256")) || !teacherFingerprint.equals(f.metadata().get(
+                    "teacher_fingerprint")) || !f.contains("samples")) {
+                return null;
+            }
+            Tensor t = f.tensor("samples");
+            return Arrays.equals(t.shape(), shape) ? t : null;
+        } catch (RuntimeException e) {
+            return null; // unreadable: encode again, and the run rewrites it
+        }
+    }
+
+    /**
+     * Writes the encoded samples to the run folder's cache (atomically).
+     *
+     * @param runFolder the run folder (exists)
+     * @param teacherFingerprint the teacher's fingerprint
+     */
+    void writeCache(Path runFolder, String teacherFingerprint) {
+        Path f = runFolder.resolve(CACHE);
+        try {
+            Files.createDirectories(f.getParent());
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException("creating " + f.getParent(), e);
+        }
+        new SafetensorsWriter().add("samples", samples).metadata("data_sha256", sha256)
+                .metadata("teacher_fingerprint", teacherFingerprint).metadata("source", source.toString()).write(f);
     }
 
     private static void requireLatentShape(Path source, Tensor t, int channels, int lh, int lw) {

@@ -27,7 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
  * shared DINOv2 export as the VFM discriminator's backbone ({@code --backbone}), a folder of PNG images as real data
  * ({@code --data}, encoded with the folder's {@code vae_encoder/}), a JSONL prompt file with per-prompt guidance, and
  * the prompt-embedding cache. The discriminator's heads train; a run stopped after iteration 1 and resumed from a copy
- * of its folder reads the embeddings from the cache (no encoder call) and ends with the student, the discriminator
+ * of its folder reads the embeddings and the images' latents from the run folder (no text or VAE encoder call) and ends with the student, the discriminator
  * heads and the losses bit-identical to the uninterrupted run's. (A corrupted cache is rebuilt:
  * {@link DistillationRunVfmFamiliesTest}, tagged experiment; its rejection reasons: {@link DistillationRunInputsTest}.)
  */
@@ -85,6 +85,7 @@ class DistillationRunDataTest {
             assertThat(r.encodedPrompts()).isEqualTo(3 + 2); // three prompts, negatives "" and "blurry"
             assertThat(r.embeddingCache()).isEqualTo("written");
             assertThat(r.realSamples()).isEqualTo(3);
+            assertThat(r.encodedImages()).isEqualTo(3);
             assertThat(r.memoryEstimate().table()).contains("VFM heads").contains("VAE decoder");
             Map<String, Tensor> initialHeads = r.discriminatorParameters().orElseThrow().snapshot();
             r.runUntil(1, CancellationToken.none());
@@ -112,6 +113,8 @@ class DistillationRunDataTest {
             assertThat(r.resumedFrom()).contains(1L);
             assertThat(r.encodedPrompts()).isZero();
             assertThat(r.embeddingCache()).isEqualTo("read");
+            assertThat(r.encodedImages()).isZero(); // the images' latents from the run folder too
+            assertThat(r.realSamples()).isEqualTo(3);
             r.run(CancellationToken.none());
             System.out.printf("resume (embeddings from the cache) and 1 iteration: %.1f s%n",
                     (System.nanoTime() - t1) / 1e9);
