@@ -242,7 +242,8 @@ public final class Distiller {
                 GeneratorContext.GanPath gan = discriminator == null ? null
                         : new GeneratorContext.GanPath(discriminator, decoder, augmentation);
                 GeneratorContext ctx = new GeneratorContext(it, config.seed(), anchors, anchorIdx, x, vG, cond, uncond,
-                        real, teacher, generator, fakeScore, gan, (k, v) -> add(phases, k, v));
+                        real, teacher, generator, fakeScore, gan, (k, v) -> add(phases, k, v))
+                        .guidanceScales(batch.guidance());
                 Tensor total = null;
                 for (DistillationObjective o : objectives) {
                     long ot = System.nanoTime();

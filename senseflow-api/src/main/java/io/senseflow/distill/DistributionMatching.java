@@ -12,6 +12,9 @@ import io.senseflow.tensor.Tensor;
  * NaN to 0, +-Inf to +-{@link Float#MAX_VALUE} (DMD2's {@code nan_to_num}), counted.
  * {@code L = 0.5 mean(g^2)}, {@code dL/dx0_hat = g / numel}.
  *
+ * <p>The real score's guidance scale is drawn per sample from the guidance mode's range, except where the batch
+ * gives a scale for the sample ({@link DistillationBatch#guidance()}, e.g. a JSONL prompt's {@code "guidance"}).
+ *
  * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
  *
  * @param noiseLevels the family's DMD noise-level sampler
@@ -91,7 +94,8 @@ public record DistributionMatching(TimestepSampler noiseLevels, TeacherGuidance 
         Tensor xs = Tensor.combine(oneMinus, x0, s, ctx.noise("dmd.noise"));
         float[] minusS = GeneratorContext.negate(s);
         float[] ones = GeneratorContext.ones(batch);
-        Tensor vReal = ctx.teacherVelocity(guidance, xs, s, ctx.random("dmd.guidance"));
+        // per-prompt scales (DistillationBatch.guidance) where the batch gives them, else drawn from the range
+        Tensor vReal = ctx.teacherVelocity(guidance, xs, s, ctx.random("dmd.guidance"), ctx.guidanceScales());
         Tensor x0Real = Tensor.combine(ones, xs, minusS, vReal);
         Tensor vFake = ctx.fakeScoreVelocity(xs, s);
         Tensor x0Fake = Tensor.combine(ones, xs, minusS, vFake);

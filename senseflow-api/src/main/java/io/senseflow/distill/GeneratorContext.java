@@ -34,6 +34,7 @@ public final class GeneratorContext {
     private final DifferentiableModule fakeScore;
     private final GanPath gan;
     private final BiConsumer<String, Long> timer;
+    private float[] guidanceScales;
 
     /**
      * The networks the GAN term passes through: discriminator, optional frozen decoder (latent models) and the
@@ -68,6 +69,20 @@ public final class GeneratorContext {
         this.fakeScore = fakeScore;
         this.gan = gan;
         this.timer = timer;
+    }
+
+    /** Sets the batch's per-sample DMD guidance scales (the Distiller passes {@link DistillationBatch#guidance()}). */
+    GeneratorContext guidanceScales(float[] scales) {
+        this.guidanceScales = scales == null ? null : scales.clone();
+        return this;
+    }
+
+    /**
+     * @return the batch's per-sample guidance scales for the DMD term's real score
+     *     ({@link DistillationBatch#guidance()}; NaN entries: drawn from the range), or null when the batch gives none
+     */
+    public float[] guidanceScales() {
+        return guidanceScales == null ? null : guidanceScales.clone();
     }
 
     /** @return the iteration */
@@ -143,8 +158,20 @@ public final class GeneratorContext {
      * @return the teacher's (guided) velocity
      */
     public Tensor teacherVelocity(TeacherGuidance guidance, Tensor x, float[] s, RandomStream rng) {
+        return teacherVelocity(guidance, x, s, rng, null);
+    }
+
+    /**
+     * @param guidance the teacher's guidance mode
+     * @param x states
+     * @param s levels
+     * @param rng draws the guidance scales that {@code scales} leaves NaN
+     * @param scales per-sample scales ({@link #guidanceScales()}), or null to draw them all
+     * @return the teacher's guided velocity
+     */
+    public Tensor teacherVelocity(TeacherGuidance guidance, Tensor x, float[] s, RandomStream rng, float[] scales) {
         long t0 = System.nanoTime();
-        Tensor v = guidance.velocity(teacher, x, s, cond, uncond, rng);
+        Tensor v = guidance.velocity(teacher, x, s, cond, uncond, rng, scales);
         timer.accept("teacher", System.nanoTime() - t0);
         return v;
     }

@@ -27,6 +27,54 @@ public sealed interface TeacherGuidance permits TeacherGuidance.Cfg, TeacherGuid
      */
     Tensor velocity(Generator teacher, Tensor x, float[] sigmas, Conditioning cond, Conditioning uncond, RandomStream rng);
 
+    /**
+     * The teacher's guided velocity with given scales per sample (per-prompt guidance): sample {@code b} uses
+     * {@code scales[b]}, or a scale drawn from the range when that entry is NaN. With {@code scales == null} this is
+     * {@link #velocity(Generator, Tensor, float[], Conditioning, Conditioning, RandomStream)}.
+     *
+     * @param teacher the teacher
+     * @param x states
+     * @param sigmas level per sample
+     * @param cond conditioning
+     * @param uncond unconditional (negative) conditioning, same batch; needed by {@link Cfg}
+     * @param rng draws the scales of NaN entries
+     * @param scales scale per sample, or null
+     * @return the velocity
+     * @throws InvalidRequestException if scales are given to the unguided mode or their count is not the batch
+     */
+    default Tensor velocity(Generator teacher, Tensor x, float[] sigmas, Conditioning cond, Conditioning uncond,
+                            RandomStream rng, float[] scales) {
+        if (scales == null) {
+            return velocity(teacher, x, sigmas, cond, uncond, rng);
+        }
+        if (scales.length != x.batch()) {
+            throw InvalidRequestException.of("guidance scales", x.batch() + " (the batch)", scales.length);
+        }
+        return scaled(teacher, x, sigmas, cond, uncond, rng, scales);
+    }
+
+    /** The per-sample form; {@code scales} is not null and has one entry per sample. */
+    private Tensor scaled(Generator teacher, Tensor x, float[] sigmas, Conditioning cond, Conditioning uncond,
+                          RandomStream rng, float[] scales) {
+        if (this instanceof Cfg c) {
+            return c.withScales(teacher, x, sigmas, cond, uncond, draw(c.lo(), c.hi(), scales, rng));
+        }
+        if (this instanceof Embedded e) {
+            return Embedded.withScales(teacher, x, sigmas, cond, draw(e.lo(), e.hi(), scales, rng));
+        }
+        throw InvalidRequestException.of("guidance scales", "none (the teacher guidance is 'none')",
+                scales.length + " per-sample scales");
+    }
+
+    /** Each sample's scale: the given one, or drawn from {@code [lo, hi]} where it is NaN (in sample order). */
+    private static float[] draw(double lo, double hi, float[] scales, RandomStream rng) {
+        float[] w = new float[scales.length];
+        for (int b = 0; b < w.length; b++) {
+            w[b] = !Float.isNaN(scales[b]) ? scales[b] : (float) (lo == hi ? lo : rng.nextUniform(lo, hi));
+        }
+        return w;
+    }
+
     /** @return teacher forward passes per sample */
     int passes();
 
@@ -45,6 +93,17 @@ public sealed interface TeacherGuidance permits TeacherGuidance.Cfg, TeacherGuid
         @Override
         public Tensor velocity(Generator teacher, Tensor x, float[] sigmas, Conditioning cond, Conditioning uncond,
                 RandomStream rng) {
+            int n = x.batch();
+            float[] w = new float[n];
+            for (int b = 0; b < n; b++) {
+                w[b] = (float) (lo == hi ? lo : rng.nextUniform(lo, hi));
+            }
+            return withScales(teacher, x, sigmas, cond, uncond, w);
+        }
+
+        /** {@code v_u + w_b (v_c - v_u)} with the given scale per sample. */
+        Tensor withScales(Generator teacher, Tensor x, float[] sigmas, Conditioning cond, Conditioning uncond,
+                          float[] w) {
             if (uncond == null) {
                 throw new InvalidRequestException("teacher guidance cfg needs an unconditional conditioning"
                         + " (give the distiller a prompt encoder or cached negative embeddings)");
@@ -54,10 +113,8 @@ public sealed interface TeacherGuidance permits TeacherGuidance.Cfg, TeacherGuid
             System.arraycopy(sigmas, 0, s2, 0, n);
             System.arraycopy(sigmas, 0, s2, n, n);
             Tensor both = teacher.velocity(Tensor.concatBatch(x, x), s2, Conditioning.concat(uncond, cond));
-            float[] w = new float[n];
             float[] oneMinusW = new float[n];
             for (int b = 0; b < n; b++) {
-                w[b] = (float) (lo == hi ? lo : rng.nextUniform(lo, hi));
                 oneMinusW[b] = 1 - w[b];
             }
             return Tensor.combine(oneMinusW, both.sliceBatch(0, n), w, both.sliceBatch(n, 2 * n));
@@ -88,7 +145,12 @@ public sealed interface TeacherGuidance permits TeacherGuidance.Cfg, TeacherGuid
             for (int b = 0; b < n; b++) {
                 g[b] = (float) (lo == hi ? lo : rng.nextUniform(lo, hi));
             }
-            return teacher.velocity(x, sigmas, cond.withExtra("guidance", Tensor.of(g, n)));
+            return withScales(teacher, x, sigmas, cond, g);
+        }
+
+        /** One call with the given scale per sample as the model's {@code guidance} input. */
+        static Tensor withScales(Generator teacher, Tensor x, float[] sigmas, Conditioning cond, float[] g) {
+            return teacher.velocity(x, sigmas, cond.withExtra("guidance", Tensor.of(g.clone(), g.length)));
         }
 
         @Override

@@ -127,8 +127,14 @@ final class DistillCommand implements Callable<Integer> {
     int threads;
 
     @Option(names = "--backbone", paramLabel = "FILE", description = "an ONNX vision backbone (e.g. a DINOv2 export)"
-            + " for configs with gan.discriminator vfm")
+            + " for configs with gan.discriminator vfm; front door: the VFM discriminator's backbone (heads on it, behind"
+            + " the teacher's VAE decoder)")
     Path backbone;
+
+    @Option(names = "--data", paramLabel = "DIR|FILE", description = "front door: real samples for the forward-noised"
+            + " branch and the GAN's real side: a folder of PNG images of the run's size (encoded with the teacher's"
+            + " vae_encoder/) or a .safetensors file of latents [N, C, h, w]")
+    Path data;
 
     @Option(names = "--eval-seed", paramLabel = "N", defaultValue = "2024", description = "prompts and noise of the"
             + " periodic evaluation; choose another seed than the final evaluation's to tune on (default: ${DEFAULT-VALUE})")

@@ -32,6 +32,12 @@ final class FrontDoor {
         if (c.prompts != null) {
             b.prompts(c.prompts);
         }
+        if (c.backbone != null) {
+            b.backbone(c.backbone);
+        }
+        if (c.data != null) {
+            b.realData(c.data);
+        }
         if (c.source != null && c.source.config != null) {
             b.config(DistillCommand.readConfig(c.source.config));
         } else if (c.source != null && c.source.preset != null) {

@@ -72,7 +72,10 @@ import java.util.function.Function;
  * ({@link DistillationConfig#preset}), SDXL's epsilon parameterization and beta table, FLUX's packed tokens, ids and
  * embedded guidance. G and F are {@link StudentModules} on the teacher's own denoiser graph; the teacher runs in ONNX
  * Runtime; the GAN term's discriminator is a small MLP head (the reference engine) on the latent and the pooled
- * embedding.
+ * embedding, or, with {@link Builder#backbone}, SenseFlow's VFM discriminator (heads on a frozen vision backbone such
+ * as DINOv2, behind the teacher's VAE decoder in TensorFlow). Optional real samples ({@link Builder#realData}: PNG
+ * images encoded with the folder's VAE encoder, or latents) feed the forward-noised branch and the GAN's real side;
+ * a JSONL prompt file may give each prompt its own DMD guidance scale.
  *
  * <pre>{@code
  * try (DistillationRun run = DistillationRun.builder(Path.of("sd35-medium-onnx"))
@@ -82,8 +85,10 @@ import java.util.function.Function;
  * }
  * }</pre>
  *
- * <p>The run folder holds {@code run.json} (teacher, prompts, config, provenance), {@code losses.csv}
- * ({@code iteration,term,value}) and {@code checkpoints/}. {@link Builder#resume} continues it bit for bit; a resume
+ * <p>The run folder holds {@code run.json} (teacher, prompts, config, backbone and data if any, provenance),
+ * {@code losses.csv} ({@code iteration,term,value}), {@code checkpoints/} and {@code embeddings/} (the prompt
+ * embeddings, computed once; a resume reads them instead of running the text encoders, see {@link #embeddingCache}).
+ * {@link Builder#resume} continues it bit for bit; a resume
  * from another teacher, prompt file, image size or config is refused naming {@code run.json}'s field. Every check
  * (the folder is a model, the prompt file, the run folder, the resume, the memory estimate) happens in
  * {@link Builder#build} before anything is written.
@@ -98,6 +103,7 @@ public final class DistillationRun implements AutoCloseable {
     /** The run folder's checkpoint folder. */
     public static final String CHECKPOINTS = "checkpoints";
     static final String FORMAT = "senseflow-distillation-run";
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(DistillationRun.class);
 
     private final Path teacherDir;
     private final Path folder;
@@ -108,12 +114,18 @@ public final class DistillationRun implements AutoCloseable {
     private final OrtGenerator packedTeacher;
     private final StudentModules students;
     private final Mlp discriminator;
+    private final io.senseflow.tf.discriminator.Discriminator vfm;
+    private final VisionDiscriminator.LatentDecoder latentDecoder;
     private final Distiller distiller;
     private final CheckpointStore store;
     private final long checkpointEvery;
     private final List<String> losses = new ArrayList<>();
     private final List<DistillationListener> listeners;
     private final Optional<Long> resumedFrom;
+    private final int encodedPrompts;
+    private final int realCount;
+    private final int encodedImages;
+    private final String embeddingCache;
     private boolean closed;
 
     private DistillationRun(Builder b, Prepared p) {
@@ -125,10 +137,16 @@ public final class DistillationRun implements AutoCloseable {
         this.loaded = p.loaded;
         this.checkpointEvery = b.checkpointEvery;
         this.listeners = List.copyOf(b.listeners);
+        this.encodedPrompts = p.encodedPrompts;
+        this.realCount = p.real == null ? 0 : p.real.count();
+        this.encodedImages = p.real == null ? 0 : p.real.encodedImages();
+        this.embeddingCache = p.cacheStatus;
         this.store = CheckpointStore.builder(folder.resolve(CHECKPOINTS)).keepLast(2).build();
         OrtGenerator flux = null;
         StudentModules s = null;
         Mlp d = null;
+        io.senseflow.tf.discriminator.Discriminator vd = null;
+        VisionDiscriminator.LatentDecoder dec = null;
         try {
             Generator teacher = loaded.generator();
             Function<DifferentiableModule, DifferentiableModule> flow = m -> m;
@@ -145,7 +163,19 @@ public final class DistillationRun implements AutoCloseable {
             DifferentiableModule f = flow.apply(s.fakeScore());
             Distiller.Builder db = Distiller.builder().config(config).teacher(teacher).generator(g).fakeScore(f)
                     .dataset(p.dataset).listener(this::record);
-            if (config.gan().enabled()) {
+            if (config.gan().enabled() && p.backbone != null) {
+                // SenseFlow's VFM discriminator: heads on the frozen backbone, behind the teacher's VAE decoder
+                TfSessionOptions to = (b.threads > 0 ? TfSessionOptions.defaults().withIntraOpThreads(b.threads)
+                        : TfSessionOptions.defaults()).withGraphOptimizations(false);
+                int bs = config.batchSize();
+                dec = new VisionDiscriminator.LatentDecoder(p.decoderGraph, p.decoderInput, bs, p.latentChannels,
+                        p.latentHeight, p.latentWidth, modelFamily == ModelFamily.FLUX, p.vaeScale, p.vaeShift, to);
+                vd = io.senseflow.tf.discriminator.Discriminator.vfm(VisionDiscriminator.backbone(p.backbone))
+                        .sessionOptions(to).heads(VisionDiscriminator.heads(p.pooledWidth))
+                        .optimizer(config.discriminatorOptimizer()).seed(config.seed() + 17)
+                        .inputShape(bs, 3, p.latentHeight * p.downsample, p.latentWidth * p.downsample).build();
+                db.discriminator(vd).decoder(dec);
+            } else if (config.gan().enabled()) {
                 int dim = 1;
                 for (int x : p.sample) {
                     dim *= x;
@@ -170,9 +200,11 @@ public final class DistillationRun implements AutoCloseable {
             this.resumedFrom = from;
             this.distiller = dist;
         } catch (RuntimeException e) {
-            closeQuietly(s, d, flux, loaded);
+            closeQuietly(s, d, vd, dec, flux, loaded);
             throw e;
         }
+        this.vfm = vd;
+        this.latentDecoder = dec;
         this.packedTeacher = flux;
         this.students = s;
         this.discriminator = d;
@@ -265,6 +297,45 @@ public final class DistillationRun implements AutoCloseable {
     /** @return the checkpoint iteration this run resumed from, if it did */
     public Optional<Long> resumedFrom() {
         return resumedFrom;
+    }
+
+    /**
+     * @return how many texts (prompts and distinct negative prompts) this run sent through the teacher's encoders
+     *     while it was built: all of them for a new run, none for a resume that read the run folder's cache
+     */
+    public int encodedPrompts() {
+        return encodedPrompts;
+    }
+
+    /**
+     * @return what became of the prompt-embedding cache ({@code embeddings/} in the run folder): {@code "written"}
+     *     (new run, or a resume of a run without one), {@code "read"} (resume), or {@code "rebuilt: <reason>"} when a
+     *     resume found it changed, corrupted or made for another prompt file or teacher, and encoded again
+     */
+    public String embeddingCache() {
+        return embeddingCache;
+    }
+
+    /**
+     * @return the discriminator's trainable parameters: the VFM heads with {@link Builder#backbone}, else the MLP
+     *     head; empty when the config has no GAN term
+     */
+    public Optional<ParameterStore> discriminatorParameters() {
+        return Optional.ofNullable(vfm != null ? vfm.parameters() : discriminator != null ? discriminator.parameters()
+                : null);
+    }
+
+    /** @return the real samples' count ({@link Builder#realData}), 0 when the run has none */
+    public int realSamples() {
+        return realCount;
+    }
+
+    /**
+     * @return how many images this build ran through the VAE encoder: all of a {@code realData} folder's for a new
+     *     run, none for latents or for a resume that read the run folder's encoded images
+     */
+    public int encodedImages() {
+        return encodedImages;
     }
 
     /** @return the memory estimate the run was checked against */
@@ -398,7 +469,7 @@ public final class DistillationRun implements AutoCloseable {
     public void close() {
         if (!closed) {
             closed = true;
-            closeQuietly(students, discriminator, packedTeacher, loaded);
+            closeQuietly(students, discriminator, vfm, latentDecoder, packedTeacher, loaded);
         }
     }
 
@@ -428,6 +499,19 @@ public final class DistillationRun implements AutoCloseable {
         int pooledWidth;
         DdpmSchedule table;
         List<String> previousLosses = List.of();
+        EmbeddingCache.Embeddings embeddings;
+        RealData real;
+        OnnxModel backbone;
+        OnnxModel decoderGraph;
+        String decoderInput;
+        float vaeScale = 1;
+        float vaeShift;
+        int latentChannels;
+        int latentHeight;
+        int downsample;
+        Runnable writeCache;
+        int encodedPrompts;
+        String cacheStatus = "written";
 
         List<String> lossesBefore(long iteration) {
             List<String> keep = new ArrayList<>();
@@ -464,6 +548,8 @@ public final class DistillationRun implements AutoCloseable {
         private int threads;
         private MemoryBudget budget;
         private final List<DistillationListener> listeners = new ArrayList<>();
+        private Path backbone;
+        private Path realData;
 
         private Builder(Path teacher) {
             this.teacher = Objects.requireNonNull(teacher, "teacher").toAbsolutePath().normalize();
@@ -556,6 +642,35 @@ public final class DistillationRun implements AutoCloseable {
             return this;
         }
 
+        /**
+         * A vision backbone for SenseFlow's VFM discriminator (e.g. a DINOv2 export, docs/discriminator.md): the
+         * GAN term's discriminator becomes small heads on taps of the frozen backbone, looking at the generator's
+         * samples (and the real ones) decoded by the teacher's VAE decoder, instead of the MLP head on latents. The
+         * heads train only on batches with real samples ({@link #realData}).
+         *
+         * @param onnx the backbone's ONNX file (a vision model taking images {@code [B, 3, H, W]}); with
+         *     {@link #resume}, optional (run.json's)
+         * @return this
+         */
+        public Builder backbone(Path onnx) {
+            this.backbone = onnx == null ? null : onnx.toAbsolutePath().normalize();
+            return this;
+        }
+
+        /**
+         * Real samples for the forward-noised generator input (taken with probability {@code 1 -
+         * backwardSimulation} per batch) and the GAN's real side ({@link RealData}): a folder of PNG images of the
+         * run's size, encoded once with the teacher's {@code vae_encoder/}, or a {@code .safetensors} file of latents
+         * {@code [N, C, h, w]}.
+         *
+         * @param dirOrFile the folder or file; with {@link #resume}, optional (run.json's)
+         * @return this
+         */
+        public Builder realData(Path dirOrFile) {
+            this.realData = dirOrFile == null ? null : dirOrFile.toAbsolutePath().normalize();
+            return this;
+        }
+
         /** @param l called after every iteration @return this */
         public Builder listener(DistillationListener l) {
             listeners.add(Objects.requireNonNull(l));
@@ -607,6 +722,12 @@ public final class DistillationRun implements AutoCloseable {
                     prompts = Path.of(recorded.getString("prompts"));
                 }
                 resumeDefaults(recorded);
+                if (backbone == null && recorded.has("backbone")) {
+                    backbone = Path.of(recorded.getString("backbone"));
+                }
+                if (realData == null && recorded.has("data")) {
+                    realData = Path.of(recorded.getString("data"));
+                }
             } else if (Files.exists(folder)) {
                 if (Files.isRegularFile(runJson)) {
                     throw InvalidRequestException.of("run folder " + folder, "a new or empty folder (resume continues"
@@ -621,10 +742,16 @@ public final class DistillationRun implements AutoCloseable {
                 throw InvalidRequestException.of("prompts", "a prompt file (one prompt per line)", "none");
             }
             PromptFile promptFile = PromptFile.read(prompts);
+            OnnxModel backboneModel = backbone == null ? null : VisionDiscriminator.readBackbone(backbone);
+            if (realData != null && !Files.exists(realData)) {
+                throw InvalidRequestException.of("data " + realData, "a folder of PNG images or a latents"
+                        + " .safetensors file", "no such file or folder");
+            }
 
             LoadedModel loaded = Models.load(teacher, loadOptions);
             try {
-                return new DistillationRun(this, prepare(loaded, promptFile, recorded, runJson, previousLosses));
+                return new DistillationRun(this, prepare(loaded, promptFile, recorded, runJson, previousLosses,
+                        backboneModel));
             } catch (RuntimeException e) {
                 loaded.close();
                 throw e;
@@ -632,8 +759,9 @@ public final class DistillationRun implements AutoCloseable {
         }
 
         private Prepared prepare(LoadedModel loaded, PromptFile promptFile, JsonObject recorded, Path runJson,
-                                 List<String> previousLosses) {
+                                 List<String> previousLosses, OnnxModel backboneModel) {
             Prepared p = new Prepared();
+            p.backbone = backboneModel;
             p.loaded = loaded;
             p.previousLosses = previousLosses;
             ModelFamily mf = loaded.family();
@@ -664,6 +792,14 @@ public final class DistillationRun implements AutoCloseable {
             }
             DistillationConfig cfg = cb.build();
             p.config = cfg;
+            if (backboneModel != null && !cfg.gan().enabled()) {
+                throw InvalidRequestException.of("backbone " + backbone, "no backbone (the config's GAN term is off;"
+                        + " the backbone is its discriminator)", "a backbone");
+            }
+            if (backboneModel != null && realData == null) {
+                LOG.warn("backbone {} without real data: the discriminator trains only on batches with real samples"
+                        + " (Builder.realData, --data)", backbone);
+            }
 
             int w = width > 0 ? width : loaded.defaults().width();
             int h = height > 0 ? height : loaded.defaults().height();
@@ -675,6 +811,9 @@ public final class DistillationRun implements AutoCloseable {
             int lh = h / format.downsample();
             int lw = w / format.downsample();
             p.latentWidth = lw;
+            p.latentHeight = lh;
+            p.latentChannels = format.channels();
+            p.downsample = format.downsample();
             String fingerprint = fingerprint(mf, p.component, graphFile);
             if (recorded != null) {
                 requireSame(runJson, "teacher_fingerprint", recorded.getString("teacher_fingerprint", ""),
@@ -687,6 +826,9 @@ public final class DistillationRun implements AutoCloseable {
                             loadOptions.t5SequenceLength().map(String::valueOf).orElse("the folder's default"),
                             "this T5 length");
                 }
+                requireSame(runJson, "backbone_fingerprint", recorded.getString("backbone_fingerprint", "none"),
+                        backbone == null ? "none" : fileFingerprint(backbone), backbone == null ? "no backbone"
+                        : "the backbone " + backbone);
                 String want = DistillationConfig.fromJson(recorded.getString("config")).toBuilder().iterations(1)
                         .build().toJson();
                 if (!want.equals(cfg.toBuilder().iterations(1).build().toJson())) {
@@ -695,16 +837,55 @@ public final class DistillationRun implements AutoCloseable {
                 }
             }
 
-            // prompts: encoded once with the teacher's encoders, cached for the whole run
+            // real samples first: a bad data file is refused before the prompts are encoded
+            if (realData != null) {
+                p.real = RealData.read(realData, loaded.imageEncoder(), teacher, format.channels(), lh, lw, w, h,
+                        mf == ModelFamily.FLUX, folder.resolve(RealData.CACHE), fingerprint);
+                if (recorded != null) {
+                    requireSame(runJson, "data_sha256", recorded.getString("data_sha256", "none"), p.real.sha256(),
+                            "the data " + realData);
+                }
+            } else if (recorded != null) {
+                requireSame(runJson, "data_sha256", recorded.getString("data_sha256", "none"), "none", "no data");
+            }
+            RealData real = p.real;
+            // prompts: encoded once with the teacher's encoders, cached in the run folder (embeddings/) for resumes
+            if (promptFile.hasGuidance() && cfg.dmd().enabled() && cfg.dmd().guidance()
+                    instanceof io.senseflow.distill.TeacherGuidance.None) {
+                throw InvalidRequestException.of("prompts " + promptFile.file() + " guidance", "no per-prompt"
+                        + " \"guidance\" (the config's DMD guidance is none)", "per-prompt guidance scales");
+            }
+            EmbeddingCache.Key cacheKey = new EmbeddingCache.Key(promptFile.sha256(), fingerprint,
+                    loadOptions.t5SequenceLength().map(String::valueOf).orElse("default"));
+            EmbeddingCache.Embeddings embedded = null;
+            if (recorded != null) {
+                EmbeddingCache.Lookup hit = EmbeddingCache.read(folder, cacheKey, promptFile.prompts().size());
+                embedded = hit.embeddings();
+                p.cacheStatus = embedded != null ? "read" : hit.rejected().equals("none") ? "written" : "rebuilt: "
+                        + hit.rejected();
+                if (embedded == null && !hit.rejected().equals("none")) {
+                    LOG.warn("prompt embedding cache not used, encoding the prompts again and rewriting it: {}",
+                            hit.rejected());
+                }
+            }
+            if (embedded == null) {
+                embedded = encodeAll(loaded, promptFile);
+                p.encodedPrompts = embedded.prompts().size() + embedded.negatives().size();
+                p.writeCache = () -> EmbeddingCache.write(folder, cacheKey, p.embeddings);
+            }
+            p.embeddings = embedded;
             List<Conditioning> cond = new ArrayList<>();
             List<Conditioning> uncond = new ArrayList<>();
-            Map<String, Conditioning> negatives = new LinkedHashMap<>();
             for (int i = 0; i < promptFile.prompts().size(); i++) {
-                cond.add(withSize(mf, loaded.promptEncoder().encode(List.of(promptFile.prompts().get(i))), w, h));
-                String neg = promptFile.negatives().get(i);
-                uncond.add(negatives.computeIfAbsent(neg, n -> withSize(mf, loaded.promptEncoder().encode(List.of(n)),
-                        w, h)));
+                cond.add(withSize(mf, embedded.prompts().get(i), w, h));
+                int j = embedded.negatives().indexOf(promptFile.negatives().get(i));
+                uncond.add(withSize(mf, embedded.negativeEmbeddings().get(j), w, h));
             }
+            float[] guidance = new float[promptFile.prompts().size()];
+            for (int i = 0; i < guidance.length; i++) {
+                guidance[i] = promptFile.guidance().get(i).floatValue();
+            }
+            boolean perPromptGuidance = promptFile.hasGuidance();
             Conditioning first = cond.get(0);
             p.textLength = first.tokens().dim(1);
             p.pooledWidth = first.pooled() == null ? 0 : first.pooled().dim(1);
@@ -716,12 +897,15 @@ public final class DistillationRun implements AutoCloseable {
                 public DistillationBatch batch(long iteration, int size) {
                     List<Conditioning> c = new ArrayList<>();
                     List<Conditioning> u = new ArrayList<>();
+                    float[] g = new float[size];
                     for (int j = 0; j < size; j++) {
                         int k = (int) Math.floorMod(iteration * size + j, (long) cond.size());
                         c.add(cond.get(k));
                         u.add(uncond.get(k));
+                        g[j] = guidance[k];
                     }
-                    return new DistillationBatch(List.of(), Conditioning.concat(c), Conditioning.concat(u), null);
+                    return new DistillationBatch(List.of(), Conditioning.concat(c), Conditioning.concat(u),
+                            real == null ? null : real.batch(iteration, size), perPromptGuidance ? g : null);
                 }
 
                 @Override
@@ -755,15 +939,41 @@ public final class DistillationRun implements AutoCloseable {
             if (mf == ModelFamily.SDXL) {
                 p.table = sdxlTable(teacher.resolve("scheduler/scheduler_config.json"));
             }
-            sb.estimateAlso(e -> e.trainable("discriminator (MLP head)", cfg.gan().enabled()
-                    ? (long) 16 * (sampleSize(sample) + p.pooledWidth) + 16 + 17 : 0, 0));
+            if (backboneModel != null) {
+                Path decoderFile = teacher.resolve("vae_decoder/model.onnx");
+                if (!Files.isRegularFile(decoderFile)) {
+                    throw InvalidRequestException.of("backbone " + backbone, "a teacher with a VAE decoder (the"
+                            + " discriminator looks at decoded images)", "no " + decoderFile);
+                }
+                p.decoderGraph = OnnxModel.read(decoderFile);
+                p.decoderInput = p.decoderGraph.graph().inputs().get(0).name();
+                if (loaded.decoder() instanceof io.senseflow.onnx.runtime.OrtImageDecoder od) {
+                    p.vaeScale = od.scalingFactor();
+                    p.vaeShift = od.shiftFactor();
+                }
+                io.senseflow.tf.discriminator.HeadSpec hs = VisionDiscriminator.heads(p.pooledWidth);
+                long heads = VisionDiscriminator.headParameters(backboneModel, hs, p.pooledWidth);
+                long frozen = VisionDiscriminator.parameters(backboneModel);
+                long decoderParams = VisionDiscriminator.parameters(p.decoderGraph);
+                sb.estimateAlso(e -> e.trainable("discriminator (VFM heads on the backbone)", heads, frozen)
+                        .frozen("VAE decoder in TensorFlow (in front of the discriminator)", decoderParams, false));
+            } else {
+                sb.estimateAlso(e -> e.trainable("discriminator (MLP head)", cfg.gan().enabled()
+                        ? (long) 16 * (sampleSize(sample) + p.pooledWidth) + 16 + 17 : 0, 0));
+            }
             p.students = sb;
             // the memory check happens in StudentModules.Builder.build(), before any import; run.json comes first
             // only when the run is new (a resume keeps the recorded file)
             MemoryEstimate estimate = sb.estimate();
             estimate.requireFits(budget != null ? budget : MemoryBudget.detect());
             if (recorded == null) {
-                writeRunJson(runJson, mf, p.component, fingerprint, promptFile, w, h, cfg);
+                writeRunJson(runJson, mf, p.component, fingerprint, promptFile, w, h, cfg, p.real);
+            }
+            if (p.writeCache != null) {
+                p.writeCache.run();
+            }
+            if (p.real != null && p.real.encodedImages() > 0) {
+                p.real.writeCache(folder, fingerprint);
             }
             return p;
         }
@@ -799,6 +1009,22 @@ public final class DistillationRun implements AutoCloseable {
             }
         }
 
+        /** Every prompt and every distinct negative prompt through the teacher's own encoders, one at a time. */
+        private static EmbeddingCache.Embeddings encodeAll(LoadedModel loaded, PromptFile pf) {
+            List<Conditioning> cond = new ArrayList<>();
+            List<String> negatives = new ArrayList<>();
+            List<Conditioning> neg = new ArrayList<>();
+            for (int i = 0; i < pf.prompts().size(); i++) {
+                cond.add(loaded.promptEncoder().encode(List.of(pf.prompts().get(i))));
+                String n = pf.negatives().get(i);
+                if (!negatives.contains(n)) {
+                    negatives.add(n);
+                    neg.add(loaded.promptEncoder().encode(List.of(n)));
+                }
+            }
+            return new EmbeddingCache.Embeddings(cond, negatives, neg);
+        }
+
         private static long sampleSize(int[] s) {
             long n = 1;
             for (int x : s) {
@@ -820,7 +1046,7 @@ public final class DistillationRun implements AutoCloseable {
         }
 
         private void writeRunJson(Path runJson, ModelFamily mf, String component, String fingerprint, PromptFile pf,
-                                  int w, int h, DistillationConfig cfg) {
+                                  int w, int h, DistillationConfig cfg, RealData real) {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("format", FORMAT);
             m.put("version", 1L);
@@ -838,6 +1064,15 @@ public final class DistillationRun implements AutoCloseable {
             m.put("ort_inter_op_threads", (long) sessionConfig.interOpThreads());
             m.put("recipe", recipe == null ? (config == null ? "senseflow" : "config") : recipe.id());
             m.put("config", cfg.toJson());
+            if (backbone != null) {
+                m.put("backbone", backbone.toString());
+                m.put("backbone_fingerprint", fileFingerprint(backbone));
+            }
+            if (real != null) {
+                m.put("data", real.source().toString());
+                m.put("data_sha256", real.sha256());
+                m.put("data_count", (long) real.count());
+            }
             Map<String, Object> prov = new LinkedHashMap<>();
             prov.put("created_utc", Instant.now().toString());
             prov.put("java", System.getProperty("java.version"));
@@ -889,6 +1124,20 @@ public final class DistillationRun implements AutoCloseable {
             return HexFormat.of().formatHex(md.digest()).substring(0, 32);
         } catch (IOException e) {
             throw new ModelLoadException(graph + ": cannot be read: " + e.getMessage(), e);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** A large file's identity: its size and the SHA-256 of its first MiB. */
+    static String fileFingerprint(Path f) {
+        try (InputStream in = Files.newInputStream(f)) {
+            MessageDigest md = MessageDigest.getInstance("SHA-256");
+            md.update(Long.toString(Files.size(f)).getBytes(StandardCharsets.UTF_8));
+            md.update(in.readNBytes(1 << 20));
+            return HexFormat.of().formatHex(md.digest()).substring(0, 32);
+        } catch (IOException e) {
+            throw InvalidRequestException.of("file " + f, "a readable file", e.toString());
         } catch (java.security.NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }

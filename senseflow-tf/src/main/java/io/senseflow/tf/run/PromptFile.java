@@ -20,7 +20,8 @@ import java.util.List;
 /**
  * The prompts of a distillation run, read from a UTF-8 file: one prompt per line ({@code .txt}, blank lines and lines
  * starting with {@code #} skipped), or JSON Lines ({@code .jsonl}: one object per line with {@code "prompt"} and an
- * optional {@code "negative_prompt"}).
+ * optional {@code "negative_prompt"} and an optional {@code "guidance"}, the teacher's guidance scale for that prompt's
+ * DMD real score, a number >= 0).
  *
  * <p>An immutable value: safe to share between threads.
  *
@@ -28,11 +29,34 @@ import java.util.List;
  * @param prompts the prompts, in file order
  * @param negatives the negative prompt of each prompt ({@code ""} when none)
  * @param sha256 the hex SHA-256 of the file's bytes (the run folder records it; resume compares it)
+ * @param guidance the guidance scale of each prompt, NaN where the prompt gives none (the config's range is drawn)
  */
-public record PromptFile(Path file, List<String> prompts, List<String> negatives, String sha256) {
+public record PromptFile(Path file, List<String> prompts, List<String> negatives, String sha256,
+                         List<Double> guidance) {
     public PromptFile {
         prompts = List.copyOf(prompts);
         negatives = List.copyOf(negatives);
+        guidance = guidance == null ? java.util.Collections.nCopies(prompts.size(), Double.NaN) : List.copyOf(guidance);
+        if (guidance.size() != prompts.size()) {
+            throw InvalidRequestException.of("prompt file guidance", prompts.size() + " entries", guidance.size());
+        }
+    }
+
+    /**
+     * Prompts without per-prompt guidance.
+     *
+     * @param file the file read
+     * @param prompts the prompts
+     * @param negatives the negative prompt of each prompt
+     * @param sha256 the hex SHA-256 of the file's bytes
+     */
+    public PromptFile(Path file, List<String> prompts, List<String> negatives, String sha256) {
+        this(file, prompts, negatives, sha256, null);
+    }
+
+    /** @return whether any prompt gives its own guidance scale */
+    public boolean hasGuidance() {
+        return guidance.stream().anyMatch(g -> !g.isNaN());
     }
 
     /**
@@ -41,7 +65,8 @@ public record PromptFile(Path file, List<String> prompts, List<String> negatives
      * @param file the file
      * @return the prompts
      * @throws InvalidRequestException naming the file (and line) when it is missing, not UTF-8, empty, or a JSONL line
-     *     is not an object with a string {@code "prompt"}
+     *     is not an object with a string {@code "prompt"} (and, if given, a string {@code "negative_prompt"} and a
+     *     number {@code "guidance"} >= 0)
      */
     public static PromptFile read(Path file) {
         byte[] bytes;
@@ -64,6 +89,7 @@ public record PromptFile(Path file, List<String> prompts, List<String> negatives
         boolean jsonl = file.getFileName().toString().toLowerCase(java.util.Locale.ROOT).endsWith(".jsonl");
         List<String> prompts = new ArrayList<>();
         List<String> negatives = new ArrayList<>();
+        List<Double> guidance = new ArrayList<>();
         String[] lines = text.split("\r?\n", -1);
         for (int i = 0; i < lines.length; i++) {
             String line = lines[i].strip();
@@ -73,6 +99,7 @@ public record PromptFile(Path file, List<String> prompts, List<String> negatives
             if (!jsonl) {
                 prompts.add(line);
                 negatives.add("");
+                guidance.add(Double.NaN);
                 continue;
             }
             String where = "prompts " + file + " line " + (i + 1);
@@ -90,14 +117,20 @@ public record PromptFile(Path file, List<String> prompts, List<String> negatives
             if (neg != null && !(neg instanceof String)) {
                 throw InvalidRequestException.of(where + " negative_prompt", "a string", Json.kind(neg));
             }
+            Object g = o.raw("guidance");
+            if (g != null && !(g instanceof Number n && Double.isFinite(n.doubleValue()) && n.doubleValue() >= 0)) {
+                throw InvalidRequestException.of(where + " guidance", "a number >= 0 (the teacher's guidance scale)",
+                        g instanceof Number ? g.toString() : Json.kind(g));
+            }
             prompts.add(p);
             negatives.add(neg == null ? "" : (String) neg);
+            guidance.add(g == null ? Double.NaN : ((Number) g).doubleValue());
         }
         if (prompts.isEmpty()) {
             throw InvalidRequestException.of("prompts " + file, "at least one prompt (one per line"
                     + (jsonl ? ", JSON objects with \"prompt\"" : "") + ")", "none");
         }
-        return new PromptFile(file, prompts, negatives, sha256(bytes));
+        return new PromptFile(file, prompts, negatives, sha256(bytes), guidance);
     }
 
     static String sha256(byte[] bytes) {
