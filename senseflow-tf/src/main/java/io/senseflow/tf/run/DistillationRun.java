@@ -114,6 +114,8 @@ public final class DistillationRun implements AutoCloseable {
     private final List<String> losses = new ArrayList<>();
     private final List<DistillationListener> listeners;
     private final Optional<Long> resumedFrom;
+    private final DistillationDataset data;
+    private DifferentiableModule generatorView;
     private boolean closed;
 
     private DistillationRun(Builder b, Prepared p) {
@@ -125,6 +127,7 @@ public final class DistillationRun implements AutoCloseable {
         this.loaded = p.loaded;
         this.checkpointEvery = b.checkpointEvery;
         this.listeners = List.copyOf(b.listeners);
+        this.data = p.dataset;
         this.store = CheckpointStore.builder(folder.resolve(CHECKPOINTS)).keepLast(2).build();
         OrtGenerator flux = null;
         StudentModules s = null;
@@ -142,6 +145,7 @@ public final class DistillationRun implements AutoCloseable {
             }
             s = p.students.build();
             DifferentiableModule g = flow.apply(s.generator());
+            this.generatorView = g;
             DifferentiableModule f = flow.apply(s.fakeScore());
             Distiller.Builder db = Distiller.builder().config(config).teacher(teacher).generator(g).fakeScore(f)
                     .dataset(p.dataset).listener(this::record);
@@ -275,6 +279,26 @@ public final class DistillationRun implements AutoCloseable {
     /** @return the generator's parameters (the student) */
     public ParameterStore student() {
         return students.generator().parameters();
+    }
+
+    /**
+     * The run's TensorFlow modules, for measurements beside the run (e.g. a plain training step of the teacher's graph
+     * wired as the generator is: senseflow-bench's {@code FamilyDistillationBench}).
+     *
+     * @return the generator, fake score and EMA modules
+     */
+    public StudentModules modules() {
+        return students;
+    }
+
+    /** @return the generator as the distiller sees it (SDXL: behind the epsilon-to-flow adapter) */
+    public DifferentiableModule generatorModule() {
+        return generatorView;
+    }
+
+    /** @return the run's data: the prompts' cached embeddings, cycled by iteration (no real samples) */
+    public DistillationDataset dataset() {
+        return data;
     }
 
     private void record(IterationMetrics m) {

@@ -6,15 +6,21 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * A training run's memory, estimated before anything is allocated (DESIGN.md, "Scale"): per module its weights and,
- * when it trains, its gradient accumulators and AdamW moments (16 bytes per parameter in float32), frozen copies
- * (4 bytes per parameter), the peak activations of the largest pass, a fixed runtime overhead; and on the JVM heap the
- * Java copies a checkpoint makes. {@link #requireFits} refuses a run that cannot fit, with this table in the message.
+ * A training run's memory, estimated before anything is allocated (DESIGN.md, "Scale"; docs/memory.md): per module its
+ * weights and, when it trains, its gradient accumulators and AdamW moments (16 bytes per parameter in float32), frozen
+ * copies (4 bytes per parameter in float32, 2 in bfloat16), a fixed runtime overhead; on top of these the largest
+ * transient phase of the run; and on the JVM heap the Java copies a checkpoint makes. {@link #requireFits} refuses a
+ * run that cannot fit, with this table in the message.
  *
- * <p>Activations are the statically known intermediate tensor sizes of a graph at the run's batch size
- * ({@link GraphActivations}); a pass with backward keeps about all of them plus gradients of a similar size, so a
- * trainable module's pass counts twice its forward activations. Passes run one after the other, so only the largest
- * counts. Not modelled: TensorFlow's allocator fragmentation and Grappler's temporary copies (keep 10-20 % headroom).
+ * <p>Transient phases run one after the other, so only the largest counts: a forward + backward pass holds
+ * {@link #BACKWARD_KEPT_FRACTION} of its graph's forward activations ({@link GraphActivations}: every statically known
+ * intermediate) plus the gradients of the largest trainable module before they reach the accumulators; a forward-only
+ * pass is counted at its whole forward (an upper bound); an AdamW step holds {@link #OPTIMIZER_STEP_BYTES_PER_PARAMETER}
+ * per parameter of the largest trainable module. The constants were measured with {@link PeakMemoryProbe} on the CPU:
+ * peaks of flow-matching training of the in-house transformer at three sizes within 15 % of this estimate
+ * ({@code MemoryModelCheckTest}). Not modelled: allocator fragmentation beyond what those peaks contain (keep 10 %
+ * headroom), Grappler's temporary copies, recomputation (for which {@link TransformerActivations#heldBytes} gives the
+ * activations to pass to {@link Builder#heldActivations}).
  *
  * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
  *
@@ -39,7 +45,7 @@ public record MemoryEstimate(List<Item> items) {
      * pass holds at its peak in TensorFlow: intermediates the gradient does not need are freed as the forward goes, and
      * the backward frees what it has used. Measured on the CPU (docs/memory.md).
      */
-    public static final double BACKWARD_KEPT_FRACTION = 0.40;
+    public static final double BACKWARD_KEPT_FRACTION = 0.45;
 
     /** How frozen weights (or activations) are stored. */
     public enum Precision {
@@ -162,9 +168,10 @@ public record MemoryEstimate(List<Item> items) {
     public static final class Builder {
         private final List<Item> items = new ArrayList<>();
         private long checkpointHeap;
-        private long peakActivations;
-        private String peakWhat;
-        private boolean anyBackward;
+        private long peakBackward;
+        private String peakBackwardWhat;
+        private long peakForward;
+        private String peakForwardWhat;
         private long largestTrainable;
         private boolean overhead = true;
 
@@ -289,10 +296,12 @@ public record MemoryEstimate(List<Item> items) {
         }
 
         private Builder held(String what, long bytes, boolean withBackward) {
-            anyBackward |= withBackward;
-            if (bytes > peakActivations) {
-                peakActivations = bytes;
-                peakWhat = what;
+            if (withBackward && (peakBackwardWhat == null || bytes > peakBackward)) {
+                peakBackward = bytes;
+                peakBackwardWhat = what;
+            } else if (!withBackward && (peakForwardWhat == null || bytes > peakForward)) {
+                peakForward = bytes;
+                peakForwardWhat = what;
             }
             return this;
         }
@@ -317,14 +326,21 @@ public record MemoryEstimate(List<Item> items) {
         /** @return the estimate */
         public MemoryEstimate build() {
             List<Item> out = new ArrayList<>(items);
-            long backward = peakActivations + (anyBackward ? BACKWARD_GRADIENT_BYTES_PER_PARAMETER * largestTrainable : 0);
+            long backward = peakBackwardWhat == null ? 0
+                    : peakBackward + BACKWARD_GRADIENT_BYTES_PER_PARAMETER * largestTrainable;
+            long passes = Math.max(backward, peakForward);
             long step = OPTIMIZER_STEP_BYTES_PER_PARAMETER * largestTrainable;
-            if (backward >= step && backward > 0) {
-                out.add(new Item("peak transient: " + peakWhat + (anyBackward ? ", with the gradients of "
-                        + count(largestTrainable) + " parameters x 4 B" : ""), backward, Pool.DEVICE));
-            } else if (step > 0) {
+            if (passes > 0) {
+                out.add(backward >= peakForward
+                        ? new Item("peak activations: " + peakBackwardWhat + ", with the gradients of "
+                                + count(largestTrainable) + " parameters x 4 B", backward, Pool.DEVICE)
+                        : new Item("peak activations: " + peakForwardWhat, peakForward, Pool.DEVICE));
+            }
+            if (step > passes) {
+                // the optimizer step is the larger transient phase: count it, as the excess over the activations line
                 out.add(new Item("peak transient: an AdamW step of " + count(largestTrainable) + " parameters x "
-                        + OPTIMIZER_STEP_BYTES_PER_PARAMETER + " B (unfused update's temporaries)", step, Pool.DEVICE));
+                        + OPTIMIZER_STEP_BYTES_PER_PARAMETER + " B (unfused update's temporaries)"
+                        + (passes > 0 ? ", beyond the line above" : ""), step - passes, Pool.DEVICE));
             }
             if (overhead) {
                 out.add(new Item("runtime libraries (TensorFlow, ONNX Runtime)", RUNTIME_OVERHEAD_BYTES, Pool.DEVICE));

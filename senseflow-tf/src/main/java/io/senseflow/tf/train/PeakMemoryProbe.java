@@ -32,6 +32,7 @@ import java.util.Locale;
  * ({@code 5 > /proc/self/clear_refs}) and its resident memory read ({@code VmRSS}, the baseline). The module is built
  * (import, session, variables fed) and trained for a few AdamW steps; the measured peak is {@code VmHWM} minus the
  * baseline: what the training run added to the process, native memory only (the heap was already resident).
+ * {@code -Dprobe.verbose=true} prints the resident memory and peak after the build and after each step.
  */
 public final class PeakMemoryProbe {
     private PeakMemoryProbe() {
@@ -179,10 +180,10 @@ public final class PeakMemoryProbe {
         train(FlowTransformer.build(size.config(), 1), size, steps);
     }
 
-    private static long baseline0;
+    private static long baseline0 = -1;
 
     private static void phase(String what, long baseline) {
-        if (Boolean.getBoolean("probe.verbose")) {
+        if (Boolean.getBoolean("probe.verbose") && baseline >= 0) {
             System.out.printf(Locale.ROOT, "%s: rss %.1f MiB, peak %.1f MiB%n", what,
                     (status("VmRSS:") - baseline) / 1048576.0, (status("VmHWM:") - baseline) / 1048576.0);
         }

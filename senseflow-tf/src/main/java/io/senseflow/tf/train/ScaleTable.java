@@ -100,7 +100,7 @@ public final class ScaleTable {
     /** @return the table in Markdown */
     public static String markdown() {
         StringBuilder sb = new StringBuilder();
-        sb.append("| model | run | precision | recompute | weights + state | activations | total |");
+        sb.append("| model | run | precision | recompute | weights + state | peak transient | total |");
         for (int d : DEVICES_GIB) {
             sb.append(' ').append(d).append(" GB |");
         }
@@ -142,7 +142,7 @@ public final class ScaleTable {
     private static long transientBytes(MemoryEstimate e) {
         List<MemoryEstimate.Item> t = new ArrayList<>();
         for (MemoryEstimate.Item i : e.items()) {
-            if (i.what().startsWith("peak transient")) {
+            if (i.what().startsWith("peak transient") || i.what().startsWith("peak activations")) {
                 t.add(i);
             }
         }
