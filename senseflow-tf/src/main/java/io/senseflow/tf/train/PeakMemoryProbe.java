@@ -144,7 +144,7 @@ public final class PeakMemoryProbe {
         Size size = new Size(Integer.parseInt(args[0]), Integer.parseInt(args[1]), Integer.parseInt(args[2]),
                 Integer.parseInt(args[3]), Integer.parseInt(args[4]));
         int steps = Integer.parseInt(args[5]);
-        Measurement m = measure(size, steps);
+        Measurement m = args.length > 6 ? measureFrozen(size, steps, args[6]) : measure(size, steps);
         System.out.printf(Locale.ROOT, "PEAK %d %d %d %d %d%n", m.parameters(), m.forwardActivations(),
                 m.baselineBytes(), m.peakBytes(), m.steps());
     }
@@ -174,6 +174,55 @@ public final class PeakMemoryProbe {
         }
         long peak = status("VmHWM:");
         return new Measurement(FlowTransformer.parameterCount(cfg), acts, baseline, peak, steps);
+    }
+
+    /**
+     * Measures passes of the transformer as a frozen module (a teacher, a LoRA base) in this process: {@code mode} is
+     * {@code forward} or {@code backward} (gradients with respect to the input), with {@code -bf16} for
+     * {@link ImportOptions.Builder#frozenBfloat16} storage, e.g. {@code backward-bf16}, and {@code -var} at the end for
+     * weights in frozen variables rather than graph constants (inline limit 16 KiB instead of 1 MiB).
+     *
+     * @param size the size
+     * @param passes passes to run
+     * @param mode what to run
+     * @return the measurement (parameters: the frozen ones)
+     */
+    public static Measurement measureFrozen(Size size, int passes, String mode) {
+        train(new Size(32, 1, 2, 8, 1), 2);
+        FlowTransformer.Config cfg = size.config();
+        OnnxModel model = FlowTransformer.build(cfg, 1);
+        long acts = GraphActivations.of(model, DenoiserSpec.batchShapes(model, size.batch(),
+                ImportOptions.builder().frozen().build())).bytes();
+        boolean bf16 = mode.contains("-bf16");
+        boolean vars = mode.endsWith("-var");
+        boolean backward = mode.startsWith("backward");
+        System.gc();
+        if (!resetPeak()) {
+            throw new IllegalStateException("cannot reset the peak resident memory (/proc/self/clear_refs)");
+        }
+        long baseline = status("VmRSS:");
+        baseline0 = baseline;
+        try (TfModule m = DenoiserSpec.inHouse().applyTo(TfModule.builder(model).name("probe")
+                .sessionOptions(TfSessionOptions.defaults().withIntraOpThreads(2).withInterOpThreads(1))
+                .importOptions(DenoiserSpec.batchShapes(model, size.batch(), ImportOptions.builder().frozen()
+                        .frozenBfloat16(bf16).inlineConstantBytes(vars ? 16 << 10 : 1L << 20).build()))).build()) {
+            DistillationBatch b = data(size).batch(0, size.batch());
+            float[] sig = new float[size.batch()];
+            java.util.Arrays.fill(sig, 0.5f);
+            io.senseflow.train.ModuleInputs in = io.senseflow.train.ModuleInputs.denoiser(b.realSamples(), sig,
+                    b.conditioning());
+            for (int i = 0; i < passes; i++) {
+                if (backward) {
+                    m.backward(in, io.senseflow.train.Upstream.mse(b.realSamples(), null),
+                            io.senseflow.train.GradientMode.INPUTS);
+                } else {
+                    m.forward(in);
+                }
+                phase(mode + " " + (i + 1), baseline);
+            }
+        }
+        long peak = status("VmHWM:");
+        return new Measurement(FlowTransformer.parameterCount(cfg), acts, baseline, peak, passes);
     }
 
     private static void train(Size size, int steps) {
