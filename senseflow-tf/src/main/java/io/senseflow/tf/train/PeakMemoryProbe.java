@@ -33,6 +33,8 @@ import java.util.Locale;
  * (import, session, variables fed) and trained for a few AdamW steps; the measured peak is {@code VmHWM} minus the
  * baseline: what the training run added to the process, native memory only (the heap was already resident).
  * {@code -Dprobe.verbose=true} prints the resident memory and peak after the build and after each step.
+ *
+ * <p>Not thread-safe: a measurement tool for a process of its own.
  */
 public final class PeakMemoryProbe {
     private PeakMemoryProbe() {
