@@ -16,11 +16,13 @@ import java.util.Locale;
  * {@link #BACKWARD_KEPT_FRACTION} of its graph's forward activations ({@link GraphActivations}: every statically known
  * intermediate) plus the gradients of the largest trainable module before they reach the accumulators; a forward-only
  * pass is counted at its whole forward (an upper bound); an AdamW step holds {@link #OPTIMIZER_STEP_BYTES_PER_PARAMETER}
- * per parameter of the largest trainable module. The constants were measured with {@link PeakMemoryProbe} on the CPU:
- * peaks of flow-matching training of the in-house transformer at three sizes within 15 % of this estimate
- * ({@code MemoryModelCheckTest}). Not modelled: allocator fragmentation beyond what those peaks contain (keep 10 %
- * headroom), Grappler's temporary copies, recomputation (for which {@link TransformerActivations#heldBytes} gives the
- * activations to pass to {@link Builder#heldActivations}).
+ * per parameter of the largest trainable module. The constants were measured with {@link PeakMemoryProbe} on the CPU
+ * (flow-matching training of the in-house transformer, {@code MemoryModelCheckTest}; docs/memory.md): within 10 %
+ * where the AdamW step is the peak, within 15 % for backward-dominated peaks at width 384, but the kept fraction is not
+ * one constant (up to 2x more for narrow models and long sequences), and peaks vary from run to run. Not modelled:
+ * allocator fragmentation, Grappler's temporary copies, frozen TensorFlow weights inlined as graph constants (about
+ * 3 x their size resident; frozen variables about 1 x), recomputation (for which
+ * {@link TransformerActivations#heldBytes} gives the activations to pass to {@link Builder#heldActivations}).
  *
  * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
  *

@@ -9,7 +9,7 @@ import io.senseflow.InvalidRequestException;
  * modulation, MLP at ratio 4) plus {@link #SCORE_TENSORS_PER_HEAD} x {@code h N^2} attention values (the scores and
  * their softmax: TensorFlow materialises them, there is no fused attention on this path). Both constants are fitted to
  * {@link GraphActivations} counts of the in-house {@code FlowTransformer} graph, which this formula slightly
- * over-counts ({@code TransformerActivationsTest}: within 15 % above the graph count).
+ * over-counts ({@code MemoryEstimateTest}: 1.11 x the graph count at its size, checked within [1, 1.15]).
  *
  * <p>Held at the peak of a forward + backward pass: without recomputation {@link MemoryEstimate#BACKWARD_KEPT_FRACTION}
  * of all blocks' activations; with recomputation (activation checkpointing at block boundaries) every block's input

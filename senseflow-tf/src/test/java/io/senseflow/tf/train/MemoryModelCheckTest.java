@@ -11,7 +11,8 @@ import org.junit.jupiter.api.Test;
  * The memory model against measured peaks: flow-matching training of the in-house transformer at three sizes (one
  * where the AdamW step is the peak, two where the backward is), each in a fresh JVM ({@link PeakMemoryProbe}), peak
  * resident memory minus the baseline within 15 % of {@link PeakMemoryProbe#estimate}. About 3 minutes on 2 shared
- * cores, so tagged {@code experiment}; the measured table is in docs/memory.md. Run with
+ * cores, so tagged {@code experiment}; the measured table is in docs/memory.md. Known: it passed on its first run and
+ * failed on a rerun at the third size (0.83: that size peaked at 588, 725 and 806 MiB in three runs). Run with
  *
  * <pre>
  * mvn -pl senseflow-tf -am test -Dtest='MemoryModelCheckTest' -Dexcluded.groups= -Dgroups=experiment \
