@@ -283,7 +283,7 @@ public final class DistillationRun implements AutoCloseable {
 
     /**
      * The run's TensorFlow modules, for measurements beside the run (e.g. a plain training step of the teacher's graph
-     * wired as the generator is: senseflow-bench's {@code FamilyDistillationBench}).
+     * wired as the generator is: {@code FamilyDistillationBenchmark} in senseflow-tf's tests).
      *
      * @return the generator, fake score and EMA modules
      */
