@@ -33,6 +33,12 @@ import java.util.regex.Pattern;
  *       import.</li>
  *   <li><b>Float64</b> (default off): every float32 tensor of the graph (inputs, initializers, constants, casts) is
  *       imported as float64, e.g. to check gradients against finite differences in double precision.</li>
+ *   <li><b>Frozen bfloat16</b> (default off): frozen float32 tensors of at least
+ *       {@link #FROZEN_BFLOAT16_MIN_ELEMENTS} elements (the frozen weights, not scalars or small tables) are stored as
+ *       bfloat16 (rounded to nearest, ties to even) and cast to float32 where they are used; the computation stays
+ *       float32, trainable variables and their optimizer state stay float32. Halves the resident size of a frozen
+ *       base; during a backward the float32 casts a matrix product's gradient needs are held like activations
+ *       (docs/memory.md).</li>
  * </ul>
  *
  * <p>Immutable: safe to share between threads.
@@ -47,6 +53,10 @@ public final class ImportOptions {
     private final long foldLimitBytes;
     private final Map<String, TensorValue> constantInputs;
     private final boolean float64;
+    private final boolean frozenBfloat16;
+
+    /** Smallest frozen float32 tensor (elements) that {@link Builder#frozenBfloat16} stores as bfloat16. */
+    public static final long FROZEN_BFLOAT16_MIN_ELEMENTS = 1024;
 
     private ImportOptions(Builder b) {
         Map<String, long[]> shapes = new LinkedHashMap<>();
@@ -60,6 +70,11 @@ public final class ImportOptions {
         this.foldLimitBytes = b.foldLimitBytes;
         this.constantInputs = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(b.constantInputs));
         this.float64 = b.float64;
+        this.frozenBfloat16 = b.frozenBfloat16;
+        if (float64 && frozenBfloat16) {
+            throw InvalidRequestException.of("import options", "float64 or frozen bfloat16, not both",
+                    "float64 and frozenBfloat16");
+        }
     }
 
     /** @return the defaults: dynamic shapes as declared, all float initializers trainable */
@@ -84,6 +99,7 @@ public final class ImportOptions {
         b.foldLimitBytes = foldLimitBytes;
         b.constantInputs.putAll(constantInputs);
         b.float64 = float64;
+        b.frozenBfloat16 = frozenBfloat16;
         return b;
     }
 
@@ -138,13 +154,18 @@ public final class ImportOptions {
         return float64;
     }
 
+    /** @return whether frozen float32 weights are stored as bfloat16 (cast to float32 at use) */
+    public boolean frozenBfloat16() {
+        return frozenBfloat16;
+    }
+
     @Override
     public String toString() {
         StringBuilder s = new StringBuilder("ImportOptions[trainable=").append(trainableDescription);
         inputShapes.forEach((k, v) -> s.append(", ").append(k).append('=').append(java.util.Arrays.toString(v)));
         constantInputs.forEach((k, v) -> s.append(", ").append(k).append(":=const").append(java.util.Arrays.toString(v.dims())));
         return s.append(", untie=").append(untieSharedParameters).append(", outputs=").append(outputs)
-                .append(float64 ? ", float64" : "").append(']').toString();
+                .append(float64 ? ", float64" : "").append(frozenBfloat16 ? ", frozen bfloat16" : "").append(']').toString();
     }
 
     /** Builder of {@link ImportOptions}. */
@@ -158,6 +179,7 @@ public final class ImportOptions {
         private long foldLimitBytes = 64L << 20;
         private final Map<String, TensorValue> constantInputs = new LinkedHashMap<>();
         private boolean float64;
+        private boolean frozenBfloat16;
 
         private Builder() {
         }
@@ -242,6 +264,16 @@ public final class ImportOptions {
         /** @param on import every float32 tensor as float64 (for float64 gradient checks) @return this */
         public Builder float64(boolean on) {
             this.float64 = on;
+            return this;
+        }
+
+        /**
+         * @param on store frozen float32 tensors of {@link #FROZEN_BFLOAT16_MIN_ELEMENTS} elements or more as bfloat16,
+         *     cast to float32 at use (trainable variables stay float32)
+         * @return this
+         */
+        public Builder frozenBfloat16(boolean on) {
+            this.frozenBfloat16 = on;
             return this;
         }
 

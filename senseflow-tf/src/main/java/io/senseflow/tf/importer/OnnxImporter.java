@@ -344,6 +344,11 @@ public final class OnnxImporter {
                 return v.output();
             }
             TensorValue t = v.constant();
+            boolean bf16 = options.frozenBfloat16() && t.dataType() == io.senseflow.onnx.ir.DataType.FLOAT
+                    && t.elementCount() >= ImportOptions.FROZEN_BFLOAT16_MIN_ELEMENTS;
+            if (bf16) {
+                t = TensorValue.ofBfloat16(t.name(), t.toFloats(), t.dims());
+            }
             Output<?> out;
             if (t.byteSize() <= options.inlineConstantBytes()) {
                 out = constOps.constant(t);
@@ -355,12 +360,16 @@ public final class OnnxImporter {
                     key = key + "#" + variables.size();
                 }
                 if (var == null) {
-                    var = TfVariable.create(root.scoped("frozen"), t.name(), t.name(), v.dtype(), t.dims(), false, t);
+                    var = TfVariable.create(root.scoped("frozen"), t.name(), t.name(),
+                            bf16 ? DataType.DT_BFLOAT16 : v.dtype(), t.dims(), false, t);
                     variables.put(key, var);
                 }
                 used.add(var);
                 names.put(var.tfName(), t.name());
                 out = var.read(root.scoped("reads"));
+            }
+            if (bf16) {
+                out = root.scoped("reads").cast(out, DataType.DT_FLOAT); // stored bfloat16, computed in float32
             }
             v.setOutput(out);
             return out;

@@ -126,6 +126,8 @@ public final class DistillationRun implements AutoCloseable {
     private final int realCount;
     private final int encodedImages;
     private final String embeddingCache;
+    private final DistillationDataset data;
+    private DifferentiableModule generatorView;
     private boolean closed;
 
     private DistillationRun(Builder b, Prepared p) {
@@ -141,6 +143,7 @@ public final class DistillationRun implements AutoCloseable {
         this.realCount = p.real == null ? 0 : p.real.count();
         this.encodedImages = p.real == null ? 0 : p.real.encodedImages();
         this.embeddingCache = p.cacheStatus;
+        this.data = p.dataset;
         this.store = CheckpointStore.builder(folder.resolve(CHECKPOINTS)).keepLast(2).build();
         OrtGenerator flux = null;
         StudentModules s = null;
@@ -160,6 +163,7 @@ public final class DistillationRun implements AutoCloseable {
             }
             s = p.students.build();
             DifferentiableModule g = flow.apply(s.generator());
+            this.generatorView = g;
             DifferentiableModule f = flow.apply(s.fakeScore());
             Distiller.Builder db = Distiller.builder().config(config).teacher(teacher).generator(g).fakeScore(f)
                     .dataset(p.dataset).listener(this::record);
@@ -346,6 +350,26 @@ public final class DistillationRun implements AutoCloseable {
     /** @return the generator's parameters (the student) */
     public ParameterStore student() {
         return students.generator().parameters();
+    }
+
+    /**
+     * The run's TensorFlow modules, for measurements beside the run (e.g. a plain training step of the teacher's graph
+     * wired as the generator is: {@code FamilyDistillationBenchmark} in senseflow-tf's tests).
+     *
+     * @return the generator, fake score and EMA modules
+     */
+    public StudentModules modules() {
+        return students;
+    }
+
+    /** @return the generator as the distiller sees it (SDXL: behind the epsilon-to-flow adapter) */
+    public DifferentiableModule generatorModule() {
+        return generatorView;
+    }
+
+    /** @return the run's data: the prompts' cached embeddings, cycled by iteration (no real samples) */
+    public DistillationDataset dataset() {
+        return data;
     }
 
     private void record(IterationMetrics m) {

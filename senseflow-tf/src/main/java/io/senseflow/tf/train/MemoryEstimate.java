@@ -6,15 +6,23 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * A training run's memory, estimated before anything is allocated (DESIGN.md, "Scale"): per module its weights and,
- * when it trains, its gradient accumulators and AdamW moments (16 bytes per parameter in float32), frozen copies
- * (4 bytes per parameter), the peak activations of the largest pass, a fixed runtime overhead; and on the JVM heap the
- * Java copies a checkpoint makes. {@link #requireFits} refuses a run that cannot fit, with this table in the message.
+ * A training run's memory, estimated before anything is allocated (DESIGN.md, "Scale"; docs/memory.md): per module its
+ * weights and, when it trains, its gradient accumulators and AdamW moments (16 bytes per parameter in float32), frozen
+ * copies (4 bytes per parameter in float32, 2 in bfloat16), a fixed runtime overhead; on top of these the largest
+ * transient phase of the run; and on the JVM heap the Java copies a checkpoint makes. {@link #requireFits} refuses a
+ * run that cannot fit, with this table in the message.
  *
- * <p>Activations are the statically known intermediate tensor sizes of a graph at the run's batch size
- * ({@link GraphActivations}); a pass with backward keeps about all of them plus gradients of a similar size, so a
- * trainable module's pass counts twice its forward activations. Passes run one after the other, so only the largest
- * counts. Not modelled: TensorFlow's allocator fragmentation and Grappler's temporary copies (keep 10-20 % headroom).
+ * <p>Transient phases run one after the other, so only the largest counts: a forward + backward pass holds
+ * {@link #BACKWARD_KEPT_FRACTION} of its graph's forward activations ({@link GraphActivations}: every statically known
+ * intermediate) plus the gradients of the largest trainable module before they reach the accumulators; a forward-only
+ * pass is counted at its whole forward (an upper bound); an AdamW step holds {@link #OPTIMIZER_STEP_BYTES_PER_PARAMETER}
+ * per parameter of the largest trainable module. The constants were measured with {@link PeakMemoryProbe} on the CPU
+ * (flow-matching training of the in-house transformer, {@code MemoryModelCheckTest}; docs/memory.md): within 10 %
+ * where the AdamW step is the peak, within 15 % for backward-dominated peaks at width 384, but the kept fraction is not
+ * one constant (up to 2x more for narrow models and long sequences), and peaks vary from run to run. Not modelled:
+ * allocator fragmentation, Grappler's temporary copies, frozen TensorFlow weights inlined as graph constants (about
+ * 3 x their size resident; frozen variables about 1 x), recomputation (for which
+ * {@link TransformerActivations#heldBytes} gives the activations to pass to {@link Builder#heldActivations}).
  *
  * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
  *
@@ -25,6 +33,41 @@ public record MemoryEstimate(List<Item> items) {
     public static final long TRAINABLE_BYTES_PER_PARAMETER = 16;
     /** Bytes per parameter of a frozen float32 copy. */
     public static final long FROZEN_BYTES_PER_PARAMETER = 4;
+    /**
+     * Bytes per trainable parameter that one optimizer step holds on top of the persistent 16 while it runs: this
+     * engine's AdamW is unfused TensorFlow ops ({@code TfAdamW}), whose temporaries (decayed weights, scaled moments,
+     * the update) are alive together. Measured on the CPU at three sizes of the in-house transformer (docs/memory.md).
+     * A fused optimizer would hold about none.
+     */
+    public static final long OPTIMIZER_STEP_BYTES_PER_PARAMETER = 12;
+    /** Bytes per trainable parameter of the gradients a backward pass holds before they reach the accumulators. */
+    public static final long BACKWARD_GRADIENT_BYTES_PER_PARAMETER = 4;
+    /**
+     * The part of a graph's forward activations ({@link GraphActivations}, every intermediate) that a forward + backward
+     * pass holds at its peak in TensorFlow: intermediates the gradient does not need are freed as the forward goes, and
+     * the backward frees what it has used. Measured on the CPU (docs/memory.md).
+     */
+    public static final double BACKWARD_KEPT_FRACTION = 0.45;
+
+    /** How frozen weights (or activations) are stored. */
+    public enum Precision {
+        /** 4 bytes per value. */
+        FLOAT32(4),
+        /** 2 bytes per value (bfloat16). */
+        BFLOAT16(2);
+
+        private final int bytes;
+
+        Precision(int bytes) {
+            this.bytes = bytes;
+        }
+
+        /** @return bytes per value */
+        public int bytes() {
+            return bytes;
+        }
+    }
+
     /** Native memory of the TensorFlow and ONNX Runtime libraries themselves (measured, rounded up). */
     public static final long RUNTIME_OVERHEAD_BYTES = 512L << 20;
 
@@ -114,12 +157,24 @@ public record MemoryEstimate(List<Item> items) {
         return "MemoryEstimate{device " + MemoryBudget.gib(deviceBytes()) + ", heap " + MemoryBudget.gib(heapBytes()) + "}";
     }
 
-    /** Builds an estimate item by item. */
+    /**
+     * Builds an estimate item by item. Persistent items (weights, moments, frozen copies) add up; passes and optimizer
+     * steps run one after the other, so of their transient memory only the largest phase counts: a forward-only pass
+     * its forward activations, a forward + backward pass {@link #BACKWARD_KEPT_FRACTION} of them plus the gradients of
+     * the largest trainable module ({@link #BACKWARD_GRADIENT_BYTES_PER_PARAMETER}), an optimizer step
+     * {@link #OPTIMIZER_STEP_BYTES_PER_PARAMETER} per parameter of the largest trainable module.
+     *
+     * <p>A LoRA run: {@link #lora} holds the base once (frozen, in its storage precision) and one adapter set per
+     * trainable copy, each a trainable module of the adapters' parameters (16 B each, AdamW in float32).
+     */
     public static final class Builder {
         private final List<Item> items = new ArrayList<>();
         private long checkpointHeap;
-        private long peakActivations;
-        private String peakWhat;
+        private long peakBackward;
+        private String peakBackwardWhat;
+        private long peakForward;
+        private String peakForwardWhat;
+        private long largestTrainable;
         private boolean overhead = true;
 
         private Builder() {
@@ -135,12 +190,27 @@ public record MemoryEstimate(List<Item> items) {
          * @return this
          */
         public Builder trainable(String name, long parameters, long frozenParameters) {
+            return trainable(name, parameters, frozenParameters, Precision.FLOAT32);
+        }
+
+        /**
+         * A module that trains, its frozen parameters stored in {@code frozenPrecision} (trainable ones stay float32
+         * with float32 AdamW moments).
+         *
+         * @param name the module
+         * @param parameters its trainable parameters
+         * @param frozenParameters its parameters that do not train
+         * @param frozenPrecision how those are stored
+         * @return this
+         */
+        public Builder trainable(String name, long parameters, long frozenParameters, Precision frozenPrecision) {
             items.add(new Item(name + ": " + count(parameters) + " trainable parameters x 16 B (weights, gradients,"
                     + " AdamW m and v)", parameters * TRAINABLE_BYTES_PER_PARAMETER, Pool.DEVICE));
             if (frozenParameters > 0) {
-                items.add(new Item(name + ": " + count(frozenParameters) + " frozen parameters x 4 B",
-                        frozenParameters * FROZEN_BYTES_PER_PARAMETER, Pool.DEVICE));
+                items.add(new Item(name + ": " + count(frozenParameters) + " frozen parameters x " + frozenPrecision.bytes()
+                        + " B", frozenParameters * frozenPrecision.bytes(), Pool.DEVICE));
             }
+            largestTrainable = Math.max(largestTrainable, parameters);
             checkpointHeap += parameters * 12;
             return this;
         }
@@ -154,8 +224,21 @@ public record MemoryEstimate(List<Item> items) {
          * @return this
          */
         public Builder frozen(String name, long parameters, boolean checkpointed) {
-            items.add(new Item(name + ": " + count(parameters) + " parameters x 4 B", parameters * FROZEN_BYTES_PER_PARAMETER,
-                    Pool.DEVICE));
+            return frozen(name, parameters, checkpointed, Precision.FLOAT32);
+        }
+
+        /**
+         * A frozen copy stored in {@code precision}.
+         *
+         * @param name what it is
+         * @param parameters its parameters
+         * @param checkpointed whether checkpoints hold it (written as float32)
+         * @param precision how it is stored
+         * @return this
+         */
+        public Builder frozen(String name, long parameters, boolean checkpointed, Precision precision) {
+            items.add(new Item(name + ": " + count(parameters) + " parameters x " + precision.bytes() + " B",
+                    parameters * precision.bytes(), Pool.DEVICE));
             if (checkpointed) {
                 checkpointHeap += parameters * 4;
             }
@@ -163,18 +246,64 @@ public record MemoryEstimate(List<Item> items) {
         }
 
         /**
-         * One pass of a module; only the largest pass of the run counts.
+         * A LoRA run's modules: one frozen base held once and one adapter set per trainable copy (e.g. the generator
+         * and the fake score), each adapter set a trainable module of {@code adapterParameters} (float32 weights,
+         * gradients and AdamW moments: 16 B each). An EMA of adapters is a {@link #frozen} item of the adapters' size.
+         *
+         * @param baseName what the base is
+         * @param baseParameters the base's parameters
+         * @param basePrecision how the base is stored
+         * @param adapterParameters parameters of one adapter set (A and B of every adapted projection)
+         * @param adapterSets names of the adapter sets, e.g. {@code "generator", "fake score"}
+         * @return this
+         */
+        public Builder lora(String baseName, long baseParameters, Precision basePrecision, long adapterParameters,
+                            String... adapterSets) {
+            if (adapterSets.length == 0 || baseParameters < 0 || adapterParameters < 0) {
+                throw InvalidRequestException.of("LoRA estimate", "at least one adapter set and sizes >= 0",
+                        adapterSets.length + " sets, base " + baseParameters + ", adapters " + adapterParameters);
+            }
+            frozen(baseName + " (frozen base, held once)", baseParameters, false, basePrecision);
+            for (String set : adapterSets) {
+                trainable(set + " LoRA adapters", adapterParameters, 0);
+            }
+            return this;
+        }
+
+        /**
+         * One pass of a module; only the largest transient phase of the run counts.
          *
          * @param name the pass
-         * @param forwardActivations the module's forward activations at the pass's batch size
-         * @param withBackward whether the pass runs a backward (about twice the forward activations)
+         * @param forwardActivations the module's forward activations at the pass's batch size ({@link GraphActivations})
+         * @param withBackward whether the pass runs a backward ({@link #BACKWARD_KEPT_FRACTION} of the forward
+         *     activations plus the gradients)
          * @return this
          */
         public Builder pass(String name, long forwardActivations, boolean withBackward) {
-            long bytes = withBackward ? 2 * forwardActivations : forwardActivations;
-            if (bytes > peakActivations) {
-                peakActivations = bytes;
-                peakWhat = name + (withBackward ? " (forward + backward)" : " (forward)");
+            long bytes = withBackward ? Math.round(BACKWARD_KEPT_FRACTION * forwardActivations) : forwardActivations;
+            return held(name + (withBackward ? " (forward + backward)" : " (forward)"), bytes, withBackward);
+        }
+
+        /**
+         * One pass whose held activations are already known (e.g. {@link TransformerActivations#heldBytes}, with or
+         * without recomputation); the gradients of a backward are added as for {@link #pass}.
+         *
+         * @param name the pass
+         * @param heldActivations bytes of activations the pass holds at its peak
+         * @param withBackward whether the pass runs a backward
+         * @return this
+         */
+        public Builder heldActivations(String name, long heldActivations, boolean withBackward) {
+            return held(name + (withBackward ? " (forward + backward)" : " (forward)"), heldActivations, withBackward);
+        }
+
+        private Builder held(String what, long bytes, boolean withBackward) {
+            if (withBackward && (peakBackwardWhat == null || bytes > peakBackward)) {
+                peakBackward = bytes;
+                peakBackwardWhat = what;
+            } else if (!withBackward && (peakForwardWhat == null || bytes > peakForward)) {
+                peakForward = bytes;
+                peakForwardWhat = what;
             }
             return this;
         }
@@ -199,8 +328,21 @@ public record MemoryEstimate(List<Item> items) {
         /** @return the estimate */
         public MemoryEstimate build() {
             List<Item> out = new ArrayList<>(items);
-            if (peakActivations > 0) {
-                out.add(new Item("peak activations: " + peakWhat, peakActivations, Pool.DEVICE));
+            long backward = peakBackwardWhat == null ? 0
+                    : peakBackward + BACKWARD_GRADIENT_BYTES_PER_PARAMETER * largestTrainable;
+            long passes = Math.max(backward, peakForward);
+            long step = OPTIMIZER_STEP_BYTES_PER_PARAMETER * largestTrainable;
+            if (passes > 0) {
+                out.add(backward >= peakForward
+                        ? new Item("peak activations: " + peakBackwardWhat + ", with the gradients of "
+                                + count(largestTrainable) + " parameters x 4 B", backward, Pool.DEVICE)
+                        : new Item("peak activations: " + peakForwardWhat, peakForward, Pool.DEVICE));
+            }
+            if (step > passes) {
+                // the optimizer step is the larger transient phase: count it, as the excess over the activations line
+                out.add(new Item("peak transient: an AdamW step of " + count(largestTrainable) + " parameters x "
+                        + OPTIMIZER_STEP_BYTES_PER_PARAMETER + " B (unfused update's temporaries)"
+                        + (passes > 0 ? ", beyond the line above" : ""), step - passes, Pool.DEVICE));
             }
             if (overhead) {
                 out.add(new Item("runtime libraries (TensorFlow, ONNX Runtime)", RUNTIME_OVERHEAD_BYTES, Pool.DEVICE));
@@ -214,7 +356,8 @@ public record MemoryEstimate(List<Item> items) {
         }
 
         private static String count(long n) {
-            return n >= 1_000_000 ? String.format(Locale.ROOT, "%.2f M", n / 1e6)
+            return n >= 1_000_000_000 ? String.format(Locale.ROOT, "%.2f B", n / 1e9)
+                    : n >= 1_000_000 ? String.format(Locale.ROOT, "%.2f M", n / 1e6)
                     : String.format(Locale.ROOT, "%,d", n);
         }
     }
