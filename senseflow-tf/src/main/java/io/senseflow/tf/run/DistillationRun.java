@@ -7,6 +7,7 @@ import io.senseflow.distill.DistillationBatch;
 import io.senseflow.distill.DistillationConfig;
 import io.senseflow.distill.DistillationDataset;
 import io.senseflow.distill.DistillationListener;
+import io.senseflow.distill.DistillationObjective;
 import io.senseflow.distill.Distiller;
 import io.senseflow.distill.Family;
 import io.senseflow.distill.IterationMetrics;
@@ -34,6 +35,7 @@ import io.senseflow.pipeline.CancellationToken;
 import io.senseflow.reference.Mlp;
 import io.senseflow.reference.MlpSpec;
 import io.senseflow.schedule.DdpmSchedule;
+import io.senseflow.schedule.TimestepSampler;
 import io.senseflow.tf.TfSessionOptions;
 import io.senseflow.tf.export.OnnxExport;
 import io.senseflow.tf.train.DenoiserSpec;
@@ -145,6 +147,7 @@ public final class DistillationRun implements AutoCloseable {
             DifferentiableModule f = flow.apply(s.fakeScore());
             Distiller.Builder db = Distiller.builder().config(config).teacher(teacher).generator(g).fakeScore(f)
                     .dataset(p.dataset).listener(this::record);
+            b.plugins.applyTo(db, config);
             if (config.gan().enabled()) {
                 int dim = 1;
                 for (int x : p.sample) {
@@ -450,6 +453,7 @@ public final class DistillationRun implements AutoCloseable {
         private int threads;
         private MemoryBudget budget;
         private final List<DistillationListener> listeners = new ArrayList<>();
+        private final ResearchPlugins plugins = new ResearchPlugins();
 
         private Builder(Path teacher) {
             this.teacher = Objects.requireNonNull(teacher, "teacher").toAbsolutePath().normalize();
@@ -545,6 +549,43 @@ public final class DistillationRun implements AutoCloseable {
         /** @param l called after every iteration @return this */
         public Builder listener(DistillationListener l) {
             listeners.add(Objects.requireNonNull(l));
+            return this;
+        }
+
+        /**
+         * Replaces the generator's terms: the function gets the run's config (the family preset with the overrides)
+         * and returns the objectives the generator update sums, e.g. the config's own plus yours, or a DMD term with
+         * your noise-level sampler. Objectives added with {@link #addObjective} come after these. Their losses appear
+         * in {@code losses.csv} under their names.
+         *
+         * @param terms the run's config to the objectives
+         * @return this
+         */
+        public Builder objectives(Function<DistillationConfig, List<DistillationObjective>> terms) {
+            plugins.objectives = Objects.requireNonNull(terms, "objectives");
+            return this;
+        }
+
+        /**
+         * Adds a generator term to the config's (DMD, ISG, GAN as the recipe has them), or to those of
+         * {@link #objectives}.
+         *
+         * @param term your objective (weight it with {@link DistillationObjective#weighted})
+         * @return this
+         */
+        public Builder addObjective(DistillationObjective term) {
+            plugins.extra.add(Objects.requireNonNull(term, "objective"));
+            return this;
+        }
+
+        /**
+         * Replaces the config's fake-score noise-level distribution (docs/algorithm.md §4.7) with your sampler.
+         *
+         * @param sampler the sampler
+         * @return this
+         */
+        public Builder fakeScoreTimesteps(TimestepSampler sampler) {
+            plugins.fakeScoreTimesteps = Objects.requireNonNull(sampler, "fakeScoreTimesteps");
             return this;
         }
 
@@ -654,6 +695,7 @@ public final class DistillationRun implements AutoCloseable {
             }
             DistillationConfig cfg = cb.build();
             p.config = cfg;
+            String pluginIds = plugins.describe(cfg);
 
             int w = width > 0 ? width : loaded.defaults().width();
             int h = height > 0 ? height : loaded.defaults().height();
@@ -672,6 +714,8 @@ public final class DistillationRun implements AutoCloseable {
                 requireSame(runJson, "prompts_sha256", recorded.getString("prompts_sha256", ""), promptFile.sha256(),
                         "the prompt file " + promptFile.file());
                 requireSame(runJson, "image_size", recorded.getString("image_size", ""), w + "x" + h, "this size");
+                requireSame(runJson, ResearchPlugins.RUN_JSON_FIELD, recorded.getString(ResearchPlugins.RUN_JSON_FIELD,
+                        ""), pluginIds, "this builder's objectives and fake-score sampler");
                 String want = DistillationConfig.fromJson(recorded.getString("config")).toBuilder().iterations(1)
                         .build().toJson();
                 if (!want.equals(cfg.toBuilder().iterations(1).build().toJson())) {
@@ -746,7 +790,7 @@ public final class DistillationRun implements AutoCloseable {
             MemoryEstimate estimate = sb.estimate();
             estimate.requireFits(budget != null ? budget : MemoryBudget.detect());
             if (recorded == null) {
-                writeRunJson(runJson, mf, p.component, fingerprint, promptFile, w, h, cfg);
+                writeRunJson(runJson, mf, p.component, fingerprint, promptFile, w, h, cfg, pluginIds);
             }
             return p;
         }
@@ -772,7 +816,7 @@ public final class DistillationRun implements AutoCloseable {
         }
 
         private void writeRunJson(Path runJson, ModelFamily mf, String component, String fingerprint, PromptFile pf,
-                                  int w, int h, DistillationConfig cfg) {
+                                  int w, int h, DistillationConfig cfg, String pluginIds) {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("format", FORMAT);
             m.put("version", 1L);
@@ -786,6 +830,9 @@ public final class DistillationRun implements AutoCloseable {
             m.put("image_size", w + "x" + h);
             m.put("recipe", recipe == null ? (config == null ? "senseflow" : "config") : recipe.id());
             m.put("config", cfg.toJson());
+            if (!pluginIds.isEmpty()) {
+                m.put(ResearchPlugins.RUN_JSON_FIELD, pluginIds);
+            }
             Map<String, Object> prov = new LinkedHashMap<>();
             prov.put("created_utc", Instant.now().toString());
             prov.put("java", System.getProperty("java.version"));
