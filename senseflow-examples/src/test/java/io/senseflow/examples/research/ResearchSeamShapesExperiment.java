@@ -72,6 +72,12 @@ public final class ResearchSeamShapesExperiment {
                 try (DistillationSession s = DistillationSession.open(teacher, cfg,
                         DistillationSession.Settings.defaults().withTrackEvery(0), arm(a, cfg))) {
                     long t1 = System.nanoTime();
+                    s.distiller().addListener(it -> {
+                        if ((it.iteration() + 1) % 25 == 0) {
+                            System.out.printf(Locale.ROOT, "%s: iteration %d, %.0f s%n", a, it.iteration() + 1,
+                                    (System.nanoTime() - t1) / 1e9);
+                        }
+                    });
                     s.distiller().run(CancellationToken.none());
                     trainSeconds = (System.nanoTime() - t1) / 1e9;
                     m = eval.evaluate(s, iterations);
