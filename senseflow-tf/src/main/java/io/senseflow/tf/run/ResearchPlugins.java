@@ -24,20 +24,15 @@ final class ResearchPlugins {
     Function<DistillationConfig, List<DistillationObjective>> objectives;
     final List<DistillationObjective> extra = new ArrayList<>();
     TimestepSampler fakeScoreTimesteps;
-    private List<DistillationObjective> resolved;
 
-    /** @return the generator's terms, or null for the config's own */
+    /** @return the generator's terms (the function is asked again on every call), or null for the config's own */
     List<DistillationObjective> objectives(DistillationConfig cfg) {
         if (objectives == null && extra.isEmpty()) {
             return null;
         }
-        if (resolved == null) {
-            List<DistillationObjective> all = new ArrayList<>(objectives != null ? objectives.apply(cfg)
-                    : cfg.objectives());
-            all.addAll(extra);
-            resolved = List.copyOf(all);
-        }
-        return resolved;
+        List<DistillationObjective> all = new ArrayList<>(objectives != null ? objectives.apply(cfg) : cfg.objectives());
+        all.addAll(extra);
+        return List.copyOf(all);
     }
 
     void applyTo(Distiller.Builder db, DistillationConfig cfg) {
