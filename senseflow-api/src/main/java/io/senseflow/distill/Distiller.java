@@ -11,6 +11,7 @@ import io.senseflow.noise.GaussianNoise;
 import io.senseflow.noise.RandomStream;
 import io.senseflow.noise.Streams;
 import io.senseflow.pipeline.CancellationToken;
+import io.senseflow.schedule.TimestepSampler;
 import io.senseflow.tensor.Tensor;
 import io.senseflow.train.BackwardResult;
 import io.senseflow.train.DifferentiableModule;
@@ -32,18 +33,21 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The SenseFlow distillation loop (docs/algorithm.md §4), engine-free. Each iteration:
+ * The SenseFlow distillation loop (docs/algorithm.md §4), engine-free. Each iteration ({@link #step()}):
  *
  * <ol>
  *   <li>draws a batch and an anchor per sample, and builds the generator input by backward simulation (probability
  *       {@code p_bs}, always when the batch has no real samples) or by forward-noising real samples (§4.1);</li>
  *   <li>runs the generator: {@code v_G}, {@code x0_hat = x_i - s_i v_G};</li>
- *   <li>every {@code ttur}-th iteration: evaluates the generator objectives (DMD, ISG, GAN, or your own), adds their
- *       gradients with respect to {@code v_G}, runs one backward through the generator, clips and steps
- *       (§4.5); then applies the alignment (IDA, §4.6) and the EMA;</li>
- *   <li>updates the fake score by flow matching on {@code stopgrad(x0_hat)} (§4.7);</li>
- *   <li>updates the discriminator with the hinge loss on real vs. generated samples (§4.8), when configured.</li>
+ *   <li>{@code generatorUpdate}, every {@code ttur}-th iteration: evaluates the generator objectives (DMD, ISG, GAN,
+ *       or your own), adds their gradients with respect to {@code v_G}, runs one backward through the generator,
+ *       clips and steps (§4.5); then the {@link ImplicitDistributionAlignment} (§4.6) and the EMA;</li>
+ *   <li>{@code fakeScoreUpdate}: flow matching on {@code stopgrad(x0_hat)} (§4.7);</li>
+ *   <li>{@code discriminatorUpdate}: the hinge loss on real vs. generated samples (§4.8), when configured.</li>
  * </ol>
+ *
+ * <p>The flow identities ({@code x_s = (1 - s) x0 + s eps}, {@code x0 = x - s v}, the target {@code eps - x0}) are
+ * {@link FlowIdentities}; timings, metrics and finiteness checks live in a per-iteration log beside the updates.
  *
  * <p>All randomness derives from the config's seed, the iteration and a purpose name through the counter-based
  * noise, so {@link #snapshot()} plus the config determine everything that follows: {@link #restore} resumes
@@ -66,6 +70,8 @@ public final class Distiller {
     private final PromptEncoder promptEncoder;
     private final List<DistillationObjective> objectives;
     private final ParameterStore ema;
+    private final ImplicitDistributionAlignment ida;
+    private final TimestepSampler fakeScoreLevels;
     private final List<DistillationListener> listeners = new CopyOnWriteArrayList<>();
     private final double[] anchors;
     private final boolean needsUnconditional;
@@ -89,6 +95,8 @@ public final class Distiller {
         this.promptEncoder = b.promptEncoder;
         this.objectives = List.copyOf(b.objectives != null ? b.objectives : config.objectives());
         this.ema = b.ema;
+        this.ida = ImplicitDistributionAlignment.of(config.ida());
+        this.fakeScoreLevels = b.fakeScoreLevels != null ? b.fakeScoreLevels : config.fakeScoreTimesteps().sampler();
         this.listeners.addAll(b.listeners);
         this.probeEvery = b.probeEvery;
         this.anchors = config.anchors();
@@ -149,190 +157,44 @@ public final class Distiller {
         return last;
     }
 
-    /** Signals that a batch is skipped under the SKIP policy. */
-    private static final class SkipBatch extends RuntimeException {
-        private static final long serialVersionUID = 1L;
-
-        SkipBatch(String message) {
-            super(message, null, false, false);
-        }
-    }
-
     /**
-     * Runs one iteration.
+     * Runs one iteration: the batch, the generator's input and output, then the three updates of
+     * docs/algorithm.md §4 in order, {@code generatorUpdate} (every {@code ttur}-th iteration), {@code fakeScoreUpdate}
+     * and {@code discriminatorUpdate} (when a discriminator and real samples are there).
      *
      * @return its metrics
      */
     public IterationMetrics step() {
         long it = iteration;
-        Map<String, Long> phases = new LinkedHashMap<>();
-        Map<String, Double> losses = new LinkedHashMap<>();
-        Map<String, Double> outNorms = new LinkedHashMap<>();
-        Map<String, Double> paramNorms = new LinkedHashMap<>();
-        Map<String, Integer> nonFinite = new LinkedHashMap<>();
+        IterationLog log = new IterationLog(it, config.nonFinite());
         boolean genStep = it % config.ttur() == 0;
         boolean skipped = false;
         boolean backwardSim = false;
         if (probeEvery > 0 && it % probeEvery == 0) {
-            long tp = System.nanoTime();
-            losses.putAll(trackingProbe().measure(teacher, generator, fakeScore, config.dmd().guidance()));
-            add(phases, "tracking_probe", System.nanoTime() - tp);
+            log.time("tracking_probe", () -> log.losses.putAll(trackingProbe().measure(teacher, generator, fakeScore,
+                    config.dmd().guidance())));
         }
         // the probe is a measurement, not training: "total" starts after it
         long start = System.nanoTime();
         try {
-            // data
-            long t0 = System.nanoTime();
-            int batchSize = config.batchSize();
-            DistillationBatch batch = dataset.batch(it, batchSize);
-            if (batch.size() != batchSize) {
-                throw InvalidRequestException.of("dataset batch", batchSize + " samples", batch.size());
-            }
-            Conditioning cond = batch.conditioning() != null ? batch.conditioning() : encode(batch.prompts());
-            Conditioning uncond = !needsUnconditional ? null
-                    : batch.unconditional() != null ? batch.unconditional() : unconditional(batchSize);
-            requireFinite(cond, "conditioning", it);
-            if (uncond != null) {
-                requireFinite(uncond, "unconditional conditioning", it);
-            }
-            if (batch.realSamples() != null) {
-                requireFinite(batch.realSamples(), "data", "real samples", it);
-            }
-            Tensor real = batch.realSamples();
-            int[] shape = sampleShape(batchSize);
-            if (real != null && !Arrays.equals(real.shape(), shape)) {
-                throw InvalidRequestException.of("dataset realSamples", "shape " + Arrays.toString(shape), Arrays.toString(real.shape()));
-            }
-            add(phases, "data", System.nanoTime() - t0);
-
-            // §4.1 generator input
-            t0 = System.nanoTime();
-            RandomStream anchorRng = random("anchor", it);
-            int[] anchorIdx = new int[batchSize];
-            float[] s = new float[batchSize];
-            for (int b = 0; b < batchSize; b++) {
-                anchorIdx[b] = anchorRng.nextInt(anchors.length);
-                s[b] = (float) anchors[anchorIdx[b]];
-            }
-            Tensor eps = noise("input.noise", it, shape);
-            backwardSim = real == null || random("backward_simulation", it).nextUniform() < config.backwardSimulation();
-            Tensor x;
-            if (backwardSim) {
-                x = backwardSimulate(teacher.pureNoiseState(eps, anchors[0]), anchorIdx, cond, it, shape);
-            } else {
-                float[] oneMinus = new float[batchSize];
-                for (int b = 0; b < batchSize; b++) {
-                    oneMinus[b] = 1 - s[b];
-                }
-                x = Tensor.combine(oneMinus, real, s, eps);
-            }
-            add(phases, "backward_simulation", System.nanoTime() - t0);
-
-            t0 = System.nanoTime();
-            ModuleInputs genInputs = ModuleInputs.denoiser(x, s, cond);
-            Tensor vG = generator.forward(genInputs);
-            add(phases, "generator_forward", System.nanoTime() - t0);
-            requireFinite(x, "generator input", "generator input x_i (after " + (backwardSim ? "backward simulation" : "forward noising") + ")", it);
-            requireFinite(vG, "generator forward", "generator output v_G", it);
-            float[] minusS = GeneratorContext.negate(s);
-            Tensor x0hat = Tensor.combine(GeneratorContext.ones(batchSize), x, minusS, vG);
-
-            // §4.2-4.6 generator update
+            Batch batch = log.time("data", () -> batch(it, log));
+            backwardSim = batch.real == null || random("backward_simulation", it).nextUniform()
+                    < config.backwardSimulation();
+            boolean simulate = backwardSim;
+            GeneratorInput in = log.time("backward_simulation", () -> generatorInput(batch, simulate, it, log));
+            Tensor vG = log.time("generator_forward", () -> generator.forward(in.modules()));
+            log.requireFinite(in.x(), "generator input", "generator input x_i (after "
+                    + (backwardSim ? "backward simulation" : "forward noising") + ")");
+            log.requireFinite(vG, "generator forward", "generator output v_G");
+            Tensor x0hat = FlowIdentities.clean(in.x(), in.s(), vG);
             if (genStep) {
-                GeneratorContext.GanPath gan = discriminator == null ? null
-                        : new GeneratorContext.GanPath(discriminator, decoder, augmentation);
-                GeneratorContext ctx = new GeneratorContext(it, config.seed(), anchors, anchorIdx, x, vG, cond, uncond,
-                        real, teacher, generator, fakeScore, gan, (k, v) -> add(phases, k, v))
-                        .guidanceScales(batch.guidance());
-                Tensor total = null;
-                for (DistillationObjective o : objectives) {
-                    long ot = System.nanoTime();
-                    ObjectiveTerm term = o.evaluate(ctx);
-                    add(phases, o.name(), System.nanoTime() - ot);
-                    losses.put(o.name(), term.loss());
-                    nonFinite.put(o.name(), term.nonFinite());
-                    requireFinite(term.loss(), "generator update", "objective '" + o.name() + "' loss", it);
-                    requireFinite(term.gradient(), "generator update", "objective '" + o.name() + "' gradient dL/dv_G", it);
-                    outNorms.put(o.name(), term.gradientNorm());
-                    total = total == null ? term.gradient() : total.add(term.gradient());
-                }
-                t0 = System.nanoTime();
-                generator.optimizer().zeroGradients();
-                generator.backward(genInputs, Upstream.explicit(total), GradientMode.PARAMETERS);
-                add(phases, "generator_backward", System.nanoTime() - t0);
-                t0 = System.nanoTime();
-                double norm = generator.optimizer().clipGradientNorm(config.generatorOptimizer().clipNorm());
-                paramNorms.put("generator", norm);
-                requireFinite(norm, "generator update", "generator parameter gradient norm", it);
-                generator.optimizer().step();
-                add(phases, "generator_optimizer", System.nanoTime() - t0);
-                if (config.ida().enabled()) {
-                    t0 = System.nanoTime();
-                    fakeScore.parameters().blendFrom(generator.parameters(), config.ida().lambda());
-                    add(phases, "ida", System.nanoTime() - t0);
-                }
-                if (ema != null && config.emaDecay() > 0) {
-                    t0 = System.nanoTime();
-                    ema.blendFrom(generator.parameters(), config.emaDecay());
-                    add(phases, "ema", System.nanoTime() - t0);
-                }
+                generatorUpdate(batch, in, vG, log);
             }
-
-            // §4.7 fake score
-            t0 = System.nanoTime();
-            double[] sf = config.fakeScoreTimesteps().sampler().sample(batchSize, random("fake_score.sigma", it));
-            float[] sfF = new float[batchSize];
-            float[] oneMinusF = new float[batchSize];
-            for (int b = 0; b < batchSize; b++) {
-                sfF[b] = (float) sf[b];
-                oneMinusF[b] = 1 - sfF[b];
+            fakeScoreUpdate(batch, x0hat, log);
+            if (discriminator != null && config.gan().enabled() && batch.real != null) {
+                discriminatorUpdate(batch, in.s(), x0hat, log);
             }
-            Tensor epsF = noise("fake_score.noise", it, shape);
-            Tensor xs = Tensor.combine(oneMinusF, x0hat, sfF, epsF);
-            Tensor target = epsF.sub(x0hat);
-            fakeScore.optimizer().zeroGradients();
-            BackwardResult fr = fakeScore.backward(ModuleInputs.denoiser(xs, sfF, cond), Upstream.mse(target, null),
-                    GradientMode.PARAMETERS);
-            losses.put("fake_score", fr.loss());
-            requireFinite(fr.loss(), "fake score update", "fake score loss", it);
-            double fnorm = fakeScore.optimizer().clipGradientNorm(config.fakeScoreOptimizer().clipNorm());
-            paramNorms.put("fake_score", fnorm);
-            requireFinite(fnorm, "fake score update", "fake score parameter gradient norm", it);
-            fakeScore.optimizer().step();
-            add(phases, "fake_score_update", System.nanoTime() - t0);
-
-            // §4.8 discriminator
-            if (discriminator != null && config.gan().enabled() && real != null) {
-                t0 = System.nanoTime();
-                float[] omega = config.gan().weighting().omega(s);
-                Tensor realImages = decoder == null ? real : decoder.forward(ModuleInputs.of(real, null));
-                Tensor fakeImages = decoder == null ? x0hat : decoder.forward(ModuleInputs.of(x0hat, null));
-                if (decoder != null) {
-                    requireFinite(realImages, "discriminator update", "decoder output (real samples)", it);
-                    requireFinite(fakeImages, "discriminator update", "decoder output (generated samples)", it);
-                }
-                if (augmentReal) {
-                    realImages = augmentation.apply(realImages, random("discriminator.augment_real", it)).output();
-                }
-                fakeImages = augmentation.apply(fakeImages, random("discriminator.augment_fake", it)).output();
-                discriminator.optimizer().zeroGradients();
-                ModuleInputs realIn = RandomInputs.complete(discriminator, ModuleInputs.of(realImages, cond),
-                        random("discriminator.inputs_real", it));
-                ModuleInputs fakeIn = RandomInputs.complete(discriminator, ModuleInputs.of(fakeImages, cond),
-                        random("discriminator.inputs_fake", it));
-                BackwardResult rr = discriminator.backward(realIn, Upstream.hinge(1, omega), GradientMode.PARAMETERS);
-                BackwardResult rf = discriminator.backward(fakeIn, Upstream.hinge(-1, omega), GradientMode.PARAMETERS);
-                losses.put("discriminator_real", rr.loss());
-                losses.put("discriminator_fake", rf.loss());
-                requireFinite(rr.loss(), "discriminator update", "discriminator loss on real samples", it);
-                requireFinite(rf.loss(), "discriminator update", "discriminator loss on generated samples", it);
-                double dnorm = discriminator.optimizer().clipGradientNorm(config.discriminatorOptimizer().clipNorm());
-                paramNorms.put("discriminator", dnorm);
-                requireFinite(dnorm, "discriminator update", "discriminator parameter gradient norm", it);
-                discriminator.optimizer().step();
-                add(phases, "discriminator_update", System.nanoTime() - t0);
-            }
-        } catch (SkipBatch e) {
+        } catch (IterationLog.SkipBatch e) {
             skipped = true;
             skippedBatches++;
             LOG.warn("iteration {}: batch skipped ({} of at most {}): {}", it, skippedBatches, config.maxSkips(), e.getMessage());
@@ -342,13 +204,177 @@ public final class Distiller {
             }
         }
         iteration = it + 1;
-        phases.put("total", System.nanoTime() - start);
-        IterationMetrics m = new IterationMetrics(it, genStep && !skipped, backwardSim, losses, outNorms, paramNorms,
-                nonFinite, phases, skipped);
+        log.phases.put("total", System.nanoTime() - start);
+        IterationMetrics m = new IterationMetrics(it, genStep && !skipped, backwardSim, log.losses,
+                log.outputGradientNorms, log.parameterGradientNorms, log.nonFinite, log.phases, skipped);
         for (DistillationListener l : listeners) {
             l.onIteration(m);
         }
         return m;
+    }
+
+    /**
+     * One iteration's data: conditioning (and unconditional when guidance needs it), real samples or null, per-sample
+     * guidance scales or null.
+     */
+    private record Batch(long iteration, int size, int[] shape, Conditioning cond, Conditioning uncond, Tensor real,
+                         float[] guidance) {
+    }
+
+    /** The generator's input {@code x_i} at the anchors {@code s_i} it was built for. */
+    private record GeneratorInput(int[] anchorIndex, float[] s, Tensor x, ModuleInputs modules) {
+    }
+
+    /** Draws, encodes and checks the iteration's batch. */
+    private Batch batch(long it, IterationLog log) {
+        int batchSize = config.batchSize();
+        DistillationBatch batch = dataset.batch(it, batchSize);
+        if (batch.size() != batchSize) {
+            throw InvalidRequestException.of("dataset batch", batchSize + " samples", batch.size());
+        }
+        Conditioning cond = batch.conditioning() != null ? batch.conditioning() : encode(batch.prompts());
+        Conditioning uncond = !needsUnconditional ? null
+                : batch.unconditional() != null ? batch.unconditional() : unconditional(batchSize);
+        log.requireFinite(cond, "conditioning");
+        if (uncond != null) {
+            log.requireFinite(uncond, "unconditional conditioning");
+        }
+        Tensor real = batch.realSamples();
+        if (real != null) {
+            log.requireFinite(real, "data", "real samples");
+        }
+        int[] shape = sampleShape(batchSize);
+        if (real != null && !Arrays.equals(real.shape(), shape)) {
+            throw InvalidRequestException.of("dataset realSamples", "shape " + Arrays.toString(shape), Arrays.toString(real.shape()));
+        }
+        return new Batch(it, batchSize, shape, cond, uncond, real, batch.guidance());
+    }
+
+    /**
+     * §4.1: an anchor per sample, then {@code x_i} by backward simulation from pure noise, or by forward-noising the
+     * real samples {@code x_i = (1 - s_i) x_real + s_i eps}.
+     */
+    private GeneratorInput generatorInput(Batch batch, boolean simulate, long it, IterationLog log) {
+        RandomStream anchorRng = random("anchor", it);
+        int[] anchorIdx = new int[batch.size];
+        float[] s = new float[batch.size];
+        for (int b = 0; b < batch.size; b++) {
+            anchorIdx[b] = anchorRng.nextInt(anchors.length);
+            s[b] = (float) anchors[anchorIdx[b]];
+        }
+        Tensor eps = noise("input.noise", it, batch.shape);
+        Tensor x = simulate
+                ? backwardSimulate(teacher.pureNoiseState(eps, anchors[0]), anchorIdx, batch.cond, it, batch.shape, log)
+                : FlowIdentities.noised(batch.real, s, eps);
+        return new GeneratorInput(anchorIdx, s, x, ModuleInputs.denoiser(x, s, batch.cond));
+    }
+
+    /**
+     * §4.2-4.6, the generator update: every objective (DMD, ISG, GAN or the caller's) gives its loss and its gradient
+     * with respect to {@code v_G}; their sum goes back through G in one backward pass; G steps; then IDA aligns the
+     * fake score with the stepped G, and the EMA follows G.
+     */
+    private void generatorUpdate(Batch batch, GeneratorInput in, Tensor vG, IterationLog log) {
+        GeneratorContext.GanPath gan = discriminator == null ? null
+                : new GeneratorContext.GanPath(discriminator, decoder, augmentation);
+        GeneratorContext ctx = new GeneratorContext(batch.iteration, config.seed(), anchors, in.anchorIndex(), in.x(),
+                vG, batch.cond, batch.uncond, batch.real, teacher, generator, fakeScore, gan, log::addTime)
+                .guidanceScales(batch.guidance());
+        Tensor dLdv = null;
+        for (DistillationObjective o : objectives) {
+            ObjectiveTerm term = log.time(o.name(), () -> o.evaluate(ctx));
+            log.term(term, o.name());
+            dLdv = dLdv == null ? term.gradient() : dLdv.add(term.gradient());
+        }
+        Tensor upstream = dLdv;
+        log.time("generator_backward", () -> {
+            generator.optimizer().zeroGradients();
+            generator.backward(in.modules(), Upstream.explicit(upstream), GradientMode.PARAMETERS);
+        });
+        log.time("generator_optimizer", () -> clipAndStep(generator, "generator", "generator",
+                config.generatorOptimizer().clipNorm(), "generator update", log));
+        if (ida != null) {
+            log.time("ida", () -> ida.align(fakeScore.parameters(), generator.parameters()));
+        }
+        if (ema != null && config.emaDecay() > 0) {
+            log.time("ema", () -> ema.blendFrom(generator.parameters(), config.emaDecay()));
+        }
+    }
+
+    /**
+     * §4.7, the fake-score update: flow matching on the generator's samples, {@code x0 = stopgrad(x0_hat)},
+     * {@code x_s = (1 - s) x0 + s eps}, {@code L_F = mean((F(x_s, s, c) - (eps - x0))^2)}.
+     */
+    private void fakeScoreUpdate(Batch batch, Tensor x0hat, IterationLog log) {
+        log.time("fake_score_update", () -> {
+            long it = batch.iteration;
+            double[] drawn = fakeScoreLevels.sample(batch.size, random("fake_score.sigma", it));
+            float[] s = new float[batch.size];
+            for (int b = 0; b < batch.size; b++) {
+                s[b] = (float) drawn[b];
+            }
+            Tensor eps = noise("fake_score.noise", it, batch.shape);
+            Tensor xs = FlowIdentities.noised(x0hat, s, eps);
+            Tensor target = FlowIdentities.velocityTarget(x0hat, eps);
+            fakeScore.optimizer().zeroGradients();
+            BackwardResult r = fakeScore.backward(ModuleInputs.denoiser(xs, s, batch.cond), Upstream.mse(target, null),
+                    GradientMode.PARAMETERS);
+            log.loss("fake_score", r.loss(), "fake score update", "fake score loss");
+            clipAndStep(fakeScore, "fake_score", "fake score", config.fakeScoreOptimizer().clipNorm(),
+                    "fake score update", log);
+        });
+    }
+
+    /**
+     * §4.8, the discriminator update: hinge loss on real against generated samples (decoded and augmented as the
+     * generator's GAN term sees them), each weighted by {@code omega(s_i)}.
+     */
+    private void discriminatorUpdate(Batch batch, float[] s, Tensor x0hat, IterationLog log) {
+        log.time("discriminator_update", () -> {
+            long it = batch.iteration;
+            float[] omega = config.gan().weighting().omega(s);
+            Tensor realImages = decoder == null ? batch.real : decoder.forward(ModuleInputs.of(batch.real, null));
+            Tensor fakeImages = decoder == null ? x0hat : decoder.forward(ModuleInputs.of(x0hat, null));
+            if (decoder != null) {
+                log.requireFinite(realImages, "discriminator update", "decoder output (real samples)");
+                log.requireFinite(fakeImages, "discriminator update", "decoder output (generated samples)");
+            }
+            if (augmentReal) {
+                realImages = augmentation.apply(realImages, random("discriminator.augment_real", it)).output();
+            }
+            fakeImages = augmentation.apply(fakeImages, random("discriminator.augment_fake", it)).output();
+            discriminator.optimizer().zeroGradients();
+            ModuleInputs realIn = RandomInputs.complete(discriminator, ModuleInputs.of(realImages, batch.cond),
+                    random("discriminator.inputs_real", it));
+            ModuleInputs fakeIn = RandomInputs.complete(discriminator, ModuleInputs.of(fakeImages, batch.cond),
+                    random("discriminator.inputs_fake", it));
+            BackwardResult rr = discriminator.backward(realIn, Upstream.hinge(1, omega), GradientMode.PARAMETERS);
+            BackwardResult rf = discriminator.backward(fakeIn, Upstream.hinge(-1, omega), GradientMode.PARAMETERS);
+            log.losses.put("discriminator_real", rr.loss());
+            log.losses.put("discriminator_fake", rf.loss());
+            log.requireFinite(rr.loss(), "discriminator update", "discriminator loss on real samples");
+            log.requireFinite(rf.loss(), "discriminator update", "discriminator loss on generated samples");
+            clipAndStep(discriminator, "discriminator", "discriminator", config.discriminatorOptimizer().clipNorm(),
+                    "discriminator update", log);
+        });
+    }
+
+    /**
+     * The one place where a module's accumulated parameter gradients become an optimiser step, for G, F and D alike:
+     * clip to the global norm, record and check the norm, step. A data-parallel run reduces the gradients across
+     * workers here, before the clip, so every worker clips and steps on the same sum.
+     *
+     * @param module the module
+     * @param key its metrics key ({@link IterationMetrics#parameterGradientNorms()})
+     * @param label its name in error messages
+     */
+    private void clipAndStep(DifferentiableModule module, String key, String label, double clipNorm, String phase,
+                             IterationLog log) {
+        // data parallelism: all-reduce module's parameter gradients here (before clipGradientNorm)
+        double norm = module.optimizer().clipGradientNorm(clipNorm);
+        log.parameterGradientNorms.put(key, norm);
+        log.requireFinite(norm, phase, label + " parameter gradient norm");
+        module.optimizer().step();
     }
 
     /**
@@ -368,7 +394,13 @@ public final class Distiller {
         return probe;
     }
 
-    private Tensor backwardSimulate(Tensor start, int[] anchorIdx, Conditioning cond, long it, int[] shape) {
+    /**
+     * §4.1 backward simulation: from pure noise, the generator's own stochastic sampler through the anchors before each
+     * sample's {@code i} ({@code x0 = x - s_j v}, {@code x = (1 - s_{j+1}) x0 + s_{j+1} eps}); samples whose anchor is
+     * reached keep their state.
+     */
+    private Tensor backwardSimulate(Tensor start, int[] anchorIdx, Conditioning cond, long it, int[] shape,
+                                    IterationLog log) {
         int batch = anchorIdx.length;
         int maxI = 0;
         for (int i : anchorIdx) {
@@ -379,10 +411,10 @@ public final class Distiller {
             float[] sj = new float[batch];
             Arrays.fill(sj, (float) anchors[j]);
             Tensor v = generator.forward(ModuleInputs.denoiser(x, sj, cond));
-            requireFinite(v, "backward simulation", "generator output v_G at anchor " + j + " (s = " + anchors[j] + ")", it);
-            Tensor x0 = x.addScaled((float) -anchors[j], v);
-            float next = (float) anchors[j + 1];
-            Tensor renoised = Tensor.combine(1 - next, x0, next, noise("backward_simulation.noise." + j, it, shape));
+            log.requireFinite(v, "backward simulation", "generator output v_G at anchor " + j + " (s = " + anchors[j] + ")");
+            Tensor x0 = FlowIdentities.clean(x, (float) anchors[j], v);
+            Tensor renoised = FlowIdentities.noised(x0, (float) anchors[j + 1], noise("backward_simulation.noise." + j,
+                    it, shape));
             // samples whose anchor is already reached keep their state
             float[] keep = new float[batch];
             float[] take = new float[batch];
@@ -437,42 +469,6 @@ public final class Distiller {
      */
     static int streamId(String purpose) {
         return Streams.TRAINING_BASE + Math.floorMod(purpose.hashCode(), 1 << 19);
-    }
-
-    private static void add(Map<String, Long> phases, String key, long nanos) {
-        phases.merge(key, nanos, Long::sum);
-    }
-
-    private void requireFinite(double value, String phase, String what, long it) {
-        if (!Double.isFinite(value)) {
-            fail(phase, what, "is " + value, it);
-        }
-    }
-
-    private void requireFinite(Tensor t, String phase, String what, long it) {
-        int bad = t.countNonFinite();
-        if (bad > 0) {
-            fail(phase, what, "has " + bad + " NaN/Inf of " + t.size() + " values", it);
-        }
-    }
-
-    private void requireFinite(Conditioning c, String what, long it) {
-        requireFinite(c.tokens(), "data", what + " (token embeddings)", it);
-        if (c.pooled() != null) {
-            requireFinite(c.pooled(), "data", what + " (pooled embedding)", it);
-        }
-        for (Map.Entry<String, Tensor> e : c.extras().entrySet()) {
-            requireFinite(e.getValue(), "data", what + " extra '" + e.getKey() + "'", it);
-        }
-    }
-
-    /** STOP: a NumericalException naming phase, iteration and tensor; SKIP: the rest of the iteration is skipped. */
-    private void fail(String phase, String what, String problem, long it) {
-        NumericalException e = NumericalException.nonFinite("distillation: " + phase, "iteration " + it, what, problem);
-        if (config.nonFinite() == DistillationConfig.NonFinitePolicy.SKIP) {
-            throw new SkipBatch(e.getMessage());
-        }
-        throw e;
     }
 
     // ------------------------------------------------------------------ checkpoints
@@ -562,6 +558,7 @@ public final class Distiller {
         private PromptEncoder promptEncoder;
         private List<DistillationObjective> objectives;
         private ParameterStore ema;
+        private TimestepSampler fakeScoreLevels;
         private final List<DistillationListener> listeners = new ArrayList<>();
         private long probeEvery;
 
@@ -646,6 +643,20 @@ public final class Distiller {
             return this;
         }
 
+        /**
+         * Replaces the config's fake-score noise-level distribution ({@code fakeScoreTimesteps}, docs/algorithm.md
+         * §4.7) with your own sampler. It draws from the iteration's {@code fake_score.sigma} stream, so runs stay
+         * reproducible; like {@link #objectives}, it is not part of the config's JSON, so a resumed run must be built
+         * with the same sampler.
+         *
+         * @param sampler the sampler, or null for the config's
+         * @return this
+         */
+        public Builder fakeScoreTimesteps(TimestepSampler sampler) {
+            fakeScoreLevels = sampler;
+            return this;
+        }
+
         /** @param store a store of G's architecture that receives the EMA (initialised from G) @return this */
         public Builder ema(ParameterStore store) {
             ema = store;
@@ -672,7 +683,7 @@ public final class Distiller {
                 throw new InvalidRequestException("generator and fake score must be trainable modules (with optimizers)");
             }
             if (config.ida().enabled()) {
-                ParameterStore.requireSameArchitecture(fakeScore.parameters(), generator.parameters(), "IDA (ida.enabled)");
+                ImplicitDistributionAlignment.requireCompatible(fakeScore.parameters(), generator.parameters());
             }
             if (config.gan().enabled() && discriminator == null && (objectives == null
                     || objectives.stream().anyMatch(o -> o instanceof AdversarialLoss))) {

@@ -86,19 +86,15 @@ public record DistributionMatching(TimestepSampler noiseLevels, TeacherGuidance 
         int batch = ctx.batch();
         double[] drawn = noiseLevels.sample(batch, ctx.random("dmd.sigma"));
         float[] s = new float[batch];
-        float[] oneMinus = new float[batch];
         for (int b = 0; b < batch; b++) {
             s[b] = (float) drawn[b];
-            oneMinus[b] = 1 - s[b];
         }
-        Tensor xs = Tensor.combine(oneMinus, x0, s, ctx.noise("dmd.noise"));
-        float[] minusS = GeneratorContext.negate(s);
-        float[] ones = GeneratorContext.ones(batch);
+        Tensor xs = FlowIdentities.noised(x0, s, ctx.noise("dmd.noise"));
         // per-prompt scales (DistillationBatch.guidance) where the batch gives them, else drawn from the range
         Tensor vReal = ctx.teacherVelocity(guidance, xs, s, ctx.random("dmd.guidance"), ctx.guidanceScales());
-        Tensor x0Real = Tensor.combine(ones, xs, minusS, vReal);
+        Tensor x0Real = FlowIdentities.clean(xs, s, vReal);
         Tensor vFake = ctx.fakeScoreVelocity(xs, s);
-        Tensor x0Fake = Tensor.combine(ones, xs, minusS, vFake);
+        Tensor x0Fake = FlowIdentities.clean(xs, s, vFake);
         Result r = gradient(x0, x0Real, x0Fake);
         double meanS = 0;
         for (float v : s) {

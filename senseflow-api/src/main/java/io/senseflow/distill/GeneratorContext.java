@@ -60,7 +60,7 @@ public final class GeneratorContext {
         }
         this.input = input;
         this.velocity = velocity;
-        this.x0 = Tensor.combine(ones(sigmas.length), input, negate(sigmas), velocity);
+        this.x0 = FlowIdentities.clean(input, sigmas, velocity);
         this.cond = cond;
         this.uncond = uncond;
         this.realSamples = realSamples;
@@ -241,12 +241,6 @@ public final class GeneratorContext {
     /** @param phase a phase name @param nanos time spent, added to the iteration's phase timings */
     public void recordTime(String phase, long nanos) {
         timer.accept(phase, nanos);
-    }
-
-    static float[] ones(int n) {
-        float[] o = new float[n];
-        java.util.Arrays.fill(o, 1f);
-        return o;
     }
 
     static float[] negate(float[] a) {

@@ -43,21 +43,12 @@ public record IntraSegmentGuidance(IntraSegmentTimesteps segments, TeacherGuidan
             mid[b] = (float) segments.sample(idx[b], rng);
             next[b] = (float) segments.segmentEnd(idx[b]);
         }
-        float[] ones = GeneratorContext.ones(batch);
         Tensor x = ctx.input();
         Tensor vTeacher = ctx.teacherVelocity(guidance, x, s, ctx.random("isg.guidance"));
-        float[] toMid = new float[batch];
-        float[] fromMid = new float[batch];
-        float[] across = new float[batch];
-        for (int b = 0; b < batch; b++) {
-            toMid[b] = mid[b] - s[b];
-            fromMid[b] = next[b] - mid[b];
-            across[b] = next[b] - s[b];
-        }
-        Tensor xMid = Tensor.combine(ones, x, toMid, vTeacher);
+        Tensor xMid = FlowIdentities.step(x, s, mid, vTeacher);
         Tensor vMid = ctx.generatorVelocity(xMid, mid);
-        Tensor xTarget = Tensor.combine(ones, xMid, fromMid, vMid);
-        Tensor xHat = Tensor.combine(ones, x, across, ctx.velocity());
+        Tensor xTarget = FlowIdentities.step(xMid, mid, next, vMid);
+        Tensor xHat = FlowIdentities.step(x, s, next, ctx.velocity());
         SegmentDistance.Evaluated d = distance.evaluate(xHat, xTarget);
         return new ObjectiveTerm(name(), d.loss(), ctx.gradientFromStep(d.gradient(), next), 0, java.util.Map.of());
     }

@@ -120,7 +120,7 @@ public final class TrackingProbe {
             float[] sj = new float[batch];
             java.util.Arrays.fill(sj, (float) anchors[j]);
             Tensor v = generator.forward(ModuleInputs.denoiser(x, sj, cond));
-            Tensor x0 = x.addScaled((float) -anchors[j], v);
+            Tensor x0 = FlowIdentities.clean(x, (float) anchors[j], v);
             float[] keep = new float[batch];
             float[] take = new float[batch];
             for (int b = 0; b < batch; b++) {
@@ -130,8 +130,7 @@ public final class TrackingProbe {
             }
             out = out == null ? x0.scalePerSample(take) : Tensor.combine(keep, out, take, x0);
             if (j + 1 < k) {
-                float next = (float) anchors[j + 1];
-                x = Tensor.combine(1 - next, x0, next, renoise[j]);
+                x = FlowIdentities.noised(x0, (float) anchors[j + 1], renoise[j]);
             }
         }
         return out;
@@ -150,21 +149,15 @@ public final class TrackingProbe {
                                        TeacherGuidance guidance) {
         Tensor x0 = samples(teacher, generator);
         int batch = x0.batch();
-        float[] oneMinus = new float[batch];
-        float[] minusS = GeneratorContext.negate(sigmas);
-        float[] ones = GeneratorContext.ones(batch);
-        for (int b = 0; b < batch; b++) {
-            oneMinus[b] = 1 - sigmas[b];
-        }
-        Tensor xs = Tensor.combine(oneMinus, x0, sigmas, noise);
-        Tensor target = noise.sub(x0);
+        Tensor xs = FlowIdentities.noised(x0, sigmas, noise);
+        Tensor target = FlowIdentities.velocityTarget(x0, noise);
         Tensor vCond = teacher.velocity(xs, sigmas, cond);
         Tensor vReal = guidance.velocity(teacher, xs, sigmas, cond, uncond,
                 new RandomStream(seed, Distiller.streamId("probe.guidance"), 0));
         Tensor vFake = fakeScore.forward(ModuleInputs.denoiser(xs, sigmas, cond));
-        Tensor x0Cond = Tensor.combine(ones, xs, minusS, vCond);
-        Tensor x0Real = Tensor.combine(ones, xs, minusS, vReal);
-        Tensor x0Fake = Tensor.combine(ones, xs, minusS, vFake);
+        Tensor x0Cond = FlowIdentities.clean(xs, sigmas, vCond);
+        Tensor x0Real = FlowIdentities.clean(xs, sigmas, vReal);
+        Tensor x0Fake = FlowIdentities.clean(xs, sigmas, vFake);
         Map<String, Double> m = new LinkedHashMap<>();
         double fakeLoss = vFake.sub(target).sumOfSquares() / target.size();
         double teacherLoss = vCond.sub(target).sumOfSquares() / target.size();

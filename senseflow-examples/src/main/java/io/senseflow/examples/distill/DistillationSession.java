@@ -35,6 +35,7 @@ import io.senseflow.train.ParameterStore;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
 
 /**
  * Everything one distillation run of a SenseFlow-layout teacher holds open: the teacher in ONNX Runtime (its text
@@ -111,7 +112,8 @@ public final class DistillationSession implements AutoCloseable {
         }
     }
 
-    private DistillationSession(TeacherFolder teacher, DistillationConfig config, Settings settings) {
+    private DistillationSession(TeacherFolder teacher, DistillationConfig config, Settings settings,
+                                Consumer<Distiller.Builder> plugins) {
         this.teacher = teacher;
         this.config = config;
         List<AutoCloseable> made = new ArrayList<>();
@@ -166,6 +168,7 @@ public final class DistillationSession implements AutoCloseable {
             if (students.ema() != null) {
                 b.ema(students.ema().parameters());
             }
+            plugins.accept(b);
             this.distiller = b.build();
             this.owned = List.copyOf(made);
         } catch (RuntimeException | Error e) {
@@ -183,7 +186,24 @@ public final class DistillationSession implements AutoCloseable {
      * @return the session; close it
      */
     public static DistillationSession open(TeacherFolder teacher, DistillationConfig config, Settings settings) {
-        return new DistillationSession(teacher, config, settings);
+        return new DistillationSession(teacher, config, settings, b -> { });
+    }
+
+    /**
+     * As {@link #open(TeacherFolder, DistillationConfig, Settings)}, with the researcher's plug-ins: {@code plugins}
+     * sees the wired {@link Distiller.Builder} last, before it is built, and may set your own objectives
+     * ({@link Distiller.Builder#objectives}) or fake-score sampler ({@link Distiller.Builder#fakeScoreTimesteps}).
+     * Plug-ins are not part of the config: a resumed session must be opened with the same ones.
+     *
+     * @param teacher the teacher folder
+     * @param config the run's config
+     * @param settings engines and discriminator
+     * @param plugins changes to the distiller's builder
+     * @return the session; close it
+     */
+    public static DistillationSession open(TeacherFolder teacher, DistillationConfig config, Settings settings,
+                                           Consumer<Distiller.Builder> plugins) {
+        return new DistillationSession(teacher, config, settings, java.util.Objects.requireNonNull(plugins));
     }
 
     /** The fake-score discriminator reads the fake score's middle block (its image tokens). */

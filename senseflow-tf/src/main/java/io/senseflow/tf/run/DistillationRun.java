@@ -7,6 +7,7 @@ import io.senseflow.distill.DistillationBatch;
 import io.senseflow.distill.DistillationConfig;
 import io.senseflow.distill.DistillationDataset;
 import io.senseflow.distill.DistillationListener;
+import io.senseflow.distill.DistillationObjective;
 import io.senseflow.distill.Distiller;
 import io.senseflow.distill.Family;
 import io.senseflow.distill.IterationMetrics;
@@ -34,6 +35,7 @@ import io.senseflow.pipeline.CancellationToken;
 import io.senseflow.reference.Mlp;
 import io.senseflow.reference.MlpSpec;
 import io.senseflow.schedule.DdpmSchedule;
+import io.senseflow.schedule.TimestepSampler;
 import io.senseflow.tf.TfSessionOptions;
 import io.senseflow.tf.export.OnnxExport;
 import io.senseflow.tf.train.DenoiserSpec;
@@ -167,6 +169,7 @@ public final class DistillationRun implements AutoCloseable {
             DifferentiableModule f = flow.apply(s.fakeScore());
             Distiller.Builder db = Distiller.builder().config(config).teacher(teacher).generator(g).fakeScore(f)
                     .dataset(p.dataset).listener(this::record);
+            b.plugins.applyTo(db, config);
             if (config.gan().enabled() && p.backbone != null) {
                 // SenseFlow's VFM discriminator: heads on the frozen backbone, behind the teacher's VAE decoder
                 TfSessionOptions to = (b.threads > 0 ? TfSessionOptions.defaults().withIntraOpThreads(b.threads)
@@ -574,6 +577,7 @@ public final class DistillationRun implements AutoCloseable {
         private final List<DistillationListener> listeners = new ArrayList<>();
         private Path backbone;
         private Path realData;
+        private final ResearchPlugins plugins = new ResearchPlugins();
 
         private Builder(Path teacher) {
             this.teacher = Objects.requireNonNull(teacher, "teacher").toAbsolutePath().normalize();
@@ -702,6 +706,43 @@ public final class DistillationRun implements AutoCloseable {
         }
 
         /**
+         * Replaces the generator's terms: the function gets the run's config (the family preset with the overrides)
+         * and returns the objectives the generator update sums, e.g. the config's own plus yours, or a DMD term with
+         * your noise-level sampler. Objectives added with {@link #addObjective} come after these. Their losses appear
+         * in {@code losses.csv} under their names.
+         *
+         * @param terms the run's config to the objectives
+         * @return this
+         */
+        public Builder objectives(Function<DistillationConfig, List<DistillationObjective>> terms) {
+            plugins.objectives = Objects.requireNonNull(terms, "objectives");
+            return this;
+        }
+
+        /**
+         * Adds a generator term to the config's (DMD, ISG, GAN as the recipe has them), or to those of
+         * {@link #objectives}.
+         *
+         * @param term your objective (weight it with {@link DistillationObjective#weighted})
+         * @return this
+         */
+        public Builder addObjective(DistillationObjective term) {
+            plugins.extra.add(Objects.requireNonNull(term, "objective"));
+            return this;
+        }
+
+        /**
+         * Replaces the config's fake-score noise-level distribution (docs/algorithm.md §4.7) with your sampler.
+         *
+         * @param sampler the sampler
+         * @return this
+         */
+        public Builder fakeScoreTimesteps(TimestepSampler sampler) {
+            plugins.fakeScoreTimesteps = Objects.requireNonNull(sampler, "fakeScoreTimesteps");
+            return this;
+        }
+
+        /**
          * Checks everything, then loads the teacher, encodes the prompts and imports G and F.
          *
          * @return the run, ready to {@link DistillationRun#run}
@@ -824,6 +865,7 @@ public final class DistillationRun implements AutoCloseable {
                 LOG.warn("backbone {} without real data: the discriminator trains only on batches with real samples"
                         + " (Builder.realData, --data)", backbone);
             }
+            String pluginIds = plugins.describe(cfg);
 
             int w = width > 0 ? width : loaded.defaults().width();
             int h = height > 0 ? height : loaded.defaults().height();
@@ -853,6 +895,8 @@ public final class DistillationRun implements AutoCloseable {
                 requireSame(runJson, "backbone_fingerprint", recorded.getString("backbone_fingerprint", "none"),
                         backbone == null ? "none" : fileFingerprint(backbone), backbone == null ? "no backbone"
                         : "the backbone " + backbone);
+                requireSame(runJson, ResearchPlugins.RUN_JSON_FIELD, recorded.getString(ResearchPlugins.RUN_JSON_FIELD,
+                        ""), pluginIds, "this builder's objectives and fake-score sampler");
                 String want = DistillationConfig.fromJson(recorded.getString("config")).toBuilder().iterations(1)
                         .build().toJson();
                 if (!want.equals(cfg.toBuilder().iterations(1).build().toJson())) {
@@ -991,7 +1035,7 @@ public final class DistillationRun implements AutoCloseable {
             MemoryEstimate estimate = sb.estimate();
             estimate.requireFits(budget != null ? budget : MemoryBudget.detect());
             if (recorded == null) {
-                writeRunJson(runJson, mf, p.component, fingerprint, promptFile, w, h, cfg, p.real);
+                writeRunJson(runJson, mf, p.component, fingerprint, promptFile, w, h, cfg, p.real, pluginIds);
             }
             if (p.writeCache != null) {
                 p.writeCache.run();
@@ -1070,7 +1114,7 @@ public final class DistillationRun implements AutoCloseable {
         }
 
         private void writeRunJson(Path runJson, ModelFamily mf, String component, String fingerprint, PromptFile pf,
-                                  int w, int h, DistillationConfig cfg, RealData real) {
+                                  int w, int h, DistillationConfig cfg, RealData real, String pluginIds) {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("format", FORMAT);
             m.put("version", 1L);
@@ -1096,6 +1140,9 @@ public final class DistillationRun implements AutoCloseable {
                 m.put("data", real.source().toString());
                 m.put("data_sha256", real.sha256());
                 m.put("data_count", (long) real.count());
+            }
+            if (!pluginIds.isEmpty()) {
+                m.put(ResearchPlugins.RUN_JSON_FIELD, pluginIds);
             }
             Map<String, Object> prov = new LinkedHashMap<>();
             prov.put("created_utc", Instant.now().toString());
