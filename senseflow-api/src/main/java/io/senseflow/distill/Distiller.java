@@ -14,6 +14,7 @@ import io.senseflow.pipeline.CancellationToken;
 import io.senseflow.tensor.Tensor;
 import io.senseflow.train.BackwardResult;
 import io.senseflow.train.DifferentiableModule;
+import io.senseflow.train.GradientReducer;
 import io.senseflow.train.GradientMode;
 import io.senseflow.train.ModuleInputs;
 import io.senseflow.train.OptimizerState;
@@ -72,6 +73,8 @@ public final class Distiller {
     private final Map<Integer, Conditioning> uncondCache = new LinkedHashMap<>();
     private final long probeEvery;
     private TrackingProbe probe;
+    private final DataShard shard;
+    private final GradientReducer reducer;
 
     private long iteration;
     private int skippedBatches;
@@ -91,6 +94,8 @@ public final class Distiller {
         this.ema = b.ema;
         this.listeners.addAll(b.listeners);
         this.probeEvery = b.probeEvery;
+        this.shard = b.shard;
+        this.reducer = b.reducer;
         this.anchors = config.anchors();
         this.needsUnconditional = (config.dmd().enabled() && config.dmd().guidance() instanceof TeacherGuidance.Cfg)
                 || (config.isg().enabled() && config.isg().guidance() instanceof TeacherGuidance.Cfg);
@@ -183,11 +188,14 @@ public final class Distiller {
         try {
             // data
             long t0 = System.nanoTime();
-            int batchSize = config.batchSize();
-            DistillationBatch batch = dataset.batch(it, batchSize);
-            if (batch.size() != batchSize) {
-                throw InvalidRequestException.of("dataset batch", batchSize + " samples", batch.size());
+            // data-parallel: the dataset's global batch, this worker's slice (DataShard)
+            int globalBatch = config.batchSize();
+            int batchSize = shard.localBatch(globalBatch);
+            DistillationBatch globalData = dataset.batch(it, globalBatch);
+            if (globalData.size() != globalBatch) {
+                throw InvalidRequestException.of("dataset batch", globalBatch + " samples", globalData.size());
             }
+            DistillationBatch batch = shard.slice(globalData);
             Conditioning cond = batch.conditioning() != null ? batch.conditioning() : encode(batch.prompts());
             Conditioning uncond = !needsUnconditional ? null
                     : batch.unconditional() != null ? batch.unconditional() : unconditional(batchSize);
@@ -208,10 +216,13 @@ public final class Distiller {
             // §4.1 generator input
             t0 = System.nanoTime();
             RandomStream anchorRng = random("anchor", it);
-            int[] anchorIdx = new int[batchSize];
+            int[] globalAnchorIdx = new int[globalBatch];
+            for (int b = 0; b < globalBatch; b++) {
+                globalAnchorIdx[b] = anchorRng.nextInt(anchors.length);
+            }
+            int[] anchorIdx = shard.slice(globalAnchorIdx);
             float[] s = new float[batchSize];
             for (int b = 0; b < batchSize; b++) {
-                anchorIdx[b] = anchorRng.nextInt(anchors.length);
                 s[b] = (float) anchors[anchorIdx[b]];
             }
             Tensor eps = noise("input.noise", it, shape);
@@ -242,7 +253,8 @@ public final class Distiller {
                 GeneratorContext.GanPath gan = discriminator == null ? null
                         : new GeneratorContext.GanPath(discriminator, decoder, augmentation);
                 GeneratorContext ctx = new GeneratorContext(it, config.seed(), anchors, anchorIdx, x, vG, cond, uncond,
-                        real, teacher, generator, fakeScore, gan, (k, v) -> add(phases, k, v));
+                        real, teacher, generator, fakeScore, gan, (k, v) -> add(phases, k, v))
+                        .dataParallel(shard, globalAnchorIdx);
                 Tensor total = null;
                 for (DistillationObjective o : objectives) {
                     long ot = System.nanoTime();
@@ -258,6 +270,7 @@ public final class Distiller {
                 t0 = System.nanoTime();
                 generator.optimizer().zeroGradients();
                 generator.backward(genInputs, Upstream.explicit(total), GradientMode.PARAMETERS);
+                reducer.allReduceMean("generator", generator, it);
                 add(phases, "generator_backward", System.nanoTime() - t0);
                 t0 = System.nanoTime();
                 double norm = generator.optimizer().clipGradientNorm(config.generatorOptimizer().clipNorm());
@@ -279,7 +292,7 @@ public final class Distiller {
 
             // §4.7 fake score
             t0 = System.nanoTime();
-            double[] sf = config.fakeScoreTimesteps().sampler().sample(batchSize, random("fake_score.sigma", it));
+            double[] sf = shard.sample(config.fakeScoreTimesteps().sampler(), globalBatch, random("fake_score.sigma", it));
             float[] sfF = new float[batchSize];
             float[] oneMinusF = new float[batchSize];
             for (int b = 0; b < batchSize; b++) {
@@ -293,6 +306,7 @@ public final class Distiller {
             BackwardResult fr = fakeScore.backward(ModuleInputs.denoiser(xs, sfF, cond), Upstream.mse(target, null),
                     GradientMode.PARAMETERS);
             losses.put("fake_score", fr.loss());
+            reducer.allReduceMean("fake_score", fakeScore, it);
             requireFinite(fr.loss(), "fake score update", "fake score loss", it);
             double fnorm = fakeScore.optimizer().clipGradientNorm(config.fakeScoreOptimizer().clipNorm());
             paramNorms.put("fake_score", fnorm);
@@ -323,6 +337,7 @@ public final class Distiller {
                 BackwardResult rf = discriminator.backward(fakeIn, Upstream.hinge(-1, omega), GradientMode.PARAMETERS);
                 losses.put("discriminator_real", rr.loss());
                 losses.put("discriminator_fake", rf.loss());
+                reducer.allReduceMean("discriminator", discriminator, it);
                 requireFinite(rr.loss(), "discriminator update", "discriminator loss on real samples", it);
                 requireFinite(rf.loss(), "discriminator update", "discriminator loss on generated samples", it);
                 double dnorm = discriminator.optimizer().clipGradientNorm(config.discriminatorOptimizer().clipNorm());
@@ -421,7 +436,7 @@ public final class Distiller {
     }
 
     private Tensor noise(String purpose, long it, int[] shape) {
-        return GaussianNoise.sample(config.seed(), it * shape[0], streamId(purpose), shape);
+        return GaussianNoise.sample(config.seed(), shard.sampleOffset(it, config.batchSize()), streamId(purpose), shape);
     }
 
     private RandomStream random(String purpose, long it) {
@@ -565,6 +580,27 @@ public final class Distiller {
         private ParameterStore ema;
         private final List<DistillationListener> listeners = new ArrayList<>();
         private long probeEvery;
+        private DataShard shard = DataShard.single();
+        private GradientReducer reducer = GradientReducer.none();
+
+        /**
+         * Makes this distiller one worker of a data-parallel run: it computes the {@code shard}'s slice of every
+         * global batch ({@code config.batchSize()} is the global batch) and calls {@code reducer} on each module's
+         * gradients right after its backward passes, before the clip. Every worker must be built with the same
+         * config, modules and initial parameters.
+         *
+         * <p>Not supported (refused by {@link #build()}): a GAN term, whose augmentation and discriminator input
+         * draws are not sharded yet.
+         *
+         * @param shard this worker's part of the batch
+         * @param reducer averages gradients over the workers
+         * @return this
+         */
+        public Builder dataParallel(DataShard shard, GradientReducer reducer) {
+            this.shard = Objects.requireNonNull(shard, "shard");
+            this.reducer = Objects.requireNonNull(reducer, "reducer");
+            return this;
+        }
 
         /**
          * Measures the {@link TrackingProbe} (does the fake score track the generator?) before every {@code every}-th
@@ -686,6 +722,16 @@ public final class Distiller {
                     && decoder != null) {
                 throw InvalidRequestException.of("decoder", "none with gan.discriminator fake-score-features (it looks"
                         + " at the generator's samples, as the fake score does, not at decoded images)", "a decoder");
+            }
+            if (shard.size() > 1) {
+                shard.localBatch(config.batchSize());
+                if (config.gan().enabled() || discriminator != null) {
+                    throw InvalidRequestException.of("gan.enabled", "false in a data-parallel run (the GAN term's"
+                            + " augmentation and discriminator-input draws are not sharded yet)", "a GAN term or discriminator");
+                }
+                if (probeEvery > 0) {
+                    throw InvalidRequestException.of("trackingProbe", "0 in a data-parallel run", probeEvery);
+                }
             }
             if (ema != null) {
                 ParameterStore.requireSameArchitecture(ema, generator.parameters(), "EMA");

@@ -52,6 +52,8 @@ public final class TfAdamW implements Optimizer {
     private final GraphOperation clip;
     private final Step stepOps;
     private long step;
+    private Map<String, Output<?>> replaceFeeds;
+    private GraphOperation replaceOp;
 
     private record Step(Output<?> decay, Output<?> b1, Output<?> oneMinusB1, Output<?> b2, Output<?> oneMinusB2,
                         Output<?> stepSize, Output<?> sqrtBc2, Output<?> eps, GraphOperation op) {
@@ -181,6 +183,57 @@ public final class TfAdamW implements Optimizer {
         try (Result res = r.run()) {
             return TfTensors.toTensor(res.get(0));
         }
+    }
+
+    @Override
+    public Map<String, Tensor> gradients(List<String> names) {
+        Runs r = new Runs(workspace.session(), "reading gradients");
+        for (String name : names) {
+            params.variable(name);
+            r.fetch(gradReads.get(name));
+        }
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        try (Result res = r.run()) {
+            for (int i = 0; i < names.size(); i++) {
+                out.put(names.get(i), TfTensors.toTensor(res.get(i)));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Overwrites the accumulators in one session run (the assign ops are built on first use). Every gradient of this
+     * optimizer must be given, each of its parameter's shape.
+     */
+    @Override
+    public void replaceGradients(Map<String, Tensor> values) {
+        if (!values.keySet().equals(grads.keySet())) {
+            throw io.senseflow.InvalidRequestException.of("replaceGradients", "all " + grads.size() + " gradients of"
+                    + " this optimizer", values.size() + " (" + values.keySet() + ")");
+        }
+        if (replaceOp == null) {
+            GraphOps r = ops.scoped("replace_gradients");
+            Map<String, Output<?>> feeds = new LinkedHashMap<>();
+            List<GraphOperation> assigns = new ArrayList<>();
+            for (Map.Entry<String, TfVariable> e : grads.entrySet()) {
+                Output<?> ph = r.placeholder(DataType.DT_FLOAT, Shape.of(e.getValue().shape()), io.senseflow.tf.graph.TfNames.flat(e.getKey()));
+                feeds.put(e.getKey(), ph);
+                assigns.add(assign(r, e.getValue(), ph));
+            }
+            replaceFeeds = feeds;
+            replaceOp = r.group("replace", assigns);
+        }
+        Runs run = new Runs(workspace.session(), "replacing gradients");
+        for (Map.Entry<String, Output<?>> e : replaceFeeds.entrySet()) {
+            Tensor t = values.get(e.getKey());
+            if (!java.util.Arrays.equals(java.util.Arrays.stream(t.shape()).asLongStream().toArray(),
+                    grads.get(e.getKey()).shape())) {
+                throw io.senseflow.InvalidRequestException.of("gradient " + e.getKey(), "shape "
+                        + java.util.Arrays.toString(grads.get(e.getKey()).shape()), java.util.Arrays.toString(t.shape()));
+            }
+            run.feed(e.getValue(), t);
+        }
+        run.target(replaceOp).runTargets();
     }
 
     @Override
