@@ -4,10 +4,11 @@ import io.senseflow.distill.TrainingSnapshot;
 import io.senseflow.tensor.Tensor;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * A 64-bit FNV-1a hash over the exact bits of every parameter of a training snapshot (module names, parameter names,
- * shapes and float bits, in snapshot order). Two workers with equal fingerprints hold bit-identical parameters (up to
+ * shapes and float bits, in name order). Two workers with equal fingerprints hold bit-identical parameters (up to
  * hash collisions); one flipped bit changes it.
  */
 public final class ParameterFingerprint {
@@ -20,9 +21,9 @@ public final class ParameterFingerprint {
     /** @param snapshot a snapshot @return the hash of its parameters */
     public static long of(TrainingSnapshot snapshot) {
         long h = OFFSET;
-        for (Map.Entry<String, Map<String, Tensor>> m : snapshot.parameters().entrySet()) {
+        for (Map.Entry<String, Map<String, Tensor>> m : new TreeMap<>(snapshot.parameters()).entrySet()) {
             h = mix(h, m.getKey());
-            for (Map.Entry<String, Tensor> p : m.getValue().entrySet()) {
+            for (Map.Entry<String, Tensor> p : new TreeMap<>(m.getValue()).entrySet()) {
                 h = mix(h, p.getKey());
                 for (int d : p.getValue().shape()) {
                     h = mix(h, d);
