@@ -145,9 +145,15 @@ public final class DataParallelLauncher {
         long bound = b.collectiveTimeout.plus(b.grace).toNanos();
         while (true) {
             boolean allDone = true;
-            for (Process p : procs) {
+            for (int k = 0; k < procs.size(); k++) {
+                Process p = procs.get(k);
                 if (p.isAlive()) {
                     allDone = false;
+                    // a worker reports its failure before it exits
+                    if (firstFailure < 0 && "failed".equals(DataParallelWorker.readStatus(
+                            DataParallelWorker.statusFile(b.runDir, k)).get("status"))) {
+                        firstFailure = System.nanoTime();
+                    }
                 } else if (p.exitValue() != 0 && firstFailure < 0) {
                     firstFailure = System.nanoTime();
                 }
@@ -168,7 +174,7 @@ public final class DataParallelLauncher {
                 return diagnose(procs, alive, attemptOver && firstFailure < 0);
             }
             try {
-                Thread.sleep(25);
+                Thread.sleep(50);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return new WorkerFailureException(0, WorkerFailureException.Cause.ERROR, false, "launcher interrupted");
@@ -206,7 +212,7 @@ public final class DataParallelLauncher {
         }
         // 3. a worker still alive after the others gave up on it: hung
         for (int k = 0; k < n; k++) {
-            if (aliveAtEnd.get(k)) {
+            if (aliveAtEnd.get(k) && st.get(k).isEmpty()) {
                 return new WorkerFailureException(k, WorkerFailureException.Cause.HUNG, true, wholeRunTimedOut
                         ? "the attempt ran past its bound of " + b.attemptTimeout + "; killed"
                         : "still running " + b.collectiveTimeout.plus(b.grace).toMillis() + " ms after another worker"

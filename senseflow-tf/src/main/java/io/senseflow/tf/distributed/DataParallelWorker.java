@@ -177,9 +177,14 @@ public final class DataParallelWorker {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot prepare " + status.getParent(), e);
         }
-        try (CollectiveGroup group = CollectiveGroup.join(o.cluster(), o.task(), o.timeout());
-                WorkerContext ctx = new WorkerContext(new DataShard(o.task(), o.cluster().size()),
-                        new CollectiveGradientReducer(group), o.jobArguments())) {
+        // not try-with-resources: after a failure, closing a session whose peers are gone can block for many
+        // seconds; a failed worker reports and exits without closing (the process ends right after)
+        CollectiveGroup group = null;
+        WorkerContext ctx = null;
+        try {
+            group = CollectiveGroup.join(o.cluster(), o.task(), o.timeout());
+            ctx = new WorkerContext(new DataShard(o.task(), o.cluster().size()), new CollectiveGradientReducer(group),
+                    o.jobArguments());
             DataParallelJob job = instantiate(o.jobClass());
             Distiller d = job.build(ctx);
             CheckpointStore store = checkpoints(o.runDir());
@@ -207,6 +212,8 @@ public final class DataParallelWorker {
             writeStatus(status, Map.of("status", "ok", "iteration", String.valueOf(iteration), "fingerprint",
                     Long.toHexString(fp), "collective_bytes", String.valueOf(group.bytes()), "collective_ms",
                     String.valueOf(group.nanos() / 1_000_000)));
+            ctx.close();
+            group.close();
             return 0;
         } catch (Throwable e) {
             Map<String, String> s = new LinkedHashMap<>();
