@@ -53,7 +53,7 @@ public final class TfAdamW implements Optimizer {
     private final Step stepOps;
     private long step;
     private Map<String, Output<?>> replaceFeeds;
-    private GraphOperation replaceOp;
+    private Map<String, GraphOperation> replaceOps;
 
     private record Step(Output<?> decay, Output<?> b1, Output<?> oneMinusB1, Output<?> b2, Output<?> oneMinusB2,
                         Output<?> stepSize, Output<?> sqrtBc2, Output<?> eps, GraphOperation op) {
@@ -202,38 +202,40 @@ public final class TfAdamW implements Optimizer {
     }
 
     /**
-     * Overwrites the accumulators in one session run (the assign ops are built on first use). Every gradient of this
-     * optimizer must be given, each of its parameter's shape.
+     * Overwrites the given accumulators in one session run (the assign ops are built on first use), each with a value
+     * of its parameter's shape; the others keep their values.
      */
     @Override
     public void replaceGradients(Map<String, Tensor> values) {
-        if (!values.keySet().equals(grads.keySet())) {
-            throw io.senseflow.InvalidRequestException.of("replaceGradients", "all " + grads.size() + " gradients of"
-                    + " this optimizer", values.size() + " (" + values.keySet() + ")");
-        }
-        if (replaceOp == null) {
-            GraphOps r = ops.scoped("replace_gradients");
-            Map<String, Output<?>> feeds = new LinkedHashMap<>();
-            List<GraphOperation> assigns = new ArrayList<>();
-            for (Map.Entry<String, TfVariable> e : grads.entrySet()) {
-                Output<?> ph = r.placeholder(DataType.DT_FLOAT, Shape.of(e.getValue().shape()), io.senseflow.tf.graph.TfNames.flat(e.getKey()));
-                feeds.put(e.getKey(), ph);
-                assigns.add(assign(r, e.getValue(), ph));
+        for (Map.Entry<String, Tensor> e : values.entrySet()) {
+            TfVariable g = grads.get(e.getKey());
+            if (g == null) {
+                throw io.senseflow.InvalidRequestException.of("gradient " + e.getKey(), "a parameter of this optimizer",
+                        "no such parameter");
             }
-            replaceFeeds = feeds;
-            replaceOp = r.group("replace", assigns);
+            if (!java.util.Arrays.equals(java.util.Arrays.stream(e.getValue().shape()).asLongStream().toArray(),
+                    g.shape())) {
+                throw io.senseflow.InvalidRequestException.of("gradient " + e.getKey(), "shape "
+                        + java.util.Arrays.toString(g.shape()), java.util.Arrays.toString(e.getValue().shape()));
+            }
+        }
+        if (replaceFeeds == null) {
+            GraphOps r = ops.scoped("replace_gradients");
+            replaceFeeds = new LinkedHashMap<>();
+            replaceOps = new LinkedHashMap<>();
+            for (Map.Entry<String, TfVariable> e : grads.entrySet()) {
+                Output<?> ph = r.placeholder(DataType.DT_FLOAT, Shape.of(e.getValue().shape()),
+                        io.senseflow.tf.graph.TfNames.flat(e.getKey()));
+                replaceFeeds.put(e.getKey(), ph);
+                replaceOps.put(e.getKey(), assign(r, e.getValue(), ph));
+            }
         }
         Runs run = new Runs(workspace.session(), "replacing gradients");
-        for (Map.Entry<String, Output<?>> e : replaceFeeds.entrySet()) {
-            Tensor t = values.get(e.getKey());
-            if (!java.util.Arrays.equals(java.util.Arrays.stream(t.shape()).asLongStream().toArray(),
-                    grads.get(e.getKey()).shape())) {
-                throw io.senseflow.InvalidRequestException.of("gradient " + e.getKey(), "shape "
-                        + java.util.Arrays.toString(grads.get(e.getKey()).shape()), java.util.Arrays.toString(t.shape()));
-            }
-            run.feed(e.getValue(), t);
+        for (Map.Entry<String, Tensor> e : values.entrySet()) {
+            run.feed(replaceFeeds.get(e.getKey()), e.getValue());
+            run.target(replaceOps.get(e.getKey()));
         }
-        run.target(replaceOp).runTargets();
+        run.runTargets();
     }
 
     @Override

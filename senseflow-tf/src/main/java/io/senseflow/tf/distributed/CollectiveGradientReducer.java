@@ -10,10 +10,10 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The {@link GradientReducer} of a data-parallel run on a {@link CollectiveGroup}: it reads all of a module's
- * accumulated gradients (one read), concatenates them in parameter order into one float vector, all-reduces the mean
- * across the workers ({@code CollectiveReduceV2}, chunked above {@link CollectiveGroup#CHUNK} values) and writes the
- * mean back into the optimizer ({@link io.senseflow.train.Optimizer#replaceGradients}). Bytes per call: 4 times the
+ * The {@link GradientReducer} of a data-parallel run on a {@link CollectiveGroup}: it reads a module's accumulated
+ * gradients in buckets of consecutive parameters of about {@link CollectiveGroup#CHUNK} values (one read per
+ * bucket), concatenates each bucket into one float vector, all-reduces its mean across the workers
+ * ({@code CollectiveReduceV2}) and writes the mean back into the optimizer ({@link io.senseflow.train.Optimizer#replaceGradients}). Bytes per call: 4 times the
  * module's trainable parameter count.
  *
  * <p>Called from the training thread only.
@@ -31,14 +31,35 @@ public final class CollectiveGradientReducer implements GradientReducer {
     @Override
     public void allReduceMean(String module, DifferentiableModule trainable, long iteration) {
         long t0 = System.nanoTime();
-        List<ParameterSpec> specs = trainable.parameters().specs();
-        List<String> names = new ArrayList<>(specs.size());
         long total = 0;
+        int bucket = 0;
+        List<ParameterSpec> pending = new ArrayList<>();
+        long pendingSize = 0;
+        for (ParameterSpec p : trainable.parameters().specs()) {
+            pending.add(p);
+            pendingSize += p.size();
+            total += p.size();
+            if (pendingSize >= CollectiveGroup.CHUNK) {
+                reduceBucket(module, bucket++, pending, pendingSize, trainable, iteration);
+                pending.clear();
+                pendingSize = 0;
+            }
+        }
+        if (!pending.isEmpty()) {
+            reduceBucket(module, bucket, pending, pendingSize, trainable, iteration);
+        }
+        nanosPerModule.merge(module, System.nanoTime() - t0, Long::sum);
+        bytesPerModule.merge(module, 4L * total, Long::sum);
+    }
+
+    /** Parameters are reduced in buckets of about {@link CollectiveGroup#CHUNK} values: bounded Java memory per call. */
+    private void reduceBucket(String module, int bucket, List<ParameterSpec> specs, long size,
+            DifferentiableModule trainable, long iteration) {
+        List<String> names = new ArrayList<>(specs.size());
         for (ParameterSpec p : specs) {
             names.add(p.name());
-            total += p.size();
         }
-        float[] flat = new float[Math.toIntExact(total)];
+        float[] flat = new float[Math.toIntExact(size)];
         Map<String, Tensor> grads = trainable.optimizer().gradients(names);
         int at = 0;
         for (String n : names) {
@@ -48,7 +69,7 @@ public final class CollectiveGradientReducer implements GradientReducer {
         }
         float[] mean;
         try {
-            mean = group.allReduceMean(module, flat);
+            mean = group.allReduceMean(module + "/" + bucket, flat);
         } catch (CollectiveException e) {
             throw new CollectiveException(e.task(), e.getMessage() + " (iteration " + iteration + ", module " + module
                     + ")", e.timedOut(), e.getCause());
@@ -63,8 +84,6 @@ public final class CollectiveGradientReducer implements GradientReducer {
             back.put(p.name(), Tensor.wrap(part, p.shape()));
         }
         trainable.optimizer().replaceGradients(back);
-        nanosPerModule.merge(module, System.nanoTime() - t0, Long::sum);
-        bytesPerModule.merge(module, 4L * total, Long::sum);
     }
 
     /** @return wall time per module spent here (read, all-reduce, write back), nanoseconds, summed over calls */

@@ -16,7 +16,7 @@ import org.slf4j.LoggerFactory;
 /**
  * Runs a data-parallel job as N worker JVMs on this machine (loopback ports) and supervises them: when any worker
  * fails (dies, hangs past the collective timeout, reports an error) every worker is stopped within
- * {@code collectiveTimeout + grace}, the failure is named ({@link WorkerFailureException}: which worker, what
+ * {@code collectiveTimeout + grace} of the first report (of a death: within {@code grace} after a peer's timeout), the failure is named ({@link WorkerFailureException}: which worker, what
  * happened), and, if it can help (a death or hang, not a NaN or a bad input), all workers are restarted from the
  * last checkpoint, at most {@code maxRestarts} times. Because the run is deterministic and resumes exactly, a run
  * that survived a killed worker ends with the same bits as one that was never interrupted.
@@ -143,6 +143,8 @@ public final class DataParallelLauncher {
         long start = System.nanoTime();
         long firstFailure = -1;
         long bound = b.collectiveTimeout.plus(b.grace).toNanos();
+        long shortBound = b.grace.toNanos();
+        boolean firstWasTimeout = false;
         while (true) {
             boolean allDone = true;
             for (int k = 0; k < procs.size(); k++) {
@@ -150,9 +152,12 @@ public final class DataParallelLauncher {
                 if (p.isAlive()) {
                     allDone = false;
                     // a worker reports its failure before it exits
-                    if (firstFailure < 0 && "failed".equals(DataParallelWorker.readStatus(
-                            DataParallelWorker.statusFile(b.runDir, k)).get("status"))) {
+                    Map<String, String> st = firstFailure < 0
+                            ? DataParallelWorker.readStatus(DataParallelWorker.statusFile(b.runDir, k)) : Map.of();
+                    if ("failed".equals(st.get("status"))) {
                         firstFailure = System.nanoTime();
+                        // a timeout: the healthy peers have been waiting as long and time out about now too
+                        firstWasTimeout = "HUNG".equals(st.get("kind"));
                     }
                 } else if (p.exitValue() != 0 && firstFailure < 0) {
                     firstFailure = System.nanoTime();
@@ -163,7 +168,7 @@ public final class DataParallelLauncher {
             }
             long now = System.nanoTime();
             boolean attemptOver = b.attemptTimeout != null && now - start > b.attemptTimeout.toNanos();
-            if (allDone || attemptOver || (firstFailure >= 0 && now - firstFailure > bound)) {
+            if (allDone || attemptOver || (firstFailure >= 0 && now - firstFailure > (firstWasTimeout ? shortBound : bound))) {
                 List<Boolean> alive = new ArrayList<>();
                 for (Process p : procs) {
                     alive.add(p.isAlive());
@@ -215,8 +220,8 @@ public final class DataParallelLauncher {
             if (aliveAtEnd.get(k) && st.get(k).isEmpty()) {
                 return new WorkerFailureException(k, WorkerFailureException.Cause.HUNG, true, wholeRunTimedOut
                         ? "the attempt ran past its bound of " + b.attemptTimeout + "; killed"
-                        : "still running " + b.collectiveTimeout.plus(b.grace).toMillis() + " ms after another worker"
-                        + " failed (it stopped taking part in the collectives); killed");
+                        : "still running after the other workers failed or timed out waiting for it (it stopped"
+                        + " taking part in the collectives); killed");
             }
         }
         // 4. everybody reported a collective failure: no clearer culprit

@@ -16,6 +16,9 @@ import io.senseflow.testing.GaussianMixture;
 import io.senseflow.testing.MixtureDataset;
 import io.senseflow.testing.MixtureFlowGenerator;
 import io.senseflow.train.AdamWConfig;
+import io.senseflow.tf.TfWorkspace;
+import io.senseflow.tf.testing.MlpGraph;
+import io.senseflow.train.DifferentiableModule;
 import io.senseflow.train.GradientReducer;
 import java.util.HashMap;
 import java.util.List;
@@ -24,7 +27,8 @@ import java.util.Map;
 /**
  * The test job of the multi-JVM tests: SenseFlow distillation (DMD + IDA + ISG, cfg guidance with drawn scales, EMA)
  * of the closed-form Gaussian-mixture teacher into reference MLPs. Arguments {@code key=value}: {@code batch}
- * (global), {@code iterations}, {@code pace-ms} (sleep after each iteration, so tests can hit a run mid-way),
+ * (global), {@code iterations}, {@code modules=tf} (TensorFlow modules instead of the
+ * reference MLPs), {@code pace-ms} (sleep after each iteration, so tests can hit a run mid-way),
  * {@code poison=<iteration>:<global sample>} (that real sample becomes NaN: the worker holding it fails).
  */
 public final class MixtureJob implements DataParallelJob {
@@ -55,10 +59,11 @@ public final class MixtureJob implements DataParallelJob {
 
     @Override
     public Distiller build(WorkerContext context) {
-        return build(context.shard(), context.reducer(), context.arguments());
+        return build(context.shard(), context.reducer(), context.arguments(), context::own);
     }
 
-    static Distiller build(DataShard shard, GradientReducer reducer, List<String> args) {
+    static Distiller build(DataShard shard, GradientReducer reducer, List<String> args,
+            java.util.function.Consumer<AutoCloseable> owner) {
         Map<String, String> o = options(args);
         DistillationConfig cfg = config(o);
         MixtureDataset data = new MixtureDataset(DATA, List.of("all", "modes 0,1,2,3", "modes 4,5,6,7", "modes 0,2,4,6"),
@@ -86,9 +91,20 @@ public final class MixtureJob implements DataParallelJob {
                 }
             };
         }
-        Mlp g = new Mlp(SPEC, 1, cfg.generatorOptimizer());
-        Mlp f = new Mlp(SPEC, 1, cfg.fakeScoreOptimizer());
+        DifferentiableModule g;
+        DifferentiableModule f;
         Mlp ema = new Mlp(SPEC, 99, null);
+        if ("tf".equals(o.get("modules"))) {
+            // TensorFlow modules (TfAdamW: gradients read and replaced in the TF graph)
+            TfWorkspace ws = TfWorkspace.create();
+            owner.accept(ws);
+            Map<String, Tensor> init = new Mlp(SPEC, 1, null).parameters().snapshot();
+            g = MlpGraph.module(SPEC, init, cfg.generatorOptimizer(), ws, "generator");
+            f = MlpGraph.module(SPEC, init, cfg.fakeScoreOptimizer(), ws, "fake_score");
+        } else {
+            g = new Mlp(SPEC, 1, cfg.generatorOptimizer());
+            f = new Mlp(SPEC, 1, cfg.fakeScoreOptimizer());
+        }
         Distiller.Builder b = Distiller.builder().config(cfg).teacher(new MixtureFlowGenerator(DATA)).generator(g)
                 .fakeScore(f).ema(ema.parameters()).dataset(dataset).promptEncoder(data.promptEncoder())
                 .dataParallel(shard, reducer);
