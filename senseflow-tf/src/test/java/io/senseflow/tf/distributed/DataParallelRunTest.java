@@ -72,12 +72,16 @@ class DataParallelRunTest {
     }
 
     private static void assertSameFingerprints(DataParallelLauncher.Result r, int workers) {
+        assertSameFingerprints(r, workers, 20);
+    }
+
+    private static void assertSameFingerprints(DataParallelLauncher.Result r, int workers, int iterations) {
         assertThat(r.statuses()).hasSize(workers);
         String fp = r.statuses().get(0).get("fingerprint");
         assertThat(fp).isNotBlank();
         for (Map<String, String> s : r.statuses()) {
             assertThat(s.get("status")).isEqualTo("ok");
-            assertThat(s.get("iteration")).isEqualTo("20");
+            assertThat(s.get("iteration")).isEqualTo(String.valueOf(iterations));
             assertThat(s.get("fingerprint")).isEqualTo(fp);
         }
     }
@@ -129,6 +133,62 @@ class DataParallelRunTest {
         assertThat(f.getMessage()).contains("signal 9");
         assertSameFingerprints(r, 2);
         assertThat(finalCheckpoint(dir).parameters()).isEqualTo(finalCheckpoint(clean).parameters());
+    }
+
+    @Test
+    @Timeout(240)
+    void worker0KilledWhileWritingACheckpointResumesFromThePreviousOneBitIdentical(@TempDir Path tmp) throws Exception {
+        // wider modules: a checkpoint of a few MB, written (and forced to disk) slowly enough to be hit mid-way
+        List<String> args = List.of("batch=12", "iterations=9", "width=320");
+        Path clean = tmp.resolve("clean");
+        launcher(clean, 2).jobArguments(args).checkpointEvery(3).build().run();
+        Path dir = tmp.resolve("killed");
+        AtomicLong hit = new AtomicLong(-1);
+        DataParallelLauncher.Result r = launcher(dir, 2).jobArguments(args).checkpointEvery(3).maxRestarts(1)
+                .onAttempt((attempt, workers) -> {
+                    if (attempt == 0) {
+                        Thread t = new Thread(() -> killInSecondCheckpoint(dir.resolve("checkpoints"),
+                                workers.get(0), hit));
+                        t.setDaemon(true);
+                        t.start();
+                    }
+                }).build().run();
+        assertThat(hit.get()).as("worker 0 was killed while its iteration-6 checkpoint was being written").isEqualTo(6);
+        assertThat(r.attempts()).isEqualTo(2);
+        assertThat(r.failures().get(0).worker()).isEqualTo(0);
+        assertThat(r.failures().get(0).failure()).isEqualTo(WorkerFailureException.Cause.DIED);
+        assertThat(Files.readString(dir.resolve("workers/attempt-1-worker-0.log"))).as("restart from the previous one")
+                .contains(DataParallelWorker.PROGRESS + " 0 4");
+        assertSameFingerprints(r, 2, 9);
+        assertThat(finalCheckpoint(dir).parameters()).isEqualTo(finalCheckpoint(clean).parameters());
+    }
+
+    /** Kills worker 0 as soon as its temporary folder for the second checkpoint appears; records 6 if it was hit. */
+    private static void killInSecondCheckpoint(Path checkpoints, Process p, AtomicLong hit) {
+        long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
+        while (System.nanoTime() < deadline && p.isAlive()) {
+            boolean first = Files.isDirectory(checkpoints.resolve("checkpoint-000000003"));
+            boolean writing = false;
+            if (first) {
+                try (var s = Files.list(checkpoints)) {
+                    writing = s.anyMatch(f -> f.getFileName().toString().startsWith(".checkpoint-tmp-"));
+                } catch (IOException e) {
+                    writing = false;
+                }
+            }
+            if (writing) {
+                p.destroyForcibly();
+                try {
+                    p.waitFor();
+                } catch (InterruptedException e) {
+                    return;
+                }
+                // hit mid-write only if the second checkpoint never became complete
+                hit.set(Files.isDirectory(checkpoints.resolve("checkpoint-000000006")) ? -6 : 6);
+                return;
+            }
+            Thread.onSpinWait();
+        }
     }
 
     @Test

@@ -28,7 +28,7 @@ import java.util.Map;
  * The test job of the multi-JVM tests: SenseFlow distillation (DMD + IDA + ISG, cfg guidance with drawn scales, EMA)
  * of the closed-form Gaussian-mixture teacher into reference MLPs. Arguments {@code key=value}: {@code batch}
  * (global), {@code iterations}, {@code modules=tf} (TensorFlow modules instead of the
- * reference MLPs), {@code pace-ms} (sleep after each iteration, so tests can hit a run mid-way),
+ * reference MLPs), {@code width} (hidden width, default 48), {@code pace-ms} (sleep after each iteration, so tests can hit a run mid-way),
  * {@code poison=<iteration>:<global sample>} (that real sample becomes NaN: the worker holding it fails).
  */
 public final class MixtureJob implements DataParallelJob {
@@ -93,17 +93,18 @@ public final class MixtureJob implements DataParallelJob {
         }
         DifferentiableModule g;
         DifferentiableModule f;
-        Mlp ema = new Mlp(SPEC, 99, null);
+        MlpSpec spec = o.containsKey("width") ? MlpSpec.denoiser(2, 8, Integer.parseInt(o.get("width")), 2) : SPEC;
+        Mlp ema = new Mlp(spec, 99, null);
         if ("tf".equals(o.get("modules"))) {
             // TensorFlow modules (TfAdamW: gradients read and replaced in the TF graph)
             TfWorkspace ws = TfWorkspace.create();
             owner.accept(ws);
-            Map<String, Tensor> init = new Mlp(SPEC, 1, null).parameters().snapshot();
-            g = MlpGraph.module(SPEC, init, cfg.generatorOptimizer(), ws, "generator");
-            f = MlpGraph.module(SPEC, init, cfg.fakeScoreOptimizer(), ws, "fake_score");
+            Map<String, Tensor> init = new Mlp(spec, 1, null).parameters().snapshot();
+            g = MlpGraph.module(spec, init, cfg.generatorOptimizer(), ws, "generator");
+            f = MlpGraph.module(spec, init, cfg.fakeScoreOptimizer(), ws, "fake_score");
         } else {
-            g = new Mlp(SPEC, 1, cfg.generatorOptimizer());
-            f = new Mlp(SPEC, 1, cfg.fakeScoreOptimizer());
+            g = new Mlp(spec, 1, cfg.generatorOptimizer());
+            f = new Mlp(spec, 1, cfg.fakeScoreOptimizer());
         }
         Distiller.Builder b = Distiller.builder().config(cfg).teacher(new MixtureFlowGenerator(DATA)).generator(g)
                 .fakeScore(f).ema(ema.parameters()).dataset(dataset).promptEncoder(data.promptEncoder())
