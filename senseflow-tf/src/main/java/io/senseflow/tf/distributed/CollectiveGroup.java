@@ -9,6 +9,7 @@ import java.lang.reflect.Constructor;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
 import org.bytedeco.javacpp.BytePointer;
@@ -225,16 +226,14 @@ public final class CollectiveGroup implements AutoCloseable {
      * @throws CollectiveException if a peer fails or the call times out
      */
     public float[] allReduceMean(String key, float[] values) {
+        if (values.length <= CHUNK) {
+            return run(collective("reduce", key + "#0", values.length), values, key);
+        }
         float[] out = new float[values.length];
-        for (int from = 0, chunk = 0; from < values.length || (values.length == 0 && chunk == 0); chunk++) {
+        for (int from = 0, chunk = 0; from < values.length; from += CHUNK, chunk++) {
             int n = Math.min(CHUNK, values.length - from);
-            float[] part = from == 0 && n == values.length ? values : java.util.Arrays.copyOfRange(values, from, from + n);
-            float[] r = run(collective("reduce", key + "#" + chunk, n), part, key);
+            float[] r = run(collective("reduce", key + "#" + chunk, n), Arrays.copyOfRange(values, from, from + n), key);
             System.arraycopy(r, 0, out, from, n);
-            from += n;
-            if (n == 0) {
-                break;
-            }
         }
         return out;
     }
