@@ -270,8 +270,8 @@ public final class Distiller {
                 t0 = System.nanoTime();
                 generator.optimizer().zeroGradients();
                 generator.backward(genInputs, Upstream.explicit(total), GradientMode.PARAMETERS);
-                reducer.allReduceMean("generator", generator, it);
                 add(phases, "generator_backward", System.nanoTime() - t0);
+                reduce("generator", generator, it, phases);
                 t0 = System.nanoTime();
                 double norm = generator.optimizer().clipGradientNorm(config.generatorOptimizer().clipNorm());
                 paramNorms.put("generator", norm);
@@ -306,7 +306,7 @@ public final class Distiller {
             BackwardResult fr = fakeScore.backward(ModuleInputs.denoiser(xs, sfF, cond), Upstream.mse(target, null),
                     GradientMode.PARAMETERS);
             losses.put("fake_score", fr.loss());
-            reducer.allReduceMean("fake_score", fakeScore, it);
+            reduce("fake_score", fakeScore, it, phases);
             requireFinite(fr.loss(), "fake score update", "fake score loss", it);
             double fnorm = fakeScore.optimizer().clipGradientNorm(config.fakeScoreOptimizer().clipNorm());
             paramNorms.put("fake_score", fnorm);
@@ -337,7 +337,7 @@ public final class Distiller {
                 BackwardResult rf = discriminator.backward(fakeIn, Upstream.hinge(-1, omega), GradientMode.PARAMETERS);
                 losses.put("discriminator_real", rr.loss());
                 losses.put("discriminator_fake", rf.loss());
-                reducer.allReduceMean("discriminator", discriminator, it);
+                reduce("discriminator", discriminator, it, phases);
                 requireFinite(rr.loss(), "discriminator update", "discriminator loss on real samples", it);
                 requireFinite(rf.loss(), "discriminator update", "discriminator loss on generated samples", it);
                 double dnorm = discriminator.optimizer().clipGradientNorm(config.discriminatorOptimizer().clipNorm());
@@ -433,6 +433,18 @@ public final class Distiller {
         s[0] = batch;
         System.arraycopy(per, 0, s, 1, per.length);
         return s;
+    }
+
+    /**
+     * The data-parallel gradient mean of one module; its time is the phase {@code "allreduce"} (data-parallel runs
+     * only; the fake score's and discriminator's reductions also lie inside their update phases).
+     */
+    private void reduce(String name, DifferentiableModule m, long it, Map<String, Long> phases) {
+        long t0 = System.nanoTime();
+        reducer.allReduceMean(name, m, it);
+        if (shard.size() > 1) {
+            add(phases, "allreduce", System.nanoTime() - t0);
+        }
     }
 
     private Tensor noise(String purpose, long it, int[] shape) {

@@ -195,6 +195,28 @@ class DataParallelDistillerTest {
     }
 
     @Test
+    void theReducerIsCalledOncePerModuleUpdateAfterBackwardAndTimedAsAPhase() {
+        DistillationConfig cfg = config().toBuilder().ttur(3).iterations(7).build();
+        List<String> calls = new ArrayList<>();
+        Worker w = worker(cfg, new DataShard(1, 2), (module, m, it) -> {
+            // after backward: the accumulated gradient is there; before the clip: its norm is still unclipped
+            assertThat(m.optimizer().gradientNorm()).isPositive();
+            calls.add(it + ":" + module);
+        });
+        List<IterationMetrics> seen = new ArrayList<>();
+        w.distiller().addListener(seen::add);
+        w.distiller().run(CancellationToken.none());
+        assertThat(calls).containsExactly("0:generator", "0:fake_score", "1:fake_score", "2:fake_score",
+                "3:generator", "3:fake_score", "4:fake_score", "5:fake_score", "6:generator", "6:fake_score");
+        assertThat(seen).allMatch(m -> m.phaseNanos().containsKey("allreduce"));
+        Worker single = worker(cfg, DataShard.single(), GradientReducer.none());
+        List<IterationMetrics> one = new ArrayList<>();
+        single.distiller().addListener(one::add);
+        single.distiller().run(CancellationToken.none());
+        assertThat(one).noneMatch(m -> m.phaseNanos().containsKey("allreduce"));
+    }
+
+    @Test
     void shardsAreCheckedBeforeAnyWork() {
         assertThatThrownBy(() -> new DataShard(2, 2)).isInstanceOf(InvalidRequestException.class)
                 .hasMessageContaining("worker index");

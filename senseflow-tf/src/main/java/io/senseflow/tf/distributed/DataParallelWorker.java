@@ -187,6 +187,11 @@ public final class DataParallelWorker {
                     o.jobArguments());
             DataParallelJob job = instantiate(o.jobClass());
             Distiller d = job.build(ctx);
+            long[] time = new long[2]; // all-reduce, whole iterations
+            d.addListener(m -> {
+                time[0] += m.phaseNanos().getOrDefault("allreduce", 0L);
+                time[1] += m.phaseNanos().getOrDefault("total", 0L);
+            });
             CheckpointStore store = checkpoints(o.runDir());
             Optional<Checkpoint> latest = store.loadLatest();
             if (latest.isPresent()) {
@@ -209,9 +214,15 @@ public final class DataParallelWorker {
                     }
                 }
             }
-            writeStatus(status, Map.of("status", "ok", "iteration", String.valueOf(iteration), "fingerprint",
-                    Long.toHexString(fp), "collective_bytes", String.valueOf(group.bytes()), "collective_ms",
-                    String.valueOf(group.nanos() / 1_000_000)));
+            Map<String, String> ok = new LinkedHashMap<>();
+            ok.put("status", "ok");
+            ok.put("iteration", String.valueOf(iteration));
+            ok.put("fingerprint", Long.toHexString(fp));
+            ok.put("collective_bytes", String.valueOf(group.bytes()));
+            ok.put("collective_ms", String.valueOf(group.nanos() / 1_000_000));
+            ok.put("allreduce_ms", String.valueOf(time[0] / 1_000_000));
+            ok.put("iterations_ms", String.valueOf(time[1] / 1_000_000));
+            writeStatus(status, ok);
             ctx.close();
             group.close();
             return 0;

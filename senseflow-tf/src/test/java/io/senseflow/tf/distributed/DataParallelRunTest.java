@@ -104,6 +104,11 @@ class DataParallelRunTest {
             assertThat(maxDiff(dp, single)).as("%d workers vs one process", n).isLessThan(1e-6);
             assertThat(Long.parseLong(r.statuses().get(0).get("collective_bytes"))).as("gradients went through TF")
                     .isGreaterThan(0);
+            Map<String, String> s0 = r.statuses().get(0);
+            assertThat(Long.parseLong(s0.get("allreduce_ms"))).isPositive()
+                    .isLessThanOrEqualTo(Long.parseLong(s0.get("iterations_ms")));
+            System.out.printf("data-parallel %d workers (%s): all-reduce %s ms of %s ms of iterations, %s bytes%n", n,
+                    args, s0.get("allreduce_ms"), s0.get("iterations_ms"), s0.get("collective_bytes"));
         }
     }
 
