@@ -236,6 +236,96 @@ public final class DataParallelLauncher {
                 + " status and no report");
     }
 
+    /**
+     * The command-line form of the one-machine launcher:
+     *
+     * <pre>
+     * java -cp CLASSPATH io.senseflow.tf.distributed.DataParallelLauncher --workers 2 --job com.example.MyJob \
+     *     --run-dir runs/dp [--timeout-ms 60000] [--checkpoint-every 100] [--fingerprint-every 10] \
+     *     [--max-restarts 2] [-- job arguments...]
+     * </pre>
+     *
+     * Exits 0 when the run completed (after restarts, if any) and 3 with the named failure otherwise.
+     *
+     * @param args see above
+     */
+    public static void main(String[] args) {
+        int code;
+        try {
+            Result r = parse(args).run();
+            System.out.println("senseflow data-parallel run done: " + r.attempts() + " attempt(s)"
+                    + (r.failures().isEmpty() ? "" : ", recovered from: " + r.failures().stream()
+                            .map(Throwable::getMessage).toList()));
+            code = 0;
+        } catch (RuntimeException e) {
+            System.err.println("senseflow data-parallel run failed: " + e.getMessage());
+            code = DataParallelWorker.EXIT_FAILED;
+        }
+        System.exit(code);
+    }
+
+    /**
+     * @param args the command line of {@link #main}
+     * @return the launcher it describes
+     * @throws InvalidRequestException naming the flag that is missing or malformed, or the job class
+     */
+    public static DataParallelLauncher parse(String[] args) {
+        java.util.Map<String, String> flags = new java.util.LinkedHashMap<>();
+        List<String> job = new ArrayList<>();
+        for (int i = 0; i < args.length; i++) {
+            if (args[i].equals("--")) {
+                job.addAll(List.of(args).subList(i + 1, args.length));
+                break;
+            }
+            if (!args[i].startsWith("--") || i + 1 >= args.length) {
+                throw InvalidRequestException.of("launcher argument " + args[i], "--flag value", "no value");
+            }
+            flags.put(args[i].substring(2), args[++i]);
+        }
+        for (String k : flags.keySet()) {
+            if (!List.of("workers", "job", "run-dir", "timeout-ms", "checkpoint-every", "fingerprint-every",
+                    "max-restarts").contains(k)) {
+                throw InvalidRequestException.of("--" + k, "one of --workers, --job, --run-dir, --timeout-ms,"
+                        + " --checkpoint-every, --fingerprint-every, --max-restarts", "an unknown flag");
+            }
+        }
+        for (String required : List.of("workers", "job", "run-dir")) {
+            if (!flags.containsKey(required)) {
+                throw InvalidRequestException.of("--" + required, "a value", "none");
+            }
+        }
+        Class<? extends DataParallelJob> jobClass;
+        try {
+            Class<?> c = Class.forName(flags.get("job"));
+            if (!DataParallelJob.class.isAssignableFrom(c)) {
+                throw InvalidRequestException.of("--job", "a class implementing " + DataParallelJob.class.getName(),
+                        flags.get("job"));
+            }
+            jobClass = c.asSubclass(DataParallelJob.class);
+        } catch (ClassNotFoundException e) {
+            throw InvalidRequestException.of("--job", "a class on the class path", flags.get("job"));
+        }
+        Builder b = builder().workers(Math.toIntExact(number(flags, "workers", 0))).job(jobClass)
+                .runDir(Path.of(flags.get("run-dir"))).jobArguments(job)
+                .collectiveTimeout(Duration.ofMillis(number(flags, "timeout-ms", 60_000)))
+                .checkpointEvery(number(flags, "checkpoint-every", 0))
+                .fingerprintEvery(number(flags, "fingerprint-every", 10))
+                .maxRestarts(Math.toIntExact(number(flags, "max-restarts", 2)));
+        return b.build();
+    }
+
+    private static long number(java.util.Map<String, String> flags, String key, long dflt) {
+        String v = flags.get(key);
+        if (v == null) {
+            return dflt;
+        }
+        try {
+            return Long.parseLong(v);
+        } catch (NumberFormatException e) {
+            throw InvalidRequestException.of("--" + key, "an integer", v);
+        }
+    }
+
     /** Builder for {@link DataParallelLauncher}. */
     public static final class Builder {
         private int workers = 2;

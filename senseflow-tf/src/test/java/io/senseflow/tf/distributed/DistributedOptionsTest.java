@@ -44,6 +44,21 @@ class DistributedOptionsTest {
         assertThatThrownBy(() -> DataParallelWorker.parse(new String[] {"--job", "x", "--cluster", "a:1", "--task",
                 "0", "--run-dir", "r", "--timeout-ms", "soon"})).isInstanceOf(InvalidRequestException.class)
                 .hasMessageContaining("--timeout-ms");
+        assertThatThrownBy(() -> DataParallelLauncher.parse(new String[] {"--workers", "2", "--job",
+                MixtureJob.class.getName()})).isInstanceOf(InvalidRequestException.class).hasMessageContaining("--run-dir");
+        assertThatThrownBy(() -> DataParallelLauncher.parse(new String[] {"--workers", "2", "--job", "no.such.Job",
+                "--run-dir", "r"})).isInstanceOf(InvalidRequestException.class).hasMessageContaining("no.such.Job");
+        assertThatThrownBy(() -> DataParallelLauncher.parse(new String[] {"--workers", "2", "--job",
+                String.class.getName(), "--run-dir", "r"})).isInstanceOf(InvalidRequestException.class)
+                .hasMessageContaining("DataParallelJob");
+        assertThatThrownBy(() -> DataParallelLauncher.parse(new String[] {"--workers", "0", "--job",
+                MixtureJob.class.getName(), "--run-dir", "r"})).isInstanceOf(InvalidRequestException.class)
+                .hasMessageContaining("workers");
+        assertThatThrownBy(() -> DataParallelLauncher.parse(new String[] {"--workers", "2", "--job",
+                MixtureJob.class.getName(), "--run-dir", "r", "--cluster", "a:1"}))
+                .isInstanceOf(InvalidRequestException.class).hasMessageContaining("--cluster");
+        assertThat(DataParallelLauncher.parse(new String[] {"--workers", "3", "--job", MixtureJob.class.getName(),
+                "--run-dir", "r", "--max-restarts", "1", "--", "batch=6"})).isNotNull();
         assertThatThrownBy(() -> DataParallelLauncher.builder().workers(2).build())
                 .isInstanceOf(InvalidRequestException.class).hasMessageContaining("job");
     }
