@@ -203,7 +203,9 @@ public final class GeneratorContext {
     }
 
     /**
-     * A reproducible random stream for one purpose in this iteration.
+     * A reproducible random stream for one purpose in this iteration. The same stream on every data-parallel worker:
+     * an objective that draws per-sample values from it must draw them for {@link #globalBatch()} samples and keep
+     * its {@link #shard()}'s slice (as {@link #sampleLevels} does), or its samples change with the worker count.
      *
      * @param purpose a name unique to the use (e.g. {@code "dmd.sigma"})
      * @return the stream
