@@ -16,6 +16,7 @@ import io.senseflow.tensor.Tensor;
 import io.senseflow.train.BackwardResult;
 import io.senseflow.train.DifferentiableModule;
 import io.senseflow.train.GradientMode;
+import io.senseflow.train.GradientReducer;
 import io.senseflow.train.ModuleInputs;
 import io.senseflow.train.OptimizerState;
 import io.senseflow.train.ParameterSpec;
@@ -78,6 +79,8 @@ public final class Distiller {
     private final Map<Integer, Conditioning> uncondCache = new LinkedHashMap<>();
     private final long probeEvery;
     private TrackingProbe probe;
+    private final DataShard shard;
+    private final GradientReducer reducer;
 
     private long iteration;
     private int skippedBatches;
@@ -99,6 +102,8 @@ public final class Distiller {
         this.fakeScoreLevels = b.fakeScoreLevels != null ? b.fakeScoreLevels : config.fakeScoreTimesteps().sampler();
         this.listeners.addAll(b.listeners);
         this.probeEvery = b.probeEvery;
+        this.shard = b.shard;
+        this.reducer = b.reducer;
         this.anchors = config.anchors();
         this.needsUnconditional = (config.dmd().enabled() && config.dmd().guidance() instanceof TeacherGuidance.Cfg)
                 || (config.isg().enabled() && config.isg().guidance() instanceof TeacherGuidance.Cfg);
@@ -222,16 +227,20 @@ public final class Distiller {
     }
 
     /** The generator's input {@code x_i} at the anchors {@code s_i} it was built for. */
-    private record GeneratorInput(int[] anchorIndex, float[] s, Tensor x, ModuleInputs modules) {
+    private record GeneratorInput(int[] anchorIndex, int[] globalAnchorIndex, float[] s, Tensor x,
+                                  ModuleInputs modules) {
     }
 
     /** Draws, encodes and checks the iteration's batch. */
     private Batch batch(long it, IterationLog log) {
-        int batchSize = config.batchSize();
-        DistillationBatch batch = dataset.batch(it, batchSize);
-        if (batch.size() != batchSize) {
-            throw InvalidRequestException.of("dataset batch", batchSize + " samples", batch.size());
+        // data-parallel: the dataset's global batch, this worker's slice (DataShard)
+        int globalBatch = config.batchSize();
+        int batchSize = shard.localBatch(globalBatch);
+        DistillationBatch globalData = dataset.batch(it, globalBatch);
+        if (globalData.size() != globalBatch) {
+            throw InvalidRequestException.of("dataset batch", globalBatch + " samples", globalData.size());
         }
+        DistillationBatch batch = shard.slice(globalData);
         Conditioning cond = batch.conditioning() != null ? batch.conditioning() : encode(batch.prompts());
         Conditioning uncond = !needsUnconditional ? null
                 : batch.unconditional() != null ? batch.unconditional() : unconditional(batchSize);
@@ -255,18 +264,22 @@ public final class Distiller {
      * real samples {@code x_i = (1 - s_i) x_real + s_i eps}.
      */
     private GeneratorInput generatorInput(Batch batch, boolean simulate, long it, IterationLog log) {
+        // anchors are drawn for the whole global batch; a data-parallel worker takes its slice
         RandomStream anchorRng = random("anchor", it);
-        int[] anchorIdx = new int[batch.size];
+        int[] globalAnchorIdx = new int[config.batchSize()];
+        for (int b = 0; b < globalAnchorIdx.length; b++) {
+            globalAnchorIdx[b] = anchorRng.nextInt(anchors.length);
+        }
+        int[] anchorIdx = shard.slice(globalAnchorIdx);
         float[] s = new float[batch.size];
         for (int b = 0; b < batch.size; b++) {
-            anchorIdx[b] = anchorRng.nextInt(anchors.length);
             s[b] = (float) anchors[anchorIdx[b]];
         }
         Tensor eps = noise("input.noise", it, batch.shape);
         Tensor x = simulate
                 ? backwardSimulate(teacher.pureNoiseState(eps, anchors[0]), anchorIdx, batch.cond, it, batch.shape, log)
                 : FlowIdentities.noised(batch.real, s, eps);
-        return new GeneratorInput(anchorIdx, s, x, ModuleInputs.denoiser(x, s, batch.cond));
+        return new GeneratorInput(anchorIdx, globalAnchorIdx, s, x, ModuleInputs.denoiser(x, s, batch.cond));
     }
 
     /**
@@ -279,7 +292,7 @@ public final class Distiller {
                 : new GeneratorContext.GanPath(discriminator, decoder, augmentation);
         GeneratorContext ctx = new GeneratorContext(batch.iteration, config.seed(), anchors, in.anchorIndex(), in.x(),
                 vG, batch.cond, batch.uncond, batch.real, teacher, generator, fakeScore, gan, log::addTime)
-                .guidanceScales(batch.guidance());
+                .guidanceScales(batch.guidance()).dataParallel(shard, in.globalAnchorIndex());
         Tensor dLdv = null;
         for (DistillationObjective o : objectives) {
             ObjectiveTerm term = log.time(o.name(), () -> o.evaluate(ctx));
@@ -308,7 +321,7 @@ public final class Distiller {
     private void fakeScoreUpdate(Batch batch, Tensor x0hat, IterationLog log) {
         log.time("fake_score_update", () -> {
             long it = batch.iteration;
-            double[] drawn = fakeScoreLevels.sample(batch.size, random("fake_score.sigma", it));
+            double[] drawn = shard.sample(fakeScoreLevels, config.batchSize(), random("fake_score.sigma", it));
             float[] s = new float[batch.size];
             for (int b = 0; b < batch.size; b++) {
                 s[b] = (float) drawn[b];
@@ -370,7 +383,12 @@ public final class Distiller {
      */
     private void clipAndStep(DifferentiableModule module, String key, String label, double clipNorm, String phase,
                              IterationLog log) {
-        // data parallelism: all-reduce module's parameter gradients here (before clipGradientNorm)
+        // data parallelism: the mean of the module's parameter gradients over the workers, before the clip
+        long t0 = System.nanoTime();
+        reducer.allReduceMean(key, module, log.iteration());
+        if (shard.size() > 1) {
+            log.addTime("allreduce", System.nanoTime() - t0);
+        }
         double norm = module.optimizer().clipGradientNorm(clipNorm);
         log.parameterGradientNorms.put(key, norm);
         log.requireFinite(norm, phase, label + " parameter gradient norm");
@@ -454,7 +472,7 @@ public final class Distiller {
     }
 
     private Tensor noise(String purpose, long it, int[] shape) {
-        return GaussianNoise.sample(config.seed(), it * shape[0], streamId(purpose), shape);
+        return GaussianNoise.sample(config.seed(), shard.sampleOffset(it, config.batchSize()), streamId(purpose), shape);
     }
 
     private RandomStream random(String purpose, long it) {
@@ -561,6 +579,27 @@ public final class Distiller {
         private TimestepSampler fakeScoreLevels;
         private final List<DistillationListener> listeners = new ArrayList<>();
         private long probeEvery;
+        private DataShard shard = DataShard.single();
+        private GradientReducer reducer = GradientReducer.none();
+
+        /**
+         * Makes this distiller one worker of a data-parallel run: it computes the {@code shard}'s slice of every
+         * global batch ({@code config.batchSize()} is the global batch) and calls {@code reducer} on each module's
+         * gradients right after its backward passes, before the clip. Every worker must be built with the same
+         * config, modules and initial parameters.
+         *
+         * <p>Not supported (refused by {@link #build()}): a GAN term, whose augmentation and discriminator input
+         * draws are not sharded yet, and the tracking probe.
+         *
+         * @param shard this worker's part of the batch
+         * @param reducer averages gradients over the workers
+         * @return this
+         */
+        public Builder dataParallel(DataShard shard, GradientReducer reducer) {
+            this.shard = Objects.requireNonNull(shard, "shard");
+            this.reducer = Objects.requireNonNull(reducer, "reducer");
+            return this;
+        }
 
         /**
          * Measures the {@link TrackingProbe} (does the fake score track the generator?) before every {@code every}-th
@@ -696,6 +735,16 @@ public final class Distiller {
                     && decoder != null) {
                 throw InvalidRequestException.of("decoder", "none with gan.discriminator fake-score-features (it looks"
                         + " at the generator's samples, as the fake score does, not at decoded images)", "a decoder");
+            }
+            if (shard.size() > 1) {
+                shard.localBatch(config.batchSize());
+                if (config.gan().enabled() || discriminator != null) {
+                    throw InvalidRequestException.of("gan.enabled", "false in a data-parallel run (the GAN term's"
+                            + " augmentation and discriminator-input draws are not sharded yet)", "a GAN term or discriminator");
+                }
+                if (probeEvery > 0) {
+                    throw InvalidRequestException.of("trackingProbe", "0 in a data-parallel run", probeEvery);
+                }
             }
             if (ema != null) {
                 ParameterStore.requireSameArchitecture(ema, generator.parameters(), "EMA");

@@ -84,7 +84,7 @@ public record DistributionMatching(TimestepSampler noiseLevels, TeacherGuidance 
     public ObjectiveTerm evaluate(GeneratorContext ctx) {
         Tensor x0 = ctx.x0();
         int batch = ctx.batch();
-        double[] drawn = noiseLevels.sample(batch, ctx.random("dmd.sigma"));
+        double[] drawn = ctx.sampleLevels(noiseLevels, "dmd.sigma");
         float[] s = new float[batch];
         for (int b = 0; b < batch; b++) {
             s[b] = (float) drawn[b];

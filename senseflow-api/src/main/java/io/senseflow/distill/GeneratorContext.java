@@ -35,6 +35,8 @@ public final class GeneratorContext {
     private final GanPath gan;
     private final BiConsumer<String, Long> timer;
     private float[] guidanceScales;
+    private DataShard shard = DataShard.single();
+    private int[] globalAnchorIndex;
 
     /**
      * The networks the GAN term passes through: discriminator, optional frozen decoder (latent models) and the
@@ -83,6 +85,39 @@ public final class GeneratorContext {
      */
     public float[] guidanceScales() {
         return guidanceScales == null ? null : guidanceScales.clone();
+    }
+
+    /** Makes the context draw as one data-parallel worker (package-private: set by the Distiller). */
+    GeneratorContext dataParallel(DataShard s, int[] globalAnchors) {
+        this.shard = s;
+        this.globalAnchorIndex = globalAnchors;
+        return this;
+    }
+
+    /** @return which part of the global batch this context computes ({@link DataShard#single()} in one process) */
+    public DataShard shard() {
+        return shard;
+    }
+
+    /** @return the batch size of the whole (global) batch, over all data-parallel workers */
+    public int globalBatch() {
+        return batch() * shard.size();
+    }
+
+    /** @return each sample's anchor index in the whole (global) batch; {@link #anchorIndices()} is this worker's slice */
+    public int[] globalAnchorIndices() {
+        return (globalAnchorIndex != null ? globalAnchorIndex : anchorIndex).clone();
+    }
+
+    /**
+     * Draws one noise level per sample of this worker, as a draw for the whole global batch would give them.
+     *
+     * @param sampler the sampler
+     * @param purpose the stream's purpose name
+     * @return the levels of this worker's samples
+     */
+    public double[] sampleLevels(io.senseflow.schedule.TimestepSampler sampler, String purpose) {
+        return shard.sample(sampler, globalBatch(), random(purpose));
     }
 
     /** @return the iteration */
@@ -171,7 +206,9 @@ public final class GeneratorContext {
      */
     public Tensor teacherVelocity(TeacherGuidance guidance, Tensor x, float[] s, RandomStream rng, float[] scales) {
         long t0 = System.nanoTime();
-        Tensor v = guidance.velocity(teacher, x, s, cond, uncond, rng, scales);
+        // the guidance variants draw one scale per sample: skip those of the workers before this one
+        Tensor v = guidance.velocity(teacher, x, s, cond, uncond,
+                shard.size() == 1 ? rng : shard.skipEarlier(rng, globalBatch(), 1), scales);
         timer.accept("teacher", System.nanoTime() - t0);
         return v;
     }
@@ -193,7 +230,9 @@ public final class GeneratorContext {
     }
 
     /**
-     * A reproducible random stream for one purpose in this iteration.
+     * A reproducible random stream for one purpose in this iteration. The same stream on every data-parallel worker:
+     * an objective that draws per-sample values from it must draw them for {@link #globalBatch()} samples and keep
+     * its {@link #shard()}'s slice (as {@link #sampleLevels} does), or its samples change with the worker count.
      *
      * @param purpose a name unique to the use (e.g. {@code "dmd.sigma"})
      * @return the stream
@@ -209,7 +248,8 @@ public final class GeneratorContext {
      * @return the noise
      */
     public Tensor noise(String purpose) {
-        return GaussianNoise.sample(seed, iteration * batch(), Distiller.streamId(purpose), input.shape());
+        return GaussianNoise.sample(seed, shard.sampleOffset(iteration, globalBatch()), Distiller.streamId(purpose),
+                input.shape());
     }
 
     /**

@@ -39,9 +39,16 @@ public record IntraSegmentGuidance(IntraSegmentTimesteps segments, TeacherGuidan
         float[] mid = new float[batch];
         float[] next = new float[batch];
         RandomStream rng = ctx.random("isg.mid");
-        for (int b = 0; b < batch; b++) {
-            mid[b] = (float) segments.sample(idx[b], rng);
-            next[b] = (float) segments.segmentEnd(idx[b]);
+        // drawn for the whole global batch in sample order; this worker keeps its slice
+        int[] all = ctx.globalAnchorIndices();
+        int from = ctx.shard().from(all.length);
+        for (int g = 0; g < all.length; g++) {
+            double m = segments.sample(all[g], rng);
+            int b = g - from;
+            if (b >= 0 && b < batch) {
+                mid[b] = (float) m;
+                next[b] = (float) segments.segmentEnd(idx[b]);
+            }
         }
         Tensor x = ctx.input();
         Tensor vTeacher = ctx.teacherVelocity(guidance, x, s, ctx.random("isg.guidance"));

@@ -39,6 +39,11 @@ final class IterationLog {
     }
 
     /** Adds time to a phase (phases met more than once add up). */
+    /** @return the iteration this log is for */
+    long iteration() {
+        return iteration;
+    }
+
     void addTime(String phase, long nanos) {
         phases.merge(phase, nanos, Long::sum);
     }

@@ -58,6 +58,21 @@ public final class ArrayAdamW implements Optimizer {
     }
 
     @Override
+    public void replaceGradients(Map<String, Tensor> values) {
+        for (Map.Entry<String, Tensor> e : values.entrySet()) {
+            float[] g = grads.get(e.getKey());
+            if (g == null || !Arrays.equals(e.getValue().shape(), params.read(e.getKey()).shape())) {
+                throw io.senseflow.InvalidRequestException.of("gradient " + e.getKey(), g == null ? "a parameter of"
+                        + " this optimizer" : "shape " + Arrays.toString(params.read(e.getKey()).shape()),
+                        g == null ? "no such parameter" : Arrays.toString(e.getValue().shape()));
+            }
+        }
+        for (Map.Entry<String, Tensor> e : values.entrySet()) {
+            System.arraycopy(e.getValue().toArray(), 0, grads.get(e.getKey()), 0, grads.get(e.getKey()).length);
+        }
+    }
+
+    @Override
     public double gradientNorm() {
         double sq = 0;
         for (float[] g : grads.values()) {

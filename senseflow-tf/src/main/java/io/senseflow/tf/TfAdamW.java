@@ -52,6 +52,8 @@ public final class TfAdamW implements Optimizer {
     private final GraphOperation clip;
     private final Step stepOps;
     private long step;
+    private Map<String, Output<?>> replaceFeeds;
+    private Map<String, GraphOperation> replaceOps;
 
     private record Step(Output<?> decay, Output<?> b1, Output<?> oneMinusB1, Output<?> b2, Output<?> oneMinusB2,
                         Output<?> stepSize, Output<?> sqrtBc2, Output<?> eps, GraphOperation op) {
@@ -181,6 +183,59 @@ public final class TfAdamW implements Optimizer {
         try (Result res = r.run()) {
             return TfTensors.toTensor(res.get(0));
         }
+    }
+
+    @Override
+    public Map<String, Tensor> gradients(List<String> names) {
+        Runs r = new Runs(workspace.session(), "reading gradients");
+        for (String name : names) {
+            params.variable(name);
+            r.fetch(gradReads.get(name));
+        }
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        try (Result res = r.run()) {
+            for (int i = 0; i < names.size(); i++) {
+                out.put(names.get(i), TfTensors.toTensor(res.get(i)));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Overwrites the given accumulators in one session run (the assign ops are built on first use), each with a value
+     * of its parameter's shape; the others keep their values.
+     */
+    @Override
+    public void replaceGradients(Map<String, Tensor> values) {
+        for (Map.Entry<String, Tensor> e : values.entrySet()) {
+            TfVariable g = grads.get(e.getKey());
+            if (g == null) {
+                throw io.senseflow.InvalidRequestException.of("gradient " + e.getKey(), "a parameter of this optimizer",
+                        "no such parameter");
+            }
+            if (!java.util.Arrays.equals(java.util.Arrays.stream(e.getValue().shape()).asLongStream().toArray(),
+                    g.shape())) {
+                throw io.senseflow.InvalidRequestException.of("gradient " + e.getKey(), "shape "
+                        + java.util.Arrays.toString(g.shape()), java.util.Arrays.toString(e.getValue().shape()));
+            }
+        }
+        if (replaceFeeds == null) {
+            GraphOps r = ops.scoped("replace_gradients");
+            replaceFeeds = new LinkedHashMap<>();
+            replaceOps = new LinkedHashMap<>();
+            for (Map.Entry<String, TfVariable> e : grads.entrySet()) {
+                Output<?> ph = r.placeholder(DataType.DT_FLOAT, Shape.of(e.getValue().shape()),
+                        io.senseflow.tf.graph.TfNames.flat(e.getKey()));
+                replaceFeeds.put(e.getKey(), ph);
+                replaceOps.put(e.getKey(), assign(r, e.getValue(), ph));
+            }
+        }
+        Runs run = new Runs(workspace.session(), "replacing gradients");
+        for (Map.Entry<String, Tensor> e : values.entrySet()) {
+            run.feed(replaceFeeds.get(e.getKey()), e.getValue());
+            run.target(replaceOps.get(e.getKey()));
+        }
+        run.runTargets();
     }
 
     @Override
