@@ -31,6 +31,10 @@ import java.util.regex.Pattern;
  *       {@code txt_ids}, fixed per resolution): it becomes a constant, not a placeholder, and everything that depends
  *       only on it and on other constants (FLUX's rotary tables, with their NonZero and GatherND) is evaluated at
  *       import.</li>
+ *   <li><b>Shared initializers</b>: frozen float initializers may be read from TensorFlow outputs the caller built
+ *       once (the reads of a {@code io.senseflow.tf.lora.SharedBase}), so several modules imported into one graph
+ *       use one copy of their weights instead of a constant or variable each. A trainable initializer is never
+ *       taken from there.</li>
  *   <li><b>Float64</b> (default off): every float32 tensor of the graph (inputs, initializers, constants, casts) is
  *       imported as float64, e.g. to check gradients against finite differences in double precision.</li>
  * </ul>
@@ -47,6 +51,7 @@ public final class ImportOptions {
     private final long foldLimitBytes;
     private final Map<String, TensorValue> constantInputs;
     private final boolean float64;
+    private final Map<String, org.tensorflow.Output<?>> sharedInitializers;
 
     private ImportOptions(Builder b) {
         Map<String, long[]> shapes = new LinkedHashMap<>();
@@ -60,6 +65,7 @@ public final class ImportOptions {
         this.foldLimitBytes = b.foldLimitBytes;
         this.constantInputs = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(b.constantInputs));
         this.float64 = b.float64;
+        this.sharedInitializers = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(b.sharedInitializers));
     }
 
     /** @return the defaults: dynamic shapes as declared, all float initializers trainable */
@@ -84,6 +90,7 @@ public final class ImportOptions {
         b.foldLimitBytes = foldLimitBytes;
         b.constantInputs.putAll(constantInputs);
         b.float64 = float64;
+        b.sharedInitializers.putAll(sharedInitializers);
         return b;
     }
 
@@ -133,6 +140,14 @@ public final class ImportOptions {
         return constantInputs;
     }
 
+    /**
+     * @param initializer an initializer name
+     * @return the shared TensorFlow value a frozen initializer of that name is read from, or null
+     */
+    public org.tensorflow.Output<?> sharedInitializer(String initializer) {
+        return sharedInitializers.get(initializer);
+    }
+
     /** @return whether float32 tensors are imported as float64 */
     public boolean float64() {
         return float64;
@@ -144,7 +159,8 @@ public final class ImportOptions {
         inputShapes.forEach((k, v) -> s.append(", ").append(k).append('=').append(java.util.Arrays.toString(v)));
         constantInputs.forEach((k, v) -> s.append(", ").append(k).append(":=const").append(java.util.Arrays.toString(v.dims())));
         return s.append(", untie=").append(untieSharedParameters).append(", outputs=").append(outputs)
-                .append(float64 ? ", float64" : "").append(']').toString();
+                .append(float64 ? ", float64" : "")
+                .append(sharedInitializers.isEmpty() ? "" : ", shared=" + sharedInitializers.size()).append(']').toString();
     }
 
     /** Builder of {@link ImportOptions}. */
@@ -158,6 +174,7 @@ public final class ImportOptions {
         private long foldLimitBytes = 64L << 20;
         private final Map<String, TensorValue> constantInputs = new LinkedHashMap<>();
         private boolean float64;
+        private final Map<String, org.tensorflow.Output<?>> sharedInitializers = new LinkedHashMap<>();
 
         private Builder() {
         }
@@ -242,6 +259,18 @@ public final class ImportOptions {
         /** @param on import every float32 tensor as float64 (for float64 gradient checks) @return this */
         public Builder float64(boolean on) {
             this.float64 = on;
+            return this;
+        }
+
+        /**
+         * Frozen initializers read from values built once in the target graph (one copy of a base shared by several
+         * imports); each must have the initializer's type and shape (checked at import).
+         *
+         * @param reads TensorFlow outputs by initializer name, in the graph the options import into
+         * @return this
+         */
+        public Builder sharedInitializers(Map<String, ? extends org.tensorflow.Output<?>> reads) {
+            sharedInitializers.putAll(reads);
             return this;
         }
 

@@ -272,6 +272,43 @@ public final class DistillationRun implements AutoCloseable {
         return students.estimate();
     }
 
+    /**
+     * @return the modules of the run: G, F, the EMA, and in a LoRA run the shared frozen base
+     *     ({@link StudentModules#sharedBase()}) and the adapters ({@link StudentModules#lora()})
+     */
+    public StudentModules modules() {
+        requireOpen();
+        return students;
+    }
+
+    /** @return the adapters of a LoRA run ({@link Builder#lora}), or null for full distillation */
+    public io.senseflow.tf.lora.LoraGraph lora() {
+        return students.lora();
+    }
+
+    /**
+     * Writes the current adapters of a LoRA run (the EMA's when the config keeps an EMA) as a safetensors file:
+     * {@code <weight>.lora_down} ({@code in x rank}), {@code <weight>.lora_up} ({@code rank x out}), with the rank,
+     * alpha and scale in its metadata. {@link io.senseflow.tf.lora.LoraGraph#withAdapters} or
+     * {@link io.senseflow.tf.lora.LoraGraph#merge} turn them back into a model.
+     *
+     * @param file the safetensors file (written atomically)
+     * @return {@code file}
+     * @throws InvalidRequestException if the run is not a LoRA run
+     */
+    public Path exportAdapters(Path file) {
+        requireOpen();
+        if (students.lora() == null) {
+            throw InvalidRequestException.of("exportAdapters", "a LoRA run (Builder.lora)", "full distillation");
+        }
+        ParameterStore weights = config.emaDecay() > 0 ? students.ema().parameters() : students.generator()
+                .parameters();
+        io.senseflow.tf.lora.LoraAdapters.write(file, students.lora(), weights.snapshot(), Map.of(
+                "senseflow.teacher", teacherDir.toString(), "senseflow.iteration", Long.toString(distiller
+                        .iteration())));
+        return file;
+    }
+
     /** @return the generator's parameters (the student) */
     public ParameterStore student() {
         return students.generator().parameters();
@@ -355,7 +392,11 @@ public final class DistillationRun implements AutoCloseable {
             Files.deleteIfExists(comp.resolve("model.onnx_data"));
             ParameterStore weights = config.emaDecay() > 0 ? students.ema().parameters() : students.generator()
                     .parameters();
-            OnnxExport.of(students.studentGraph(), weights).withProvenance(Map.of("senseflow.teacher",
+            // a LoRA student is exported merged: W + (alpha/rank) down up in the teacher's own graph
+            OnnxExport export = students.lora() != null
+                    ? OnnxExport.of(students.lora().merge(weights.snapshot()), Map.of())
+                    : OnnxExport.of(students.studentGraph(), weights);
+            export.withProvenance(Map.of("senseflow.teacher",
                     teacherDir.toString(), "senseflow.iteration", Long.toString(distiller.iteration()),
                     "senseflow.recipe", config.gan().enabled() ? "gan" : "no-gan")).writeModel(comp.resolve(
                     "model.onnx"));
@@ -450,6 +491,8 @@ public final class DistillationRun implements AutoCloseable {
         private int threads;
         private MemoryBudget budget;
         private final List<DistillationListener> listeners = new ArrayList<>();
+        private io.senseflow.tf.lora.LoraConfig lora;
+        private io.senseflow.tf.lora.LoraConfig resolvedLora;
 
         private Builder(Path teacher) {
             this.teacher = Objects.requireNonNull(teacher, "teacher").toAbsolutePath().normalize();
@@ -539,6 +582,20 @@ public final class DistillationRun implements AutoCloseable {
         /** @param b the memory the run must fit (default: {@link MemoryBudget#detect()}) @return this */
         public Builder memoryBudget(MemoryBudget b) {
             this.budget = b;
+            return this;
+        }
+
+        /**
+         * Distils with low-rank adapters on the denoiser's projections (docs/distillation.md, "LoRA"): G and F are two
+         * adapter sets over one frozen copy of the teacher's weights, only the adapters train (optimizers,
+         * checkpoints, IDA and the EMA act on them), and {@link DistillationRun#exportStudent} writes the merged
+         * student. Recorded in {@code run.json}; a resume takes the recorded settings and refuses others.
+         *
+         * @param c the adapters' targets, rank and alpha; null for full distillation (the default)
+         * @return this
+         */
+        public Builder lora(io.senseflow.tf.lora.LoraConfig c) {
+            this.lora = c;
             return this;
         }
 
@@ -654,6 +711,13 @@ public final class DistillationRun implements AutoCloseable {
             }
             DistillationConfig cfg = cb.build();
             p.config = cfg;
+            io.senseflow.tf.lora.LoraConfig recordedLora = recorded != null && recorded.has("lora")
+                    ? io.senseflow.tf.lora.LoraConfig.fromJson(recorded.getString("lora")) : null;
+            resolvedLora = lora != null ? lora : recordedLora;
+            if (recorded != null) {
+                requireSame(runJson, "lora", recordedLora == null ? "none" : recordedLora.toJson(),
+                        resolvedLora == null ? "none" : resolvedLora.toJson(), "this run's LoRA settings");
+            }
 
             int w = width > 0 ? width : loaded.defaults().width();
             int h = height > 0 ? height : loaded.defaults().height();
@@ -729,6 +793,9 @@ public final class DistillationRun implements AutoCloseable {
             if (budget != null) {
                 sb.memoryBudget(budget);
             }
+            if (resolvedLora != null) {
+                sb.lora(resolvedLora, cfg.seed());
+            }
             if (mf == ModelFamily.FLUX) {
                 if (p.graph.graph().inputs().stream().anyMatch(v -> v.name().equals("guidance"))) {
                     sb.bindConstant("guidance", (float) Math.max(loaded.defaults().guidanceScale(), 1.0));
@@ -786,6 +853,9 @@ public final class DistillationRun implements AutoCloseable {
             m.put("image_size", w + "x" + h);
             m.put("recipe", recipe == null ? (config == null ? "senseflow" : "config") : recipe.id());
             m.put("config", cfg.toJson());
+            if (resolvedLora != null) {
+                m.put("lora", resolvedLora.toJson());
+            }
             Map<String, Object> prov = new LinkedHashMap<>();
             prov.put("created_utc", Instant.now().toString());
             prov.put("java", System.getProperty("java.version"));
