@@ -142,6 +142,20 @@ final class DistillCommand implements Callable<Integer> {
     @Option(names = "--quiet", description = "no progress bar")
     boolean quiet;
 
+    @Option(names = "--lora-rank", paramLabel = "R", description = "front door: train rank-R LoRA adapters on the"
+            + " denoiser's projections instead of every weight (G and F over one frozen base; the student is exported"
+            + " merged, the adapters beside it as adapters.safetensors)")
+    Integer loraRank;
+
+    @Option(names = "--lora-alpha", paramLabel = "A", description = "front door, with --lora-rank: the adapters' alpha"
+            + " (scale alpha / R; default: R)")
+    Double loraAlpha;
+
+    @Option(names = "--lora-targets", paramLabel = "PATTERN", description = "front door, with --lora-rank: adapt only"
+            + " MatMul/Gemm projections whose node or weight name contains a match of this regular expression"
+            + " (default: all of them)")
+    String loraTargets;
+
     @Override
     public Integer call() {
         PrintWriter err = spec.commandLine().getErr();
@@ -165,6 +179,10 @@ final class DistillCommand implements Callable<Integer> {
         }
         if (prompts != null || (resume && DistillationRun.isRun(out))) {
             return FrontDoor.run(this, err, stdout, explicit);
+        }
+        if (loraRank != null || loraAlpha != null || loraTargets != null) {
+            throw InvalidRequestException.of("--lora-rank", "the front door (an Optimum teacher with --prompts)",
+                    "a Shapes distillation");
         }
         if (teacher == null) {
             throw InvalidRequestException.of("--teacher", "a teacher model folder", "none");
