@@ -12,8 +12,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * {@code senseflow distill --prompts FILE --lora-rank R [--lora-alpha A] [--lora-targets PATTERN]} on the shared
  * Optimum SD3 folder: one iteration writes the merged student and {@code RUN/adapters.safetensors}, and records the
- * settings in {@code run.json}; LoRA options without {@code --lora-rank}, or on the Shapes path, are refused naming
- * the option before anything runs.
+ * settings in {@code run.json}; LoRA options without {@code --lora-rank}, or a rank of 0, are refused naming the
+ * option before anything runs.
  */
 class DistillLoraCliTest {
     @TempDir
@@ -45,10 +45,10 @@ class DistillLoraCliTest {
                 "--prompts", prompts.toString(), "--lora-alpha", "4", "--out", dir.resolve("a").toString());
         assertThat(noRank.code()).isNotZero();
         assertThat(noRank.err()).contains("--lora-alpha").contains("--lora-rank");
-        DistillCommandTest.Run shapes = DistillCommandTest.run("distill", "--teacher", dir.resolve("nowhere").toString(),
-                "--lora-rank", "4", "--out", dir.resolve("b").toString());
-        assertThat(shapes.code()).isNotZero();
-        assertThat(shapes.err()).contains("--lora-rank").contains("front door");
+        DistillCommandTest.Run badRank = DistillCommandTest.run("distill", "--teacher", dir.resolve("nowhere")
+                .toString(), "--prompts", prompts.toString(), "--lora-rank", "0", "--out", dir.resolve("b").toString());
+        assertThat(badRank.code()).isNotZero();
+        assertThat(badRank.err()).contains("lora rank").contains("at least 1");
         assertThat(dir.resolve("a")).doesNotExist();
         assertThat(dir.resolve("b")).doesNotExist();
     }

@@ -38,8 +38,9 @@ import java.util.Set;
  * structure.
  *
  * <p>A weight is a target when every node that reads it is a selected MatMul (weight as input 1) or Gemm (input 1,
- * {@code transA = 0}) with that weight in the same orientation; a weight also read elsewhere is left alone, since
- * folding the adapter into it would change the other readers.
+ * {@code transA = 0}) with that weight in the same orientation, directly or through a 2-D {@code Transpose} (how
+ * exporters write {@code x @ W.T}); a weight also read elsewhere is left alone, since folding the adapter into it
+ * would change the other readers.
  *
  * <p>Immutable: safe to share between threads.
  */
@@ -103,10 +104,13 @@ public final class LoraGraph {
         for (TensorValue t : g.initializers()) {
             inits.put(t.name(), t);
         }
-        // every reader of every initializer, to find weights read only by adaptable nodes
+        // every reader of every value, to find weights read only by adaptable nodes (directly or through a
+        // Transpose, as exporters of x @ W.T write it)
+        Map<String, List<OnnxNode>> valueReaders = new HashMap<>();
         Map<String, List<OnnxNode>> readers = new LinkedHashMap<>();
         for (OnnxNode n : g.nodes()) {
-            for (String i : n.inputs()) {
+            for (String i : new java.util.LinkedHashSet<>(n.inputs())) {
+                valueReaders.computeIfAbsent(i, k -> new ArrayList<>()).add(n);
                 if (inits.containsKey(i)) {
                     readers.computeIfAbsent(i, k -> new ArrayList<>()).add(n);
                 }
@@ -128,8 +132,27 @@ public final class LoraGraph {
             boolean ok = true;
             boolean named = false;
             List<String> nodes = new ArrayList<>();
-            for (OnnxNode n : e.getValue()) {
-                Boolean t = orientation(n, w.name(), config);
+            List<OnnxNode> adaptedReaders = new ArrayList<>();
+            List<OnnxNode[]> uses = new ArrayList<>(); // {adapted node, the Transpose it reads W through, or null}
+            for (OnnxNode r : e.getValue()) {
+                if (isTranspose2d(r) && !graphOutputsAsWeights.contains(r.outputs().get(0))) {
+                    List<OnnxNode> through = valueReaders.getOrDefault(r.outputs().get(0), List.of());
+                    if (through.isEmpty()) {
+                        ok = false;
+                    }
+                    through.forEach(m -> uses.add(new OnnxNode[] {m, r}));
+                } else {
+                    uses.add(new OnnxNode[] {r, null});
+                }
+            }
+            for (OnnxNode[] use : uses) {
+                if (!ok) {
+                    break;
+                }
+                OnnxNode n = use[0];
+                String read = use[1] == null ? w.name() : use[1].outputs().get(0);
+                Boolean direct = orientation(n, read, config);
+                Boolean t = direct == null ? null : use[1] == null ? direct : !direct;
                 if (t == null || (transposed != null && !transposed.equals(t))) {
                     ok = false;
                     break;
@@ -143,6 +166,7 @@ public final class LoraGraph {
                 transposed = t;
                 named |= config.selectsName(n.name(), w.name());
                 nodes.add(n.name());
+                adaptedReaders.add(n);
             }
             if (!ok || !named) {
                 continue;
@@ -159,7 +183,7 @@ public final class LoraGraph {
             }
             Target target = new Target(w.name(), List.copyOf(nodes), in, out, transposed, alpha);
             found.add(target);
-            e.getValue().forEach(n -> adaptedNodes.put(n, target));
+            adaptedReaders.forEach(n -> adaptedNodes.put(n, target));
             count++;
         }
         if (count == 0) {
@@ -169,6 +193,15 @@ public final class LoraGraph {
         }
         long s = config.seed().orElse(seed);
         return new LoraGraph(base, rewrite(base, found, adaptedNodes, config, s), config, List.copyOf(found));
+    }
+
+    private static boolean isTranspose2d(OnnxNode n) {
+        if (!n.opType().equals("Transpose") || !n.domain().isEmpty() || n.inputs().size() != 1
+                || n.outputs().size() != 1) {
+            return false;
+        }
+        long[] perm = n.attribute("perm").map(OnnxAttribute::ints).orElse(new long[] {1, 0});
+        return Arrays.equals(perm, new long[] {1, 0});
     }
 
     /** @return true (weight stored out x in), false (in x out), or null when n is not an adaptable reader of w */

@@ -232,4 +232,40 @@ class LoraGraphTest {
         assertThatThrownBy(() -> l.withAdapters(misshapen)).isInstanceOf(InvalidRequestException.class)
                 .hasMessageContaining("shape [2, 7]");
     }
+
+    @Test
+    void aWeightReadThroughATransposeIsAdaptedInItsStoredOrientation() {
+        float[] wt = values(9, 4 * 5); // stored out x in, read as Transpose(W) by the MatMul: y = x W^T
+        OnnxGraph g = OnnxGraph.of("transposed", List.of(
+                        new OnnxNode("Transpose", List.of("W"), List.of("Wt"), "/proj/Transpose", "", List.of(
+                                OnnxAttribute.ofInts("perm", 1, 0))),
+                        new OnnxNode("MatMul", List.of("x", "Wt"), List.of("y"), "/proj/MatMul", "", List.of())),
+                List.of(TensorValue.ofFloats("W", wt, 4, 5)),
+                List.of(ValueInfo.tensor("x", DataType.FLOAT, Dim.of(2), Dim.of(5))),
+                List.of(ValueInfo.tensor("y", DataType.FLOAT, Dim.of(2), Dim.of(4))));
+        OnnxModel m = new OnnxModel(8, List.of(new OpsetImport("", 17)), "test", "", "", 0, "", g, Map.of(),
+                UnknownFields.EMPTY);
+        LoraGraph l = LoraGraph.of(m, LoraConfig.rank(2).build(), 3);
+        assertThat(l.targets()).hasSize(1);
+        LoraGraph.Target t = l.targets().get(0);
+        assertThat(t.transposed()).isTrue();
+        assertThat(t.in()).isEqualTo(5);
+        assertThat(t.out()).isEqualTo(4);
+        Map<String, Tensor> a = Map.of("W.lora_down", Tensor.wrap(values(10, 10), 5, 2), "W.lora_up",
+                Tensor.wrap(values(11, 8), 2, 4));
+        double[] w = effective(wt, 4, 5, true, a.get("W.lora_down"), a.get("W.lora_up"), 1.0);
+        float[] adapterForm = OrtOracle.run(l.withAdapters(a), input()).get("y").toFloats();
+        float[] mergedForm = OrtOracle.run(l.merge(a), input()).get("y").toFloats();
+        for (int n = 0; n < 2; n++) {
+            for (int o = 0; o < 4; o++) {
+                double want = 0;
+                for (int i = 0; i < 5; i++) {
+                    want += X[n * 5 + i] * w[o * 5 + i];
+                }
+                assertThat((double) adapterForm[n * 4 + o]).isCloseTo(want, org.assertj.core.data.Offset.offset(1e-4));
+                assertThat((double) mergedForm[n * 4 + o]).isCloseTo(adapterForm[n * 4 + o],
+                        org.assertj.core.data.Offset.offset(1e-5));
+            }
+        }
+    }
 }

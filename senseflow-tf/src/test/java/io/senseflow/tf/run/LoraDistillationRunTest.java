@@ -58,12 +58,14 @@ class LoraDistillationRunTest {
     }
 
     DistillationRun.Builder run(Path teacher, Path folder, Family family) throws IOException {
+        // SDXL's UNet is the costly one: its run is at 32 x 32 (latent 4 x 4), the transformers' at 64 x 64
+        int size = family == Family.SDXL ? 32 : 64;
         // a learning rate far above the released one, so three steps move the adapters well past the tolerances
         DistillationConfig c = DistillationConfig.preset(Recipe.SENSEFLOW, family).toBuilder()
                 .generatorOptimizer(AdamWConfig.constant(2e-2)).fakeScoreOptimizer(AdamWConfig.constant(2e-2))
                 .emaDecay(0.5).build();
         return DistillationRun.builder(teacher).prompts(prompts()).folder(folder).config(c).iterations(N).batchSize(1)
-                .seed(11).checkpointEvery(1).imageSize(64, 64).loadOptions(DistillationRunTest.OPTIONS).threads(2)
+                .seed(11).checkpointEvery(1).imageSize(size, size).loadOptions(DistillationRunTest.OPTIONS).threads(2)
                 .lora(LoraConfig.rank(3).alpha(6).build());
     }
 
@@ -121,23 +123,39 @@ class LoraDistillationRunTest {
             }
             assertThat(r.memoryEstimate().table()).contains("frozen base, one copy shared by G, F and the EMA");
 
+            if (resume) {
+                // a copy of the run folder at its iteration-1 checkpoint, resumed below in a fresh run
+                r.runUntil(1, CancellationToken.none());
+                io.senseflow.io.FileTrees.copy(dir.resolve("run-a"), dir.resolve("run-b"));
+            }
             r.run(CancellationToken.none());
             System.out.printf("%s: LoRA build + %d iterations %.1f s%n", name, N, (System.nanoTime() - start) / 1e9);
             assertThat(metrics).hasSize(N);
             metrics.forEach(x -> x.losses().forEach((k, v) -> assertThat(v).as(name + " " + k).isFinite()));
             finalAdapters = r.student().snapshot();
-            // every up projection on a path to the output has moved off zero (SD3's last block discards its text
-            // stream, so the projections that only feed it get no gradient, as in PyTorch)
+            // every up projection has moved off zero, except those whose output cannot reach the loss: SD3's last
+            // block discards its text stream (its add_q_proj only feeds it), and at 32 x 32 SDXL's innermost
+            // self-attention sees one token, where softmax is constant in q and k (as in PyTorch)
+            java.util.regex.Pattern dead = java.util.regex.Pattern.compile(switch (name) {
+                case "sd3" -> "^/transformer_blocks\\.2/attn/add_q_proj/";
+                case "sdxl" -> "^/(down_blocks\\.2|mid_block|up_blocks\\.0)/attentions\\.\\d/transformer_blocks\\.\\d"
+                        + "/attn1/to_[qk]/";
+                default -> "^$";
+            });
             List<String> still = new ArrayList<>();
+            List<String> deadMoved = new ArrayList<>();
             for (LoraGraph.Target t : lora.targets()) {
-                if (maxAbs(finalAdapters.get(t.up()).toArray()) == 0) {
+                boolean zero = maxAbs(finalAdapters.get(t.up()).toArray()) == 0;
+                boolean expectDead = t.nodes().stream().allMatch(n -> dead.matcher(n).find());
+                if (zero && !expectDead) {
                     still.add(t.weight() + " " + t.nodes());
                 }
+                if (!zero && expectDead) {
+                    deadMoved.add(t.weight() + " " + t.nodes());
+                }
             }
-            System.out.printf("%s: %d of %d up projections still zero: %s%n", name, still.size(), lora.targets().size(),
-                    still);
-            assertThat(still.size()).as(name + " up projections that did not move").isLessThanOrEqualTo(
-                    lora.targets().size() / 10);
+            assertThat(still).as(name + " up projections that did not move").isEmpty();
+            assertThat(deadMoved).as(name + " up projections with no path to the loss that moved").isEmpty();
             for (String w : base.names()) {
                 TensorValue want = lora.base().graph().initializer(w).orElseThrow();
                 assertThat(bits(base.read(w).toArray())).as(name + " base " + w).isEqualTo(bits(want.toFloats()));
@@ -165,9 +183,6 @@ class LoraDistillationRunTest {
 
         if (resume) {
             Path runB = dir.resolve("run-b");
-            try (DistillationRun r = run(teacher, runB, family).build()) {
-                r.runUntil(1, CancellationToken.none());
-            }
             // resumed without .lora(...): the run folder's recorded settings apply
             try (DistillationRun r = run(teacher, runB, family).lora(null).resume(true).build()) {
                 assertThat(r.lora()).isNotNull();
@@ -189,6 +204,11 @@ class LoraDistillationRunTest {
         loraRun("flux_dev", Family.FLUX, false);
     }
 
+    /**
+     * SDXL's UNet: 178 s to build and run 2 iterations at 32 x 32 and 482 s for the whole case (export and five ONNX
+     * Runtime sessions of the UNet included) on 2 cores at load ~30, over the suite's budget like the
+     * full-distillation SDXL case: tagged experiment, run with {@code -Dexcluded.groups= -Dgroups=experiment}.
+     */
     @Test
     @Tag("experiment")
     void sdxl() throws IOException {
