@@ -93,8 +93,8 @@ public final class LoraGraph {
      * @param config targets, rank, alpha
      * @param seed the down projections' seed when the config has none
      * @return the adapted graph
-     * @throws InvalidRequestException if the config selects no projection of the graph, or a rank larger than a
-     *     target's smaller side
+     * @throws InvalidRequestException if the config selects no projection of the graph (a rank above a target's
+     *     smaller side is allowed: the adapter is then full-rank, with more parameters than it needs)
      */
     public static LoraGraph of(OnnxModel base, LoraConfig config, long seed) {
         Objects.requireNonNull(base, "base");
@@ -173,10 +173,6 @@ public final class LoraGraph {
             }
             long in = transposed ? w.dims()[1] : w.dims()[0];
             long out = transposed ? w.dims()[0] : w.dims()[1];
-            if (config.rankValue() > Math.min(in, out)) {
-                throw InvalidRequestException.of("lora rank", "at most the smaller side of every target (" + w.name()
-                        + " is " + in + " x " + out + ")", config.rankValue());
-            }
             if (inits.containsKey(w.name() + DOWN) || inits.containsKey(w.name() + UP)) {
                 throw InvalidRequestException.of("lora base graph", "a graph without adapters", "initializer "
                         + w.name() + DOWN + " already present");
