@@ -150,6 +150,19 @@ final class DistillCommand implements Callable<Integer> {
     @Option(names = "--quiet", description = "no progress bar")
     boolean quiet;
 
+    @Option(names = "--lora-rank", paramLabel = "R", description = "train rank-R LoRA adapters on the denoiser's"
+            + " projections instead of every weight (G and F over one frozen base); the front door exports the merged"
+            + " student and RUN/adapters.safetensors, the Shapes path the student in its base + adapters form")
+    Integer loraRank;
+
+    @Option(names = "--lora-alpha", paramLabel = "A", description = "with --lora-rank: the adapters' alpha (scale"
+            + " alpha / R; default: R)")
+    Double loraAlpha;
+
+    @Option(names = "--lora-targets", paramLabel = "PATTERN", description = "with --lora-rank: adapt only MatMul/Gemm"
+            + " projections whose node or weight name contains a match of this regular expression (default: all)")
+    String loraTargets;
+
     @Override
     public Integer call() {
         PrintWriter err = spec.commandLine().getErr();
@@ -191,7 +204,7 @@ final class DistillCommand implements Callable<Integer> {
         OnnxModel judgeGraph = ShapesModels.classifierOption(classifier);
         DistillRun run = DistillRun.prepare(new DistillRun.Request(t, cfg, presetName(), outDir, null, resume,
                 checkpointEvery, evalEvery, stopAt == null ? -1 : stopAt, new DistillationSession.Settings(threads, backbone, null,
-                trackEvery), commandLine()));
+                trackEvery).withLora(FrontDoor.loraConfig(this)), commandLine()));
         if (!quiet) {
             err.printf(Locale.ROOT, "senseflow: distilling %s (%s) into %s: %d iterations, batch %d%s%n", t.dir(),
                     presetName(), outDir, cfg.iterations(), cfg.batchSize(), run.resumingFrom()

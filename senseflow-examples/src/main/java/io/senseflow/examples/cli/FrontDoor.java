@@ -68,6 +68,10 @@ final class FrontDoor {
             lo.sessionConfig(SessionConfig.builder().intraOpThreads(c.threads).interOpThreads(1).build());
         }
         b.loadOptions(lo.build()).threads(c.threads).checkpointEvery(c.checkpointEvery);
+        io.senseflow.tf.lora.LoraConfig lora = loraConfig(c);
+        if (lora != null) {
+            b.lora(lora);
+        }
         long stopAt = c.stopAt == null ? Long.MAX_VALUE : c.stopAt;
         long start = System.nanoTime();
         try (InterruptGuard guard = new InterruptGuard(120)) {
@@ -95,6 +99,10 @@ final class FrontDoor {
                     FileTrees.delete(student);
                     Files.move(fresh, student);
                     stdout.printf(Locale.ROOT, "student:     %s%n", student);
+                    if (run.lora() != null) {
+                        Path adapters = run.exportAdapters(run.folder().resolve("adapters.safetensors"));
+                        stdout.printf(Locale.ROOT, "adapters:    %s (%s)%n", adapters, run.lora());
+                    }
                 } else {
                     stdout.printf(Locale.ROOT, "stopped at iteration %d of %d: continue with --resume %s%n",
                             run.iteration(), run.config().iterations(), run.folder());
@@ -107,5 +115,22 @@ final class FrontDoor {
             throw new UncheckedIOException(e);
         }
         return 0;
+    }
+
+    /** The LoRA settings of {@code --lora-rank/--lora-alpha/--lora-targets}, or null without {@code --lora-rank}. */
+    static io.senseflow.tf.lora.LoraConfig loraConfig(DistillCommand c) {
+        if (c.loraRank == null) {
+            if (c.loraAlpha != null || c.loraTargets != null) {
+                throw InvalidRequestException.of(c.loraAlpha != null ? "--lora-alpha" : "--lora-targets",
+                        "--lora-rank R as well", "no --lora-rank");
+            }
+            return null;
+        }
+        io.senseflow.tf.lora.LoraConfig.Builder l = io.senseflow.tf.lora.LoraConfig.rank(c.loraRank)
+                .targets(c.loraTargets);
+        if (c.loraAlpha != null) {
+            l.alpha(c.loraAlpha);
+        }
+        return l.build();
     }
 }

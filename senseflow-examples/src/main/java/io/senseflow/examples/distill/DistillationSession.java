@@ -68,8 +68,11 @@ public final class DistillationSession implements AutoCloseable {
      *     embedding (projection 32)
      * @param trackEvery iterations between measurements of the {@link io.senseflow.distill.TrackingProbe} (0: none);
      *     a measurement, it changes nothing of the run
+     * @param lora LoRA adapters for G and F over one frozen base ({@code StudentModules.Builder.lora}), or null for
+     *     full distillation; the student is then exported in its base + adapters form
      */
-    public record Settings(int threads, Path backbone, HeadSpec heads, long trackEvery) {
+    public record Settings(int threads, Path backbone, HeadSpec heads, long trackEvery,
+                           io.senseflow.tf.lora.LoraConfig lora) {
         /** Iterations between tracking-probe measurements unless set otherwise. */
         public static final long DEFAULT_TRACK_EVERY = 25;
 
@@ -80,6 +83,23 @@ public final class DistillationSession implements AutoCloseable {
             if (trackEvery < 0) {
                 throw InvalidRequestException.of("--track-every", "0 (off) or more iterations", trackEvery);
             }
+        }
+
+        /**
+         * Full distillation (no LoRA).
+         *
+         * @param threads intra-op threads
+         * @param backbone a vision backbone, or null
+         * @param heads discriminator heads, or null
+         * @param trackEvery iterations between tracking-probe measurements (0: none)
+         */
+        public Settings(int threads, Path backbone, HeadSpec heads, long trackEvery) {
+            this(threads, backbone, heads, trackEvery, null);
+        }
+
+        /** @param config LoRA settings, or null for full distillation @return a copy */
+        public Settings withLora(io.senseflow.tf.lora.LoraConfig config) {
+            return new Settings(threads, backbone, heads, trackEvery, config);
         }
 
         /**
@@ -98,17 +118,17 @@ public final class DistillationSession implements AutoCloseable {
 
         /** @param n intra-op threads @return a copy */
         public Settings withThreads(int n) {
-            return new Settings(n, backbone, heads, trackEvery);
+            return new Settings(n, backbone, heads, trackEvery, lora);
         }
 
         /** @param file an ONNX vision backbone @return a copy */
         public Settings withBackbone(Path file) {
-            return new Settings(threads, file, heads, trackEvery);
+            return new Settings(threads, file, heads, trackEvery, lora);
         }
 
         /** @param every iterations between tracking-probe measurements (0: none) @return a copy */
         public Settings withTrackEvery(long every) {
-            return new Settings(threads, backbone, heads, every);
+            return new Settings(threads, backbone, heads, every, lora);
         }
     }
 
@@ -131,7 +151,7 @@ public final class DistillationSession implements AutoCloseable {
             this.students = add(made, StudentModules.builder(teacher.transformer(), DenoiserSpec.inHouse())
                     .batchSize(batch).generatorOptimizer(config.generatorOptimizer())
                     .fakeScoreOptimizer(config.fakeScoreOptimizer()).ema(config.emaDecay() > 0).sessionOptions(tf)
-                    .build());
+                    .lora(settings.lora(), config.seed()).build());
             DiscriminatorKind kind = config.gan().enabled() ? config.gan().discriminator() : DiscriminatorKind.NONE;
             HeadSpec heads = settings.heads() != null ? settings.heads()
                     : HeadSpec.defaults().withTextConditioning(tc.pooledWidth(), 32);

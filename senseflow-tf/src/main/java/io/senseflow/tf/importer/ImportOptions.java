@@ -31,6 +31,10 @@ import java.util.regex.Pattern;
  *       {@code txt_ids}, fixed per resolution): it becomes a constant, not a placeholder, and everything that depends
  *       only on it and on other constants (FLUX's rotary tables, with their NonZero and GatherND) is evaluated at
  *       import.</li>
+ *   <li><b>Shared initializers</b>: frozen float initializers may be read from TensorFlow outputs the caller built
+ *       once (the reads of a {@code io.senseflow.tf.lora.SharedBase}), so several modules imported into one graph
+ *       use one copy of their weights instead of a constant or variable each. A trainable initializer is never
+ *       taken from there.</li>
  *   <li><b>Float64</b> (default off): every float32 tensor of the graph (inputs, initializers, constants, casts) is
  *       imported as float64, e.g. to check gradients against finite differences in double precision.</li>
  *   <li><b>Frozen bfloat16</b> (default off): frozen float32 tensors of at least
@@ -57,6 +61,7 @@ public final class ImportOptions {
 
     /** Smallest frozen float32 tensor (elements) that {@link Builder#frozenBfloat16} stores as bfloat16. */
     public static final long FROZEN_BFLOAT16_MIN_ELEMENTS = 1024;
+    private final Map<String, org.tensorflow.Output<?>> sharedInitializers;
 
     private ImportOptions(Builder b) {
         Map<String, long[]> shapes = new LinkedHashMap<>();
@@ -75,6 +80,7 @@ public final class ImportOptions {
             throw InvalidRequestException.of("import options", "float64 or frozen bfloat16, not both",
                     "float64 and frozenBfloat16");
         }
+        this.sharedInitializers = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(b.sharedInitializers));
     }
 
     /** @return the defaults: dynamic shapes as declared, all float initializers trainable */
@@ -100,6 +106,7 @@ public final class ImportOptions {
         b.constantInputs.putAll(constantInputs);
         b.float64 = float64;
         b.frozenBfloat16 = frozenBfloat16;
+        b.sharedInitializers.putAll(sharedInitializers);
         return b;
     }
 
@@ -149,6 +156,14 @@ public final class ImportOptions {
         return constantInputs;
     }
 
+    /**
+     * @param initializer an initializer name
+     * @return the shared TensorFlow value a frozen initializer of that name is read from, or null
+     */
+    public org.tensorflow.Output<?> sharedInitializer(String initializer) {
+        return sharedInitializers.get(initializer);
+    }
+
     /** @return whether float32 tensors are imported as float64 */
     public boolean float64() {
         return float64;
@@ -165,7 +180,8 @@ public final class ImportOptions {
         inputShapes.forEach((k, v) -> s.append(", ").append(k).append('=').append(java.util.Arrays.toString(v)));
         constantInputs.forEach((k, v) -> s.append(", ").append(k).append(":=const").append(java.util.Arrays.toString(v.dims())));
         return s.append(", untie=").append(untieSharedParameters).append(", outputs=").append(outputs)
-                .append(float64 ? ", float64" : "").append(frozenBfloat16 ? ", frozen bfloat16" : "").append(']').toString();
+                .append(float64 ? ", float64" : "").append(frozenBfloat16 ? ", frozen bfloat16" : "")
+                .append(sharedInitializers.isEmpty() ? "" : ", shared=" + sharedInitializers.size()).append(']').toString();
     }
 
     /** Builder of {@link ImportOptions}. */
@@ -180,6 +196,7 @@ public final class ImportOptions {
         private final Map<String, TensorValue> constantInputs = new LinkedHashMap<>();
         private boolean float64;
         private boolean frozenBfloat16;
+        private final Map<String, org.tensorflow.Output<?>> sharedInitializers = new LinkedHashMap<>();
 
         private Builder() {
         }
@@ -274,6 +291,18 @@ public final class ImportOptions {
          */
         public Builder frozenBfloat16(boolean on) {
             this.frozenBfloat16 = on;
+            return this;
+        }
+
+        /**
+         * Frozen initializers read from values built once in the target graph (one copy of a base shared by several
+         * imports); each must have the initializer's type and shape (checked at import).
+         *
+         * @param reads TensorFlow outputs by initializer name, in the graph the options import into
+         * @return this
+         */
+        public Builder sharedInitializers(Map<String, ? extends org.tensorflow.Output<?>> reads) {
+            sharedInitializers.putAll(reads);
             return this;
         }
 

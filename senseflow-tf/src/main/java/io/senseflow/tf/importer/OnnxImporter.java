@@ -320,7 +320,18 @@ public final class OnnxImporter {
         Value initializer(TensorValue t) {
             boolean floating = t.dataType().isFloatingPoint();
             if (!floating || !options.isTrainable(t.name())) {
-                return Value.constant(t);
+                Output<?> shared = floating ? options.sharedInitializer(t.name()) : null;
+                if (shared == null) {
+                    return Value.constant(t);
+                }
+                DataType want = tfType(t.dataType(), "initializer '" + t.name() + "'");
+                if (shared.dataType() != want || !Arrays.equals(shared.shape().asArray(), t.dims())) {
+                    throw new OnnxImportException("ONNX import: initializer '" + t.name() + "' is "
+                            + DataTypes.name(want) + Arrays.toString(t.dims()) + ", but its shared value is "
+                            + DataTypes.name(shared.dataType()) + shared.shape());
+                }
+                names.put(shared.op().name(), t.name());
+                return Value.of(shared);
             }
             DataType dt = tfType(t.dataType(), "initializer '" + t.name() + "'");
             TfVariable var = variables.get(t.name());

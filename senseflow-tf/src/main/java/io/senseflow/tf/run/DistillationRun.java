@@ -350,19 +350,48 @@ public final class DistillationRun implements AutoCloseable {
         return students.estimate();
     }
 
-    /** @return the generator's parameters (the student) */
-    public ParameterStore student() {
-        return students.generator().parameters();
+    /**
+     * The run's TensorFlow modules, e.g. for measurements beside the run ({@code FamilyDistillationBenchmark}).
+     *
+     * @return the modules of the run: G, F, the EMA, and in a LoRA run the shared frozen base
+     *     ({@link StudentModules#sharedBase()}) and the adapters ({@link StudentModules#lora()})
+     */
+    public StudentModules modules() {
+        requireOpen();
+        return students;
+    }
+
+    /** @return the adapters of a LoRA run ({@link Builder#lora}), or null for full distillation */
+    public io.senseflow.tf.lora.LoraGraph lora() {
+        return students.lora();
     }
 
     /**
-     * The run's TensorFlow modules, for measurements beside the run (e.g. a plain training step of the teacher's graph
-     * wired as the generator is: {@code FamilyDistillationBenchmark} in senseflow-tf's tests).
+     * Writes the current adapters of a LoRA run (the EMA's when the config keeps an EMA) as a safetensors file:
+     * {@code <weight>.lora_down} ({@code in x rank}), {@code <weight>.lora_up} ({@code rank x out}), with the rank,
+     * alpha and scale in its metadata. {@link io.senseflow.tf.lora.LoraGraph#withAdapters} or
+     * {@link io.senseflow.tf.lora.LoraGraph#merge} turn them back into a model.
      *
-     * @return the generator, fake score and EMA modules
+     * @param file the safetensors file (written atomically)
+     * @return {@code file}
+     * @throws InvalidRequestException if the run is not a LoRA run
      */
-    public StudentModules modules() {
-        return students;
+    public Path exportAdapters(Path file) {
+        requireOpen();
+        if (students.lora() == null) {
+            throw InvalidRequestException.of("exportAdapters", "a LoRA run (Builder.lora)", "full distillation");
+        }
+        ParameterStore weights = config.emaDecay() > 0 ? students.ema().parameters() : students.generator()
+                .parameters();
+        io.senseflow.tf.lora.LoraAdapters.write(file, students.lora(), weights.snapshot(), Map.of(
+                "senseflow.teacher", teacherDir.toString(), "senseflow.iteration", Long.toString(distiller
+                        .iteration())));
+        return file;
+    }
+
+    /** @return the generator's parameters (the student) */
+    public ParameterStore student() {
+        return students.generator().parameters();
     }
 
     /** @return the generator as the distiller sees it (SDXL: behind the epsilon-to-flow adapter) */
@@ -456,7 +485,7 @@ public final class DistillationRun implements AutoCloseable {
             } catch (IOException e) {
                 throw new UncheckedIOException("exporting the student to " + dir + ": " + e.getMessage(), e);
             }
-            return SenseFlowTeacher.writeStudent(teacherDir, OnnxExport.of(students.studentGraph(), studentWeights)
+            return SenseFlowTeacher.writeStudent(teacherDir, studentExport(studentWeights)
                     .withProvenance(provenance()).model(), config.anchors(), provenance(), dir);
         }
         Path tmp = dir.resolveSibling(dir.getFileName() + ".partial-" + System.nanoTime());
@@ -464,7 +493,7 @@ public final class DistillationRun implements AutoCloseable {
             FileTrees.copy(teacherDir, tmp);
             Path comp = tmp.resolve(component);
             Files.deleteIfExists(comp.resolve("model.onnx_data"));
-            OnnxExport.of(students.studentGraph(), studentWeights).withProvenance(provenance()).writeModel(comp
+            studentExport(studentWeights).withProvenance(provenance()).writeModel(comp
                     .resolve("model.onnx"));
             Path index = tmp.resolve("model_index.json");
             Map<String, Object> idx = new LinkedHashMap<>(Json.parseObject(Files.readString(index)).asMap());
@@ -479,6 +508,12 @@ public final class DistillationRun implements AutoCloseable {
             FileTrees.deleteQuietly(tmp);
             throw new UncheckedIOException("exporting the student to " + dir + ": " + e.getMessage(), e);
         }
+    }
+
+    /** The student's ONNX export: a LoRA student merged ({@code W + (alpha/rank) down up}) in the teacher's graph. */
+    private OnnxExport studentExport(ParameterStore weights) {
+        return students.lora() != null ? OnnxExport.of(students.lora().merge(weights.snapshot()), Map.of())
+                : OnnxExport.of(students.studentGraph(), weights);
     }
 
     private Map<String, String> provenance() {
@@ -578,6 +613,8 @@ public final class DistillationRun implements AutoCloseable {
         private Path backbone;
         private Path realData;
         private final ResearchPlugins plugins = new ResearchPlugins();
+        private io.senseflow.tf.lora.LoraConfig lora;
+        private io.senseflow.tf.lora.LoraConfig resolvedLora;
 
         private Builder(Path teacher) {
             this.teacher = Objects.requireNonNull(teacher, "teacher").toAbsolutePath().normalize();
@@ -696,6 +733,20 @@ public final class DistillationRun implements AutoCloseable {
          */
         public Builder realData(Path dirOrFile) {
             this.realData = dirOrFile == null ? null : dirOrFile.toAbsolutePath().normalize();
+            return this;
+        }
+
+        /**
+         * Distils with low-rank adapters on the denoiser's projections (docs/distillation.md, "LoRA"): G and F are two
+         * adapter sets over one frozen copy of the teacher's weights, only the adapters train (optimizers,
+         * checkpoints, IDA and the EMA act on them), and {@link DistillationRun#exportStudent} writes the merged
+         * student. Recorded in {@code run.json}; a resume takes the recorded settings and refuses others.
+         *
+         * @param c the adapters' targets, rank and alpha; null for full distillation (the default)
+         * @return this
+         */
+        public Builder lora(io.senseflow.tf.lora.LoraConfig c) {
+            this.lora = c;
             return this;
         }
 
@@ -866,6 +917,13 @@ public final class DistillationRun implements AutoCloseable {
                         + " (Builder.realData, --data)", backbone);
             }
             String pluginIds = plugins.describe(cfg);
+            io.senseflow.tf.lora.LoraConfig recordedLora = recorded != null && recorded.has("lora")
+                    ? io.senseflow.tf.lora.LoraConfig.fromJson(recorded.getString("lora")) : null;
+            resolvedLora = lora != null ? lora : recordedLora;
+            if (recorded != null) {
+                requireSame(runJson, "lora", recordedLora == null ? "none" : recordedLora.toJson(),
+                        resolvedLora == null ? "none" : resolvedLora.toJson(), "this run's LoRA settings");
+            }
 
             int w = width > 0 ? width : loaded.defaults().width();
             int h = height > 0 ? height : loaded.defaults().height();
@@ -997,6 +1055,9 @@ public final class DistillationRun implements AutoCloseable {
                             : TfSessionOptions.defaults()).withGraphOptimizations(false).withPrunedGraphBuilds(true));
             if (budget != null) {
                 sb.memoryBudget(budget);
+            }
+            if (resolvedLora != null) {
+                sb.lora(resolvedLora, cfg.seed());
             }
             if (mf == ModelFamily.FLUX) {
                 if (p.graph.graph().inputs().stream().anyMatch(v -> v.name().equals("guidance"))) {
@@ -1143,6 +1204,9 @@ public final class DistillationRun implements AutoCloseable {
             }
             if (!pluginIds.isEmpty()) {
                 m.put(ResearchPlugins.RUN_JSON_FIELD, pluginIds);
+            }
+            if (resolvedLora != null) {
+                m.put("lora", resolvedLora.toJson());
             }
             Map<String, Object> prov = new LinkedHashMap<>();
             prov.put("created_utc", Instant.now().toString());

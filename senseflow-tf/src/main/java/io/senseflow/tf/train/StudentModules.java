@@ -46,17 +46,31 @@ public final class StudentModules implements AutoCloseable {
     private final TfModule teacherModule;
     private final Generator teacher;
     private final MemoryEstimate estimate;
+    private final io.senseflow.tf.lora.LoraGraph lora;
+    private final io.senseflow.tf.lora.SharedBase sharedBase;
     private boolean trainBuffers;
 
-    private StudentModules(Builder b, OnnxModel student, DenoiserSpec studentSpec, MemoryEstimate estimate) {
+    private StudentModules(Builder b, OnnxModel student, DenoiserSpec studentSpec, MemoryEstimate estimate,
+                           io.senseflow.tf.lora.LoraGraph lora) {
         this.studentGraph = student;
+        this.lora = lora;
         this.estimate = estimate;
         this.ownsWorkspace = b.workspace == null;
         this.workspace = ownsWorkspace ? TfWorkspace.create(b.sessionOptions) : b.workspace;
         List<TfModule> made = new ArrayList<>();
         try {
-            ImportOptions trainable = b.shapes(student, b.trainable == null
-                    ? ImportOptions.defaults() : ImportOptions.builder().trainablePattern(b.trainable).build());
+            ImportOptions trainable;
+            if (lora != null) {
+                java.util.Set<String> adapters = lora.adapterNames();
+                // one frozen base for G, F and the EMA; each module holds only its adapters
+                this.sharedBase = io.senseflow.tf.lora.SharedBase.create(workspace, student, adapters::contains);
+                trainable = b.shapes(student, ImportOptions.builder().trainable(adapters::contains, "LoRA adapters ("
+                        + adapters.size() + ")").sharedInitializers(sharedBase.reads()).build());
+            } else {
+                this.sharedBase = null;
+                trainable = b.shapes(student, b.trainable == null
+                        ? ImportOptions.defaults() : ImportOptions.builder().trainablePattern(b.trainable).build());
+            }
             this.trainBuffers = b.trainBuffers;
             this.generator = add(made, module(student, studentSpec, "generator", trainable, b.generatorOptimizer));
             this.fakeScore = add(made, module(student, studentSpec, "fake_score", trainable, b.fakeScoreOptimizer));
@@ -132,6 +146,16 @@ public final class StudentModules implements AutoCloseable {
         return workspace;
     }
 
+    /** @return the adapters of a LoRA run (G, F and the EMA train these only), or null for full distillation */
+    public io.senseflow.tf.lora.LoraGraph lora() {
+        return lora;
+    }
+
+    /** @return the frozen base G, F and the EMA share in a LoRA run, or null */
+    public io.senseflow.tf.lora.SharedBase sharedBase() {
+        return sharedBase;
+    }
+
     /** @return the memory estimate the run was admitted with */
     public MemoryEstimate estimate() {
         return estimate;
@@ -170,6 +194,8 @@ public final class StudentModules implements AutoCloseable {
         private boolean tieShared;
         private final Map<String, long[]> inputShapes = new LinkedHashMap<>();
         private final Map<String, io.senseflow.onnx.ir.TensorValue> constantInputs = new LinkedHashMap<>();
+        private io.senseflow.tf.lora.LoraConfig loraConfig;
+        private long loraSeed;
 
         private Builder(OnnxModel teacher, DenoiserSpec spec) {
             this.teacher = Objects.requireNonNull(teacher, "teacher");
@@ -366,8 +392,33 @@ public final class StudentModules implements AutoCloseable {
             return this;
         }
 
-        /** @return the graph G and F will run */
+        /**
+         * Distils with low-rank adapters (docs/distillation.md, "LoRA"): G, F and the EMA are adapter sets over one
+         * frozen copy of the teacher's weights ({@link StudentModules#sharedBase()}), only the adapters train and are
+         * in the optimizers, checkpoints and IDA; {@link StudentModules#lora()} merges them for export.
+         *
+         * @param config targets, rank, alpha (null: full distillation)
+         * @param seed the down projections' seed when the config has none (e.g. the run's seed)
+         * @return this
+         */
+        public Builder lora(io.senseflow.tf.lora.LoraConfig config, long seed) {
+            loraConfig = config;
+            loraSeed = seed;
+            return this;
+        }
+
+        /** @return the adapters the modules will train, on the graph with teacher-only inputs bound; null without LoRA */
+        public io.senseflow.tf.lora.LoraGraph loraGraph() {
+            return loraConfig == null ? null : io.senseflow.tf.lora.LoraGraph.of(boundGraph(), loraConfig, loraSeed);
+        }
+
+        /** @return the graph G and F will run (with adapters, in a LoRA run) */
         public OnnxModel studentGraph() {
+            io.senseflow.tf.lora.LoraGraph l = loraGraph();
+            return l != null ? l.model() : boundGraph();
+        }
+
+        private OnnxModel boundGraph() {
             OnnxModel m = teacher;
             for (Map.Entry<String, Float> e : constants.entrySet()) {
                 m = TeacherGraphs.bindConstant(m, e.getKey(), e.getValue());
@@ -391,10 +442,14 @@ public final class StudentModules implements AutoCloseable {
          * @return the estimate
          */
         public MemoryEstimate estimate() {
-            return estimate(studentGraph());
+            io.senseflow.tf.lora.LoraGraph l = loraGraph();
+            return estimate(l != null ? l.model() : boundGraph(), l);
         }
 
-        private MemoryEstimate estimate(OnnxModel student) {
+        private MemoryEstimate estimate(OnnxModel student, io.senseflow.tf.lora.LoraGraph lora) {
+            if (lora != null) {
+                return loraEstimate(student, lora);
+            }
             Pattern p = trainable == null ? null : Pattern.compile(trainable);
             Map<String, String> buffers = trainBuffers ? Map.of() : io.senseflow.tf.ModelBuffers.of(student);
             long trainableParams = 0;
@@ -453,6 +508,54 @@ public final class StudentModules implements AutoCloseable {
             return e.build();
         }
 
+        /** LoRA: the base once (shared by G, F and the EMA), adapters (with gradients and moments) per module. */
+        private MemoryEstimate loraEstimate(OnnxModel student, io.senseflow.tf.lora.LoraGraph lora) {
+            long adapters = lora.adapterParameters();
+            long base = 0;
+            for (TensorValue t : student.graph().initializers()) {
+                if (t.dataType().isFloatingPoint() && !lora.adapterNames().contains(t.name())) {
+                    long n = 1;
+                    for (long d : t.dims()) {
+                        n *= d;
+                    }
+                    base += n;
+                }
+            }
+            long acts;
+            String passNote = "";
+            try {
+                acts = GraphActivations.of(student, shapes(student, ImportOptions.builder().frozen().build())).bytes();
+            } catch (io.senseflow.tf.importer.UnsupportedOperatorException e) {
+                throw e;
+            } catch (io.senseflow.tf.importer.OnnxImportException e) {
+                acts = 0;
+                passNote = " (not counted: the graph's sizes are symbolic; give inputShape(...) to count them)";
+            }
+            MemoryEstimate.Builder e = MemoryEstimate.builder()
+                    .frozen("frozen base, one copy shared by G, F" + (ema ? " and the EMA" : ""), base, false)
+                    .trainable("generator LoRA adapters (rank " + lora.config().rankValue() + ")", adapters, 0)
+                    .trainable("fake score LoRA adapters", adapters, 0);
+            if (ema) {
+                e.frozen("EMA of the generator's adapters", adapters, true);
+            }
+            long teacherParams = 0;
+            for (TensorValue t : teacher.graph().initializers()) {
+                if (t.dataType().isFloatingPoint()) {
+                    long n = 1;
+                    for (long d : t.dims()) {
+                        n *= d;
+                    }
+                    teacherParams += n;
+                }
+            }
+            e.frozen(teacherFormat != null ? "teacher (TensorFlow, frozen)" : "teacher (ONNX Runtime)", teacherParams,
+                    false);
+            e.pass("generator / fake score at batch " + batchSize + passNote, acts, true);
+            e.pass("teacher at batch " + batchSize * teacherBatchFactor + passNote, acts * teacherBatchFactor, false);
+            moreEstimate.accept(e);
+            return e.build();
+        }
+
         /**
          * Estimates, checks the budget, then imports the modules.
          *
@@ -460,10 +563,15 @@ public final class StudentModules implements AutoCloseable {
          * @throws InvalidRequestException if the run does not fit (the estimate is in the message)
          */
         public StudentModules build() {
-            OnnxModel student = studentGraph();
-            MemoryEstimate e = estimate(student);
+            if (loraConfig != null && trainable != null) {
+                throw InvalidRequestException.of("trainablePattern", "none with LoRA (only the adapters train)",
+                        trainable);
+            }
+            io.senseflow.tf.lora.LoraGraph l = loraGraph();
+            OnnxModel student = l != null ? l.model() : boundGraph();
+            MemoryEstimate e = estimate(student, l);
             e.requireFits(budget != null ? budget : MemoryBudget.detect());
-            return new StudentModules(this, student, studentSpec(), e);
+            return new StudentModules(this, student, studentSpec(), e, l);
         }
     }
 }

@@ -28,9 +28,23 @@ public final class OrtOracle {
      * @return every graph output by name
      */
     public static Map<String, TensorValue> run(OnnxModel model, Map<String, TensorValue> inputs) {
+        return run(model, inputs, true);
+    }
+
+    /**
+     * @param model the model
+     * @param inputs values by input name
+     * @param optimise whether ONNX Runtime may rewrite the graph (off: every node runs as written, so two graphs
+     *     that differ only by an exact no-op give the same bits)
+     * @return every graph output by name
+     */
+    public static Map<String, TensorValue> run(OnnxModel model, Map<String, TensorValue> inputs, boolean optimise) {
         OrtEnvironment env = OrtEnvironment.getEnvironment();
         List<OnnxTensor> created = new ArrayList<>();
         try (OrtSession.SessionOptions opts = new OrtSession.SessionOptions()) {
+            if (!optimise) {
+                opts.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.NO_OPT);
+            }
             opts.setIntraOpNumThreads(1);
             opts.setInterOpNumThreads(1);
             try (OrtSession s = env.createSession(model.toByteArray(), opts)) {
