@@ -1,6 +1,8 @@
 package io.senseflow.onnx.folders;
 
 import io.senseflow.ModelLoadException;
+import io.senseflow.onnx.ir.OnnxModel;
+import io.senseflow.onnx.lora.LoraAdapterFile;
 import io.senseflow.onnx.runtime.OrtModel;
 import io.senseflow.onnx.runtime.OrtRuntime;
 import io.senseflow.onnx.runtime.TensorSpec;
@@ -19,11 +21,18 @@ final class LayoutContext {
     private final LoadOptions options;
     private final OrtRuntime runtime;
     private final List<AutoCloseable> opened = new ArrayList<>();
+    private final LoraAdapterFile adapters;
 
     LayoutContext(ModelFolder folder, LoadOptions options, OrtRuntime runtime) {
+        this(folder, options, runtime, null);
+    }
+
+    /** @param adapters the options' adapter file, already read and checked, or null */
+    LayoutContext(ModelFolder folder, LoadOptions options, OrtRuntime runtime, LoraAdapterFile adapters) {
         this.folder = folder;
         this.options = options;
         this.runtime = runtime;
+        this.adapters = adapters;
     }
 
     ModelFolder folder() {
@@ -46,6 +55,30 @@ final class LayoutContext {
             return runtime.load(file, options.sessionConfig(), WeightOverrides.fromSafetensors(weights.get()));
         }
         return runtime.load(file, options.sessionConfig());
+    }
+
+    /**
+     * Loads the denoiser: like {@link #load}, with the options' LoRA adapters ({@link LoadOptions#adapters()}) folded
+     * into its weights in the ONNX graph before the session is created.
+     *
+     * @throws ModelLoadException naming the adapter file when it does not fit this denoiser, or when replacement
+     *     weights are also given for it
+     */
+    OrtModel loadDenoiser(String component, String role) {
+        if (adapters == null) {
+            return load(component, role);
+        }
+        Path file = folder.requireModel(component, role);
+        Optional<Path> weights = Optional.ofNullable(options.weights().get(component)).or(() -> folder.componentWeights(component));
+        if (weights.isPresent()) {
+            throw new ModelLoadException("LoRA adapter file " + adapters.file() + ": expected a denoiser without"
+                    + " replacement weights, found " + weights.get() + " for " + component + "; merge one into the"
+                    + " other first");
+        }
+        Path abs = file.toAbsolutePath();
+        String name = abs.getParent().getFileName() + "/" + abs.getFileName();
+        OnnxModel merged = adapters.applyTo(OnnxModel.read(abs), abs.toString());
+        return runtime.load(merged, name, abs.getParent(), options.sessionConfig());
     }
 
     /**

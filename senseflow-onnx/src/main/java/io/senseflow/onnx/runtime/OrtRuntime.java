@@ -163,6 +163,28 @@ public final class OrtRuntime implements AutoCloseable {
     }
 
     /**
+     * Loads a model edited in memory whose untouched initializers may still live in external data files next to the
+     * original {@code .onnx} file: those stay references (resolved in {@code externalDataFolder}), every other
+     * payload is serialized inline.
+     *
+     * @param model the model (e.g. read with {@link OnnxModel#read} and given new initializers)
+     * @param name a display name for messages
+     * @param externalDataFolder the folder of the model's external data files, or null when it has none
+     * @param config the session configuration
+     * @return the loaded model
+     */
+    public OrtModel load(OnnxModel model, String name, Path externalDataFolder, SessionConfig config) {
+        checkOpen();
+        byte[] bytes = model.toByteArrayWithExternalReferences(Map.of());
+        return register(name, config, SessionFactory.create(env, name, (e, o) -> e.createSession(bytes, o), config,
+                o -> {
+                    if (externalDataFolder != null) {
+                        o.addConfigEntry(EXTERNAL_DATA_FOLDER, externalDataFolder.toAbsolutePath().toString());
+                    }
+                }));
+    }
+
+    /**
      * Loads a model built in memory with replacement weights.
      *
      * @param model the model
