@@ -50,7 +50,7 @@ final class LayoutContext {
     /** Loads {@code component/model.onnx}, with replacement weights from the options or the component's folder. */
     OrtModel load(String component, String role) {
         Path file = folder.requireModel(component, role);
-        Optional<Path> weights = Optional.ofNullable(options.weights().get(component)).or(() -> folder.componentWeights(component));
+        Optional<Path> weights = replacementWeights(component);
         if (weights.isPresent()) {
             return runtime.load(file, options.sessionConfig(), WeightOverrides.fromSafetensors(weights.get()));
         }
@@ -69,16 +69,20 @@ final class LayoutContext {
             return load(component, role);
         }
         Path file = folder.requireModel(component, role);
-        Optional<Path> weights = Optional.ofNullable(options.weights().get(component)).or(() -> folder.componentWeights(component));
+        Optional<Path> weights = replacementWeights(component);
         if (weights.isPresent()) {
             throw new ModelLoadException("LoRA adapter file " + adapters.file() + ": expected a denoiser without"
                     + " replacement weights, found " + weights.get() + " for " + component + "; merge one into the"
                     + " other first");
         }
         Path abs = file.toAbsolutePath();
-        String name = abs.getParent().getFileName() + "/" + abs.getFileName();
         OnnxModel merged = adapters.applyTo(OnnxModel.read(abs), abs.toString());
-        return runtime.load(merged, name, abs.getParent(), options.sessionConfig());
+        return runtime.load(merged, component + "/" + abs.getFileName(), abs.getParent(), options.sessionConfig());
+    }
+
+    /** @return the options' replacement weights for the component, else its folder's {@code weights.safetensors} */
+    private Optional<Path> replacementWeights(String component) {
+        return Optional.ofNullable(options.weights().get(component)).or(() -> folder.componentWeights(component));
     }
 
     /**

@@ -206,36 +206,12 @@ class LoraAdapterFileTest {
         w.write(noMeta);
         assertRefused(noMeta, "expected LoRA metadata 'senseflow.lora'");
 
-        Path other = dir.resolve("other.safetensors");
-        w = withMetadata(3, 5);
-        adapter(w, "transformer_blocks.7.attn.to_q.weight", 80, 36, 3, 1);
-        w.write(other);
-        assertRefused(other, "'transformer_blocks.7.attn.to_q.weight', which");
-
-        Path swapped = dir.resolve("swapped.safetensors");
-        w = withMetadata(3, 5);
-        adapter(w, MATMUL, 36, 80, 3, 1);
-        w.write(swapped);
-        assertRefused(swapped, "stores it as [80, 36]");
-
-        Path rank = dir.resolve("rank.safetensors");
-        w = withMetadata(4, 5);
-        adapter(w, MATMUL, 80, 36, 3, 1);
-        w.write(rank);
-        assertRefused(rank, "rank 4 from the metadata");
-
-        Path stray = dir.resolve("stray.safetensors");
-        w = withMetadata(3, 5);
-        adapter(w, MATMUL, 80, 36, 3, 1);
-        w.addFloats("optimizer.step", new float[] {1}, 1);
-        w.write(stray);
-        assertRefused(stray, "found 'optimizer.step'");
-
-        Path conv = dir.resolve("conv.safetensors");
-        w = withMetadata(3, 5);
-        adapter(w, "pos_embed.proj.weight", 64, 36, 3, 1);
-        w.write(conv);
-        assertRefused(conv, "expected a float32 matrix");
+        assertRefused(oneAdapter("other", 3, "transformer_blocks.7.attn.to_q.weight", 80, 36, false),
+                "'transformer_blocks.7.attn.to_q.weight', which");
+        assertRefused(oneAdapter("swapped", 3, MATMUL, 36, 80, false), "stores it as [80, 36]");
+        assertRefused(oneAdapter("rank", 4, MATMUL, 80, 36, false), "rank 4 from the metadata");
+        assertRefused(oneAdapter("stray", 3, MATMUL, 80, 36, true), "found 'optimizer.step'");
+        assertRefused(oneAdapter("conv", 3, "pos_embed.proj.weight", 64, 36, false), "expected a float32 matrix");
 
         // adapters and replacement weights for the denoiser at once
         Path good = sd3Adapters("good.safetensors");
@@ -244,6 +220,18 @@ class LoraAdapterFileTest {
         assertThatThrownBy(() -> Models.load(teacher, OPTIONS.toBuilder().adapters(good).weights("transformer", weights)
                 .build())).isInstanceOf(ModelLoadException.class).hasMessageContaining(good.toString())
                 .hasMessageContaining("replacement weights");
+    }
+
+    /** A file with one rank-3 adapter, metadata of the given rank, and optionally a stray tensor. */
+    Path oneAdapter(String name, int metadataRank, String weight, int in, int out, boolean stray) {
+        SafetensorsWriter w = withMetadata(metadataRank, 5);
+        adapter(w, weight, in, out, 3, 1);
+        if (stray) {
+            w.addFloats("optimizer.step", new float[] {1}, 1);
+        }
+        Path p = dir.resolve(name + ".safetensors");
+        w.write(p);
+        return p;
     }
 
     void assertRefused(Path file, String says) {

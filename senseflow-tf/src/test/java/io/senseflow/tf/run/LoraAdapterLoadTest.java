@@ -68,22 +68,13 @@ class LoraAdapterLoadTest {
         try (LoadedModel m = Models.load(teacher, asStudent)) {
             teacherAlone = m.pipeline().generate(req);
         }
-        double agree = maxDiff(withAdapters.latents().toArray(), merged.latents().toArray());
-        double moved = maxDiff(withAdapters.latents().toArray(), teacherAlone.latents().toArray());
+        double agree = LoraDistillationRunTest.maxDiff(withAdapters.latents().toArray(), merged.latents().toArray());
+        double moved = LoraDistillationRunTest.maxDiff(withAdapters.latents().toArray(), teacherAlone.latents().toArray());
         System.out.printf("sd3 LoRA: teacher + adapters vs merged export, latents max |diff| %.2e; vs teacher alone"
                 + " %.2e; run %.1f s, whole case %.1f s%n", agree, moved, trained, (System.nanoTime() - start) / 1e9);
         assertThat(withAdapters.latents().shape()).isEqualTo(merged.latents().shape());
         assertThat(agree).isLessThanOrEqualTo(1e-5);
         assertThat(withAdapters.images().get(0).rgb()).isEqualTo(merged.images().get(0).rgb());
         assertThat(moved).as("the adapters change what the teacher samples").isGreaterThan(1e-3);
-    }
-
-    static double maxDiff(float[] a, float[] b) {
-        assertThat(a.length).isEqualTo(b.length);
-        double m = 0;
-        for (int i = 0; i < a.length; i++) {
-            m = Math.max(m, Math.abs((double) a[i] - b[i]));
-        }
-        return m;
     }
 }
