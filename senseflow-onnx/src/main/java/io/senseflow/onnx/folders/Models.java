@@ -79,7 +79,7 @@ public final class Models {
                 case SDXL -> SdxlLayout.load(ctx, senseflow);
                 case SENSEFLOW -> SenseFlowLayout.load(ctx, options.senseflowCheckpoint());
             };
-            LOG.info("loaded {}", model.describe());
+            LOG.info("loaded {}{}", model.describe(), adapters == null ? "" : "; denoiser with LoRA adapters " + adapters);
             return model;
         } catch (RuntimeException | Error e) {
             ctx.closeQuietly(e);

@@ -195,6 +195,48 @@ class LoraAdapterFileTest {
     }
 
     @Test
+    void adaptsTheInHouseTransformerWhoseWeightsAreReadThroughTransposes() {
+        Path folder = io.senseflow.onnx.testing.TinyModelFolders.senseflow(dir.resolve("tiny"), 5).dir();
+        Path model = folder.resolve("transformer").resolve("model.onnx");
+        OnnxModel base = OnnxModel.read(model);
+        // every float matrix read only through a 2-D Transpose into a MatMul: stored out x in
+        java.util.Set<String> inits = new java.util.HashSet<>();
+        base.graph().initializers().forEach(t -> inits.add(t.name()));
+        SafetensorsWriter w = withMetadata(2, 3);
+        java.util.List<String> adapted = new java.util.ArrayList<>();
+        for (OnnxNode n : base.graph().nodes()) {
+            if (LoraMerge.isTranspose2d(n) && inits.contains(n.inputs().get(0)) && adapted.size() < 3) {
+                String name = n.inputs().get(0);
+                long[] dims = base.graph().initializer(name).orElseThrow().dims();
+                adapter(w, name, (int) dims[1], (int) dims[0], 2, adapted.size());
+                adapted.add(name);
+            }
+        }
+        assertThat(adapted).hasSize(3);
+        Path file = dir.resolve("tiny-adapters.safetensors");
+        w.write(file);
+        GenerationRequest r = GenerationRequest.builder().prompt("a red fox").seed(3).build();
+        Tensor plain;
+        Tensor withAdapters;
+        try (LoadedModel m = Models.load(folder, OPTIONS)) {
+            plain = m.pipeline().generate(r).latents();
+        }
+        try (LoadedModel m = Models.load(folder, OPTIONS.toBuilder().adapters(file).build())) {
+            withAdapters = m.pipeline().generate(r).latents();
+        }
+        OnnxModel merged = LoraAdapterFile.read(file).applyTo(base, "tiny");
+        for (String name : adapted) {
+            assertThat(merged.graph().initializer(name).orElseThrow().toFloats())
+                    .isNotEqualTo(base.graph().initializer(name).orElseThrow().toFloats());
+        }
+        merged.write(model);
+        try (LoadedModel m = Models.load(folder, OPTIONS)) {
+            assertThat(m.pipeline().generate(r).latents()).isEqualTo(withAdapters);
+        }
+        assertThat(withAdapters).isNotEqualTo(plain);
+    }
+
+    @Test
     void refusesFilesThatAreNotAdaptersOfThisModel() throws IOException {
         Path notSafetensors = dir.resolve("notes.safetensors");
         Files.writeString(notSafetensors, "these are not tensors, just some text that is long enough");
