@@ -185,6 +185,17 @@ class LoraAdapterFileTest {
         try (LoadedModel m = Models.load(copy, OPTIONS)) {
             assertThat(m.pipeline().generate(r).latents()).isEqualTo(adapted);
         }
+        // the teacher's transformer with its weights in an external data file, as Optimum writes models over 2 GB:
+        // the untouched weights stay references into it, and the adapted model samples the same
+        Path external = Fixtures.copy("optimum-exports/sd3/onnx", dir.resolve("external"));
+        Path externalModel = external.resolve("transformer").resolve("model.onnx");
+        OnnxModel.read(transformer()).write(externalModel, io.senseflow.onnx.ir.WriteOptions.externalData(1024));
+        assertThat(externalModel.resolveSibling("model.onnx_data")).isRegularFile();
+        assertThat(OnnxModel.read(externalModel).graph().initializer("pos_embed.proj.weight").orElseThrow().isExternal())
+                .isTrue();
+        try (LoadedModel m = Models.load(external, OPTIONS.toBuilder().adapters(file).build())) {
+            assertThat(m.pipeline().generate(r).latents()).isEqualTo(adapted);
+        }
         float[] a = adapted.toArray();
         float[] b = plain.toArray();
         double diff = 0;
