@@ -77,7 +77,9 @@ final class LayoutContext {
         }
         Path abs = file.toAbsolutePath();
         OnnxModel merged = adapters.applyTo(OnnxModel.read(abs), abs.toString());
-        return runtime.load(merged, component + "/" + abs.getFileName(), abs.getParent(), options.sessionConfig());
+        // the merged weights go beside the model bytes (no 2 GiB limit on them), the rest stays as stored
+        return runtime.load(merged, component + "/" + abs.getFileName(), abs.getParent(), options.sessionConfig(),
+                adapters.weights());
     }
 
     /** @return the options' replacement weights for the component, else its folder's {@code weights.safetensors} */
