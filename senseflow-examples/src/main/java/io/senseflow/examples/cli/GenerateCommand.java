@@ -34,7 +34,9 @@ import picocli.CommandLine.Option;
                 "Each PNG carries its prompt, seed, steps, sigmas, guidance and size in text chunks."},
         footer = {"", "Examples:",
                 "  senseflow generate --model sd3.5-medium-onnx --prompt \"a red fox in the snow\" --steps 28 --out fox.png",
-                "  senseflow generate --model senseflow-sd35 --prompt \"a red fox\" --batch 4 --seed 7 --out out/"})
+                "  senseflow generate --model senseflow-sd35 --prompt \"a red fox\" --batch 4 --seed 7 --out out/",
+                "  senseflow generate --model sd3.5-medium-onnx --adapters run/adapters.safetensors --senseflow"
+                        + " --prompt \"a red fox\" --out fox.png"})
 final class GenerateCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -101,6 +103,11 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--t5-length", paramLabel = "N", description = "T5 tokens per prompt (default: the model preset)")
     Integer t5Length;
 
+    @Option(names = "--adapters", paramLabel = "FILE",
+            description = "LoRA adapters (a LoRA distillation's adapters.safetensors) folded into the denoiser's weights;"
+                    + " with a run's adapters, --model is its teacher and --senseflow samples it as the student")
+    Path adapters;
+
     @Option(names = "--out", required = true, paramLabel = "FILE_OR_DIR",
             description = "a .png file (one image; several get -0, -1, ... suffixes) or a folder")
     Path out;
@@ -132,6 +139,9 @@ final class GenerateCommand implements Callable<Integer> {
                 Map<String, String> extra = new LinkedHashMap<>();
                 extra.put("model_family", m.family().id());
                 extra.put("senseflow_checkpoint", Boolean.toString(m.senseflowCheckpoint()));
+                if (adapters != null) {
+                    extra.put("lora_adapters", adapters.getFileName().toString());
+                }
                 Image image = result.images().get(i).withMetadata(extra);
                 Path target = targets.get(i);
                 if (target.getParent() != null) {
@@ -211,7 +221,7 @@ final class GenerateCommand implements Callable<Integer> {
         }
         SessionConfig config = SessionConfig.builder().executionProvider(p).intraOpThreads(threads).build();
         LoadOptions.Builder b = LoadOptions.builder().sessionConfig(config).senseflowCheckpoint(senseflow)
-                .t5SequenceLength(t5Length);
+                .t5SequenceLength(t5Length).adapters(adapters);
         if (family != null) {
             try {
                 b.family(ModelFamily.fromId(family));

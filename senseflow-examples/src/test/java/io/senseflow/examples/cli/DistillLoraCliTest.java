@@ -12,8 +12,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * {@code senseflow distill --prompts FILE --lora-rank R [--lora-alpha A] [--lora-targets PATTERN]} on the shared
  * Optimum SD3 folder: one iteration writes the merged student and {@code RUN/adapters.safetensors}, and records the
- * settings in {@code run.json}; LoRA options without {@code --lora-rank}, or a rank of 0, are refused naming the
- * option before anything runs.
+ * settings in {@code run.json}; {@code senseflow generate --model TEACHER --adapters RUN/adapters.safetensors
+ * --senseflow} gives the merged student's pixels, and refuses a file that is not adapters, naming it; LoRA options
+ * without {@code --lora-rank}, or a rank of 0, are refused naming the option before anything runs.
  */
 class DistillLoraCliTest {
     @TempDir
@@ -35,6 +36,34 @@ class DistillLoraCliTest {
         assertThat(run.resolve("student/transformer/model.onnx")).isRegularFile();
         String runJson = Files.readString(run.resolve("run.json"));
         assertThat(runJson).contains("\"lora\"").contains("\\\"rank\\\":2").contains("\\\"targets\\\":\\\"attn\\\"");
+
+        // the two export forms sample alike: the teacher with --adapters (as a SenseFlow checkpoint) and the merged
+        // student folder give the same pixels; the PNG records the adapter file
+        Path viaAdapters = dir.resolve("adapters.png");
+        GenerateCommandTest.Run a = GenerateCommandTest.run("generate", "--model", teacher.toString(), "--adapters",
+                run.resolve("adapters.safetensors").toString(), "--senseflow", "--t5-length", "24", "--prompt",
+                "a red circle", "--seed", "2", "--width", "64", "--height", "64", "--threads", "1", "--quiet", "--out",
+                viaAdapters.toString());
+        assertThat(a.code()).as(a.err()).isZero();
+        Path viaStudent = dir.resolve("student.png");
+        GenerateCommandTest.Run s = GenerateCommandTest.run("generate", "--model", run.resolve("student").toString(),
+                "--t5-length", "24", "--prompt", "a red circle", "--seed", "2", "--width", "64", "--height", "64",
+                "--threads", "1", "--quiet", "--out", viaStudent.toString());
+        assertThat(s.code()).as(s.err()).isZero();
+        io.senseflow.image.Image ia = io.senseflow.image.Image.read(viaAdapters);
+        assertThat(ia.rgb()).isEqualTo(io.senseflow.image.Image.read(viaStudent).rgb());
+        assertThat(ia.metadata()).containsEntry("lora_adapters", "adapters.safetensors")
+                .containsEntry("senseflow_checkpoint", "true");
+
+        // a file that is not an adapter file is refused, naming it
+        Path bad = dir.resolve("prompts-as-adapters.safetensors");
+        Files.copy(prompts, bad);
+        GenerateCommandTest.Run refused = GenerateCommandTest.run("generate", "--model", teacher.toString(),
+                "--adapters", bad.toString(), "--prompt", "a red circle", "--quiet", "--out",
+                dir.resolve("no.png").toString());
+        assertThat(refused.code()).isNotZero();
+        assertThat(refused.err()).contains(bad.toString());
+        assertThat(dir.resolve("no.png")).doesNotExist();
     }
 
     @Test

@@ -33,7 +33,7 @@ final class FluxLayout {
         ModelFolder f = ctx.folder();
         String tcfgName = "transformer/config.json";
         Optional<JsonObject> tcfg = f.json(tcfgName);
-        OrtModel tm = ctx.load("transformer", "the FLUX transformer");
+        OrtModel tm = ctx.loadDenoiser("transformer", "the FLUX transformer");
         for (String in : new String[] {"hidden_states", "encoder_hidden_states", "pooled_projections", "timestep",
                 OrtFluxGenerator.IMG_IDS, OrtFluxGenerator.TXT_IDS}) {
             LayoutContext.requireInput(tm, in, "a FLUX transformer takes hidden_states, encoder_hidden_states, "

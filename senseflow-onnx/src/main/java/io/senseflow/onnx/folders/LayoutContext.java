@@ -1,6 +1,8 @@
 package io.senseflow.onnx.folders;
 
 import io.senseflow.ModelLoadException;
+import io.senseflow.onnx.ir.OnnxModel;
+import io.senseflow.onnx.lora.LoraAdapterFile;
 import io.senseflow.onnx.runtime.OrtModel;
 import io.senseflow.onnx.runtime.OrtRuntime;
 import io.senseflow.onnx.runtime.TensorSpec;
@@ -19,11 +21,18 @@ final class LayoutContext {
     private final LoadOptions options;
     private final OrtRuntime runtime;
     private final List<AutoCloseable> opened = new ArrayList<>();
+    private final LoraAdapterFile adapters;
 
     LayoutContext(ModelFolder folder, LoadOptions options, OrtRuntime runtime) {
+        this(folder, options, runtime, null);
+    }
+
+    /** @param adapters the options' adapter file, already read and checked, or null */
+    LayoutContext(ModelFolder folder, LoadOptions options, OrtRuntime runtime, LoraAdapterFile adapters) {
         this.folder = folder;
         this.options = options;
         this.runtime = runtime;
+        this.adapters = adapters;
     }
 
     ModelFolder folder() {
@@ -41,11 +50,41 @@ final class LayoutContext {
     /** Loads {@code component/model.onnx}, with replacement weights from the options or the component's folder. */
     OrtModel load(String component, String role) {
         Path file = folder.requireModel(component, role);
-        Optional<Path> weights = Optional.ofNullable(options.weights().get(component)).or(() -> folder.componentWeights(component));
+        Optional<Path> weights = replacementWeights(component);
         if (weights.isPresent()) {
             return runtime.load(file, options.sessionConfig(), WeightOverrides.fromSafetensors(weights.get()));
         }
         return runtime.load(file, options.sessionConfig());
+    }
+
+    /**
+     * Loads the denoiser: like {@link #load}, with the options' LoRA adapters ({@link LoadOptions#adapters()}) folded
+     * into its weights in the ONNX graph before the session is created.
+     *
+     * @throws ModelLoadException naming the adapter file when it does not fit this denoiser, or when replacement
+     *     weights are also given for it
+     */
+    OrtModel loadDenoiser(String component, String role) {
+        if (adapters == null) {
+            return load(component, role);
+        }
+        Path file = folder.requireModel(component, role);
+        Optional<Path> weights = replacementWeights(component);
+        if (weights.isPresent()) {
+            throw new ModelLoadException("LoRA adapter file " + adapters.file() + ": expected a denoiser without"
+                    + " replacement weights, found " + weights.get() + " for " + component + "; merge one into the"
+                    + " other first");
+        }
+        Path abs = file.toAbsolutePath();
+        OnnxModel merged = adapters.applyTo(OnnxModel.read(abs), abs.toString());
+        // the merged weights go beside the model bytes (no 2 GiB limit on them), the rest stays as stored
+        return runtime.load(merged, component + "/" + abs.getFileName(), abs.getParent(), options.sessionConfig(),
+                adapters.weights());
+    }
+
+    /** @return the options' replacement weights for the component, else its folder's {@code weights.safetensors} */
+    private Optional<Path> replacementWeights(String component) {
+        return Optional.ofNullable(options.weights().get(component)).or(() -> folder.componentWeights(component));
     }
 
     /**

@@ -21,7 +21,10 @@ import java.util.Optional;
  *   <li>{@link Builder#sessionConfig} — threads and execution provider (CUDA falls back to CPU with one warning);</li>
  *   <li>{@link Builder#weights} — a safetensors file whose tensors replace a component's initializers (besides a
  *       {@code weights.safetensors} inside the component's folder, which is always used);</li>
- *   <li>{@link Builder#loadImageEncoder} — whether to load {@code vae_encoder} when present (default true).</li>
+ *   <li>{@link Builder#loadImageEncoder} — whether to load {@code vae_encoder} when present (default true);</li>
+ *   <li>{@link Builder#adapters} — a LoRA adapter file (the base + adapters export of a LoRA distillation) folded into
+ *       the denoiser's weights before its session is created; only this option applies adapters, a file lying in the
+ *       folder is never picked up by itself.</li>
  * </ul>
  *
  * <p>Immutable: safe to share between threads.
@@ -33,6 +36,7 @@ public final class LoadOptions {
     private final SessionConfig sessionConfig;
     private final Map<String, Path> weights;
     private final boolean loadImageEncoder;
+    private final Path adapters;
 
     private LoadOptions(Builder b) {
         this.family = b.family;
@@ -41,6 +45,7 @@ public final class LoadOptions {
         this.sessionConfig = b.sessionConfig;
         this.weights = Collections.unmodifiableMap(new LinkedHashMap<>(b.weights));
         this.loadImageEncoder = b.loadImageEncoder;
+        this.adapters = b.adapters;
     }
 
     /** @return detection everywhere, CPU sessions with ONNX Runtime's default threads */
@@ -62,6 +67,7 @@ public final class LoadOptions {
         b.sessionConfig = sessionConfig;
         b.weights.putAll(weights);
         b.loadImageEncoder = loadImageEncoder;
+        b.adapters = adapters;
         return b;
     }
 
@@ -95,11 +101,16 @@ public final class LoadOptions {
         return loadImageEncoder;
     }
 
+    /** @return the LoRA adapter file folded into the denoiser, if set */
+    public Optional<Path> adapters() {
+        return Optional.ofNullable(adapters);
+    }
+
     @Override
     public String toString() {
         return "LoadOptions{family=" + family + ", senseflowCheckpoint=" + senseflowCheckpoint + ", t5SequenceLength="
                 + t5SequenceLength + ", " + sessionConfig + ", weights=" + weights.keySet() + ", loadImageEncoder="
-                + loadImageEncoder + "}";
+                + loadImageEncoder + (adapters == null ? "" : ", adapters=" + adapters) + "}";
     }
 
     /** Builds {@link LoadOptions}. */
@@ -110,6 +121,7 @@ public final class LoadOptions {
         private SessionConfig sessionConfig = SessionConfig.defaults();
         private final Map<String, Path> weights = new LinkedHashMap<>();
         private boolean loadImageEncoder = true;
+        private Path adapters;
 
         private Builder() {
         }
@@ -156,6 +168,22 @@ public final class LoadOptions {
         /** @param on whether to load {@code vae_encoder} when the folder has one @return this builder */
         public Builder loadImageEncoder(boolean on) {
             this.loadImageEncoder = on;
+            return this;
+        }
+
+        /**
+         * Applies LoRA adapters to the denoiser ({@code transformer}, or SDXL's {@code unet}): the file's
+         * {@code <weight>.lora_down} and {@code <weight>.lora_up} are folded into the weights
+         * ({@code W + scale down up}, in double, then float32) before ONNX Runtime sees the model, so the loaded
+         * model runs exactly like the merged export of the same adapters. {@link Models#load} checks the file first
+         * and refuses, naming it, one that is not safetensors, lacks the LoRA metadata, or adapts weights the
+         * denoiser does not have in those shapes. It cannot be combined with replacement weights for the denoiser.
+         *
+         * @param safetensors the adapter file ({@code adapters.safetensors} of a LoRA run), or null for none
+         * @return this builder
+         */
+        public Builder adapters(Path safetensors) {
+            this.adapters = safetensors;
             return this;
         }
 

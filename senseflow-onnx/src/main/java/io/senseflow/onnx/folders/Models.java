@@ -2,6 +2,7 @@ package io.senseflow.onnx.folders;
 
 import io.senseflow.InvalidRequestException;
 import io.senseflow.ModelLoadException;
+import io.senseflow.onnx.lora.LoraAdapterFile;
 import io.senseflow.onnx.runtime.OrtRuntime;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -29,6 +30,10 @@ import org.slf4j.LoggerFactory;
  * <p>Everything is checked at load time: missing components, unreadable or corrupt files, and shapes that do not fit
  * together (latent channels between the denoiser and the VAE, text widths between encoders and denoiser) are
  * {@link ModelLoadException}s naming the file.
+ *
+ * <p>LoRA: {@link LoadOptions.Builder#adapters} folds an adapter file (the base + adapters export of a LoRA
+ * distillation) into the denoiser's weights before its session is created; loading a teacher folder with the adapters
+ * of a run gives the same images as loading that run's merged export (docs/distillation.md, "LoRA").
  *
  * <p>Stateless: {@code load} may be called from several threads at once; each call returns its own LoadedModel, with
  * its own runtime.
@@ -59,12 +64,14 @@ public final class Models {
                         + " has no " + component + "/" + ModelFolder.MODEL_FILE);
             }
         }
+        // the adapter file is read and checked before any session starts
+        LoraAdapterFile adapters = options.adapters().map(LoraAdapterFile::read).orElse(null);
         ModelFamily family = options.family().orElseGet(() -> detect(folder));
         boolean senseflow = options.senseflowCheckpoint()
                 .or(() -> ModelFolder.bool(folder.index(), "senseflow_checkpoint", ModelFolder.INDEX))
                 .orElse(false);
         OrtRuntime runtime = OrtRuntime.create(options.sessionConfig());
-        LayoutContext ctx = new LayoutContext(folder, options, runtime);
+        LayoutContext ctx = new LayoutContext(folder, options, runtime, adapters);
         try {
             LoadedModel model = switch (family) {
                 case SD3 -> Sd3Layout.load(ctx, senseflow);
@@ -72,7 +79,7 @@ public final class Models {
                 case SDXL -> SdxlLayout.load(ctx, senseflow);
                 case SENSEFLOW -> SenseFlowLayout.load(ctx, options.senseflowCheckpoint());
             };
-            LOG.info("loaded {}", model.describe());
+            LOG.info("loaded {}{}", model.describe(), adapters == null ? "" : "; denoiser with LoRA adapters " + adapters);
             return model;
         } catch (RuntimeException | Error e) {
             ctx.closeQuietly(e);

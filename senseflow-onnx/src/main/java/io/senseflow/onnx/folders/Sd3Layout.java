@@ -33,7 +33,7 @@ final class Sd3Layout {
         String tcfgName = "transformer/config.json";
         Optional<JsonObject> tcfg = f.json(tcfgName);
 
-        OrtModel tm = ctx.load("transformer", "the SD3 transformer");
+        OrtModel tm = ctx.loadDenoiser("transformer", "the SD3 transformer");
         for (String in : new String[] {"hidden_states", "encoder_hidden_states", "pooled_projections", "timestep"}) {
             LayoutContext.requireInput(tm, in, "an SD3 transformer takes hidden_states, encoder_hidden_states, "
                     + "pooled_projections and timestep");

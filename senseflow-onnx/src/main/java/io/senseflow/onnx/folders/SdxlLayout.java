@@ -37,7 +37,7 @@ final class SdxlLayout {
         });
         DdpmSchedule table = table(scfg, scfgName);
 
-        OrtModel um = ctx.load("unet", "the SDXL UNet");
+        OrtModel um = ctx.loadDenoiser("unet", "the SDXL UNet");
         for (String in : new String[] {"sample", "timestep", "encoder_hidden_states", "text_embeds", SdxlUnet.TIME_IDS}) {
             LayoutContext.requireInput(um, in, "an SDXL UNet takes sample, timestep, encoder_hidden_states, text_embeds "
                     + "and time_ids");

@@ -70,7 +70,7 @@ final class SenseFlowLayout {
         FlowTransformer.Config tc = parts.transformer();
         Autoencoder.Config ac = parts.vae();
         LatentFormat format = new LatentFormat(tc.latentChannels(), ac.downsamplingFactor(), tc.patchSize());
-        OrtModel tm = ctx.load("transformer", "the flow transformer");
+        OrtModel tm = ctx.loadDenoiser("transformer", "the flow transformer");
         DenoiserBinding binding = DenoiserBinding.builder().timestepScale(1f).pooled(FlowTransformer.POOLED_PROJECTIONS)
                 .output(FlowTransformer.OUT_HIDDEN_STATES).build();
         OrtGenerator ort = ctx.track(OrtGenerator.create(tm, binding, Parameterization.VELOCITY, format));

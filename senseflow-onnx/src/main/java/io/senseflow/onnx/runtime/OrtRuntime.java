@@ -163,6 +163,50 @@ public final class OrtRuntime implements AutoCloseable {
     }
 
     /**
+     * Loads a model edited in memory whose untouched initializers may still live in external data files next to the
+     * original {@code .onnx} file: those stay references (resolved in {@code externalDataFolder}). The initializers
+     * named in {@code separately} are handed to ONNX Runtime as external initializers instead of being serialized
+     * into the model bytes, so together they may exceed protobuf's 2 GiB limit (ONNX Runtime copies them into the
+     * session); every other payload is serialized inline.
+     *
+     * @param model the model (e.g. read with {@link OnnxModel#read} and given new initializers)
+     * @param name a display name for messages
+     * @param externalDataFolder the folder of the model's external data files, or null when it has none
+     * @param config the session configuration
+     * @param separately names of float main-graph initializers to pass beside the model bytes (e.g. merged weights)
+     * @return the loaded model
+     * @throws ModelLoadException if a name is not a float initializer of the main graph, or ONNX Runtime refuses
+     */
+    public OrtModel load(OnnxModel model, String name, Path externalDataFolder, SessionConfig config,
+                         Set<String> separately) {
+        checkOpen();
+        Map<String, ai.onnxruntime.OnnxTensorLike> tensors = new LinkedHashMap<>();
+        try {
+            Map<String, io.senseflow.onnx.ir.ExternalData> refs = new LinkedHashMap<>();
+            for (String n : separately) {
+                io.senseflow.onnx.ir.TensorValue t = model.graph().initializer(n).filter(v -> v.dataType()
+                        == io.senseflow.onnx.ir.DataType.FLOAT).orElseThrow(() -> new ModelLoadException(name
+                        + ": expected a float32 main-graph initializer '" + n + "' to pass separately, found none"));
+                tensors.put(n, Conversions.fromFloats(env, t.toFloats(), t.dims(), t.dataType(), name
+                        + ": initializer '" + n + "'"));
+                refs.put(n, new io.senseflow.onnx.ir.ExternalData(ExternalWeights.PLACEHOLDER, 0, t.byteSize(), null));
+            }
+            byte[] bytes = model.toByteArrayWithExternalReferences(refs);
+            return register(name, config, SessionFactory.create(env, name, (e, o) -> e.createSession(bytes, o), config,
+                    o -> {
+                        if (externalDataFolder != null) {
+                            o.addConfigEntry(EXTERNAL_DATA_FOLDER, externalDataFolder.toAbsolutePath().toString());
+                        }
+                        o.addExternalInitializers(tensors);
+                    }));
+        } catch (ai.onnxruntime.OrtException e) {
+            throw new ModelLoadException(name + ": cannot prepare initializers: " + e.getMessage(), e);
+        } finally {
+            tensors.values().forEach(t -> ((ai.onnxruntime.OnnxTensor) t).close());
+        }
+    }
+
+    /**
      * Loads a model built in memory with replacement weights.
      *
      * @param model the model

@@ -1,6 +1,7 @@
 package io.senseflow.tf.lora;
 
 import io.senseflow.InvalidRequestException;
+import io.senseflow.onnx.lora.LoraAdapterFile;
 import io.senseflow.onnx.safetensors.SafetensorsWriter;
 import io.senseflow.tensor.Tensor;
 import java.nio.file.Path;
@@ -14,6 +15,8 @@ import java.util.TreeMap;
  * graph's own (input-major, as ONNX MatMul weights are stored), not PEFT's {@code lora_A}/{@code lora_B}
  * ({@code rank x in}, {@code out x rank}): {@code down} is {@code lora_A} transposed, {@code up} is {@code lora_B}
  * transposed.
+ *
+ * <p>{@link LoraAdapterFile} reads the file back on the sampling side ({@code LoadOptions.Builder.adapters}).
  *
  * <p>Stateless (static methods only): safe to call from any number of threads at once.
  */
@@ -38,8 +41,8 @@ public final class LoraAdapters {
         }
         SafetensorsWriter w = new SafetensorsWriter();
         new TreeMap<>(adapters).forEach(w::add);
-        w.metadata("senseflow.lora", graph.config().toJson());
-        w.metadata("senseflow.lora.scale", Double.toString(graph.config().scale()));
+        w.metadata(LoraAdapterFile.CONFIG_KEY, graph.config().toJson());
+        w.metadata(LoraAdapterFile.SCALE_KEY, Double.toString(graph.config().scale()));
         new TreeMap<>(provenance).forEach(w::metadata);
         w.write(file);
     }

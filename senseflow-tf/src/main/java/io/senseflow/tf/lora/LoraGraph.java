@@ -8,6 +8,7 @@ import io.senseflow.onnx.ir.OnnxGraph;
 import io.senseflow.onnx.ir.OnnxModel;
 import io.senseflow.onnx.ir.OnnxNode;
 import io.senseflow.onnx.ir.TensorValue;
+import io.senseflow.onnx.lora.LoraMerge;
 import io.senseflow.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -46,9 +47,9 @@ import java.util.Set;
  */
 public final class LoraGraph {
     /** Suffix of the down projections' initializers. */
-    public static final String DOWN = ".lora_down";
+    public static final String DOWN = io.senseflow.onnx.lora.LoraAdapterFile.DOWN;
     /** Suffix of the up projections' initializers. */
-    public static final String UP = ".lora_up";
+    public static final String UP = io.senseflow.onnx.lora.LoraAdapterFile.UP;
     /** Suffix of the scale initializers. */
     public static final String SCALE = ".lora_scale";
 
@@ -135,7 +136,7 @@ public final class LoraGraph {
             List<OnnxNode> adaptedReaders = new ArrayList<>();
             List<OnnxNode[]> uses = new ArrayList<>(); // {adapted node, the Transpose it reads W through, or null}
             for (OnnxNode r : e.getValue()) {
-                if (isTranspose2d(r) && !graphOutputsAsWeights.contains(r.outputs().get(0))) {
+                if (LoraMerge.isTranspose2d(r) && !graphOutputsAsWeights.contains(r.outputs().get(0))) {
                     List<OnnxNode> through = valueReaders.getOrDefault(r.outputs().get(0), List.of());
                     if (through.isEmpty()) {
                         ok = false;
@@ -151,7 +152,7 @@ public final class LoraGraph {
                 }
                 OnnxNode n = use[0];
                 String read = use[1] == null ? w.name() : use[1].outputs().get(0);
-                Boolean direct = orientation(n, read, config);
+                Boolean direct = LoraMerge.orientation(n, read, config.opTypes());
                 Boolean t = direct == null ? null : use[1] == null ? direct : !direct;
                 if (t == null || (transposed != null && !transposed.equals(t))) {
                     ok = false;
@@ -189,35 +190,6 @@ public final class LoraGraph {
         }
         long s = config.seed().orElse(seed);
         return new LoraGraph(base, rewrite(base, found, adaptedNodes, config, s), config, List.copyOf(found));
-    }
-
-    private static boolean isTranspose2d(OnnxNode n) {
-        if (!n.opType().equals("Transpose") || !n.domain().isEmpty() || n.inputs().size() != 1
-                || n.outputs().size() != 1) {
-            return false;
-        }
-        long[] perm = n.attribute("perm").map(OnnxAttribute::ints).orElse(new long[] {1, 0});
-        return Arrays.equals(perm, new long[] {1, 0});
-    }
-
-    /** @return true (weight stored out x in), false (in x out), or null when n is not an adaptable reader of w */
-    private static Boolean orientation(OnnxNode n, String w, LoraConfig config) {
-        if (!n.domain().isEmpty() || !config.opTypes().contains(n.opType()) || n.inputs().size() < 2
-                || !n.inputs().get(1).equals(w) || n.inputs().get(0).equals(w) || n.outputs().size() != 1) {
-            return null;
-        }
-        for (int i = 2; i < n.inputs().size(); i++) {
-            if (n.inputs().get(i).equals(w)) {
-                return null;
-            }
-        }
-        if (n.opType().equals("MatMul")) {
-            return false;
-        }
-        if (n.attribute("transA").map(OnnxAttribute::intValue).orElse(0L) != 0) {
-            return null;
-        }
-        return n.attribute("transB").map(OnnxAttribute::intValue).orElse(0L) != 0;
     }
 
     private static OnnxModel rewrite(OnnxModel base, List<Target> targets, Map<OnnxNode, Target> byNode,
@@ -352,20 +324,8 @@ public final class LoraGraph {
             }
             float[] a = adapters.get(t.down()).toArray();
             float[] b = adapters.get(t.up()).toArray();
-            float[] wv = w.toFloats();
-            int in = Math.toIntExact(t.in());
-            int out = Math.toIntExact(t.out());
-            float[] merged = new float[wv.length];
-            for (int i = 0; i < in; i++) {
-                for (int o = 0; o < out; o++) {
-                    double d = 0;
-                    for (int k = 0; k < r; k++) {
-                        d += (double) a[i * r + k] * b[k * out + o];
-                    }
-                    int at = t.transposed() ? o * in + i : i * out + o;
-                    merged[at] = (float) (wv[at] + scale * d);
-                }
-            }
+            float[] merged = LoraMerge.merge(w.toFloats(), t.transposed(), a, b, Math.toIntExact(t.in()),
+                    Math.toIntExact(t.out()), r, scale);
             inits.add(TensorValue.ofFloats(w.name(), merged, w.dims()));
         }
         return base.withGraph(base.graph().withInitializers(inits));

@@ -370,7 +370,9 @@ public final class DistillationRun implements AutoCloseable {
      * Writes the current adapters of a LoRA run (the EMA's when the config keeps an EMA) as a safetensors file:
      * {@code <weight>.lora_down} ({@code in x rank}), {@code <weight>.lora_up} ({@code rank x out}), with the rank,
      * alpha and scale in its metadata. {@link io.senseflow.tf.lora.LoraGraph#withAdapters} or
-     * {@link io.senseflow.tf.lora.LoraGraph#merge} turn them back into a model.
+     * {@link io.senseflow.tf.lora.LoraGraph#merge} turn them back into a model; on the sampling side,
+     * {@code Models.load(teacher, LoadOptions.builder().adapters(file).senseflowCheckpoint(true).build())} samples
+     * what {@link #exportStudent} gives.
      *
      * @param file the safetensors file (written atomically)
      * @return {@code file}
