@@ -468,23 +468,25 @@ public final class StudentModules implements AutoCloseable {
                     frozenParams += n;
                 }
             }
-            long teacherParams = 0;
-            for (TensorValue t : teacher.graph().initializers()) {
-                if (t.dataType().isFloatingPoint()) {
-                    long n = 1;
-                    for (long d : t.dims()) {
-                        n *= d;
-                    }
-                    teacherParams += n;
-                }
+            MemoryEstimate.Builder e = MemoryEstimate.builder()
+                    .trainable("generator", trainableParams, frozenParams)
+                    .trainable("fake score", trainableParams, frozenParams);
+            if (ema) {
+                e.frozen("EMA of the generator", trainableParams, true);
             }
+            return withTeacherAndPasses(e, student);
+        }
+
+        /** The teacher's weights and the passes of G/F and of the teacher, then the caller's items. */
+        private MemoryEstimate withTeacherAndPasses(MemoryEstimate.Builder e, OnnxModel student) {
+            long teacherParams = floatParameters(teacher, name -> true);
             long acts;
             String passNote = "";
             try {
                 acts = GraphActivations.of(student, shapes(student, ImportOptions.builder().frozen().build())).bytes();
-            } catch (io.senseflow.tf.importer.UnsupportedOperatorException e) {
-                throw e;
-            } catch (io.senseflow.tf.importer.OnnxImportException e) {
+            } catch (io.senseflow.tf.importer.UnsupportedOperatorException ex) {
+                throw ex;
+            } catch (io.senseflow.tf.importer.OnnxImportException ex) {
                 // symbolic sizes the graph needs as numbers: the modules import at their call shapes; without
                 // inputShape(...) the activations cannot be counted in advance
                 acts = 0;
@@ -492,13 +494,7 @@ public final class StudentModules implements AutoCloseable {
                 org.slf4j.LoggerFactory.getLogger(StudentModules.class).warn("memory estimate: activations not"
                         + " counted, the graph needs static sizes its inputs leave symbolic ({}); give"
                         + " StudentModules.Builder.inputShape(...) to count them", io.senseflow.tf.graph.Runs.firstLine(
-                        e.getMessage()));
-            }
-            MemoryEstimate.Builder e = MemoryEstimate.builder()
-                    .trainable("generator", trainableParams, frozenParams)
-                    .trainable("fake score", trainableParams, frozenParams);
-            if (ema) {
-                e.frozen("EMA of the generator", trainableParams, true);
+                        ex.getMessage()));
             }
             e.frozen(teacherFormat != null ? "teacher (TensorFlow, frozen)" : "teacher (ONNX Runtime)", teacherParams,
                     false);
@@ -508,29 +504,25 @@ public final class StudentModules implements AutoCloseable {
             return e.build();
         }
 
-        /** LoRA: the base once (shared by G, F and the EMA), adapters (with gradients and moments) per module. */
-        private MemoryEstimate loraEstimate(OnnxModel student, io.senseflow.tf.lora.LoraGraph lora) {
-            long adapters = lora.adapterParameters();
-            long base = 0;
-            for (TensorValue t : student.graph().initializers()) {
-                if (t.dataType().isFloatingPoint() && !lora.adapterNames().contains(t.name())) {
+        /** Elements of the model's floating-point initializers whose name {@code counted} accepts. */
+        private static long floatParameters(OnnxModel model, java.util.function.Predicate<String> counted) {
+            long total = 0;
+            for (TensorValue t : model.graph().initializers()) {
+                if (t.dataType().isFloatingPoint() && counted.test(t.name())) {
                     long n = 1;
                     for (long d : t.dims()) {
                         n *= d;
                     }
-                    base += n;
+                    total += n;
                 }
             }
-            long acts;
-            String passNote = "";
-            try {
-                acts = GraphActivations.of(student, shapes(student, ImportOptions.builder().frozen().build())).bytes();
-            } catch (io.senseflow.tf.importer.UnsupportedOperatorException e) {
-                throw e;
-            } catch (io.senseflow.tf.importer.OnnxImportException e) {
-                acts = 0;
-                passNote = " (not counted: the graph's sizes are symbolic; give inputShape(...) to count them)";
-            }
+            return total;
+        }
+
+        /** LoRA: the base once (shared by G, F and the EMA), adapters (with gradients and moments) per module. */
+        private MemoryEstimate loraEstimate(OnnxModel student, io.senseflow.tf.lora.LoraGraph lora) {
+            long adapters = lora.adapterParameters();
+            long base = floatParameters(student, name -> !lora.adapterNames().contains(name));
             MemoryEstimate.Builder e = MemoryEstimate.builder()
                     .frozen("frozen base, one copy shared by G, F" + (ema ? " and the EMA" : ""), base, false)
                     .trainable("generator LoRA adapters (rank " + lora.config().rankValue() + ")", adapters, 0)
@@ -538,22 +530,7 @@ public final class StudentModules implements AutoCloseable {
             if (ema) {
                 e.frozen("EMA of the generator's adapters", adapters, true);
             }
-            long teacherParams = 0;
-            for (TensorValue t : teacher.graph().initializers()) {
-                if (t.dataType().isFloatingPoint()) {
-                    long n = 1;
-                    for (long d : t.dims()) {
-                        n *= d;
-                    }
-                    teacherParams += n;
-                }
-            }
-            e.frozen(teacherFormat != null ? "teacher (TensorFlow, frozen)" : "teacher (ONNX Runtime)", teacherParams,
-                    false);
-            e.pass("generator / fake score at batch " + batchSize + passNote, acts, true);
-            e.pass("teacher at batch " + batchSize * teacherBatchFactor + passNote, acts * teacherBatchFactor, false);
-            moreEstimate.accept(e);
-            return e.build();
+            return withTeacherAndPasses(e, student);
         }
 
         /**
