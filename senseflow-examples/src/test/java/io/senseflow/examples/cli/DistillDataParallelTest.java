@@ -135,6 +135,8 @@ class DistillDataParallelTest {
                     .containsEntry("status", "ok");
         }
 
+        assertThat(Files.readAllBytes(two.resolve("student/transformer/model.onnx"))).as("the student is not the"
+                + " teacher").isNotEqualTo(Files.readAllBytes(teacher.resolve("transformer/model.onnx")));
         LoadOptions options = LoadOptions.builder().sessionConfig(SessionConfig.builder().intraOpThreads(1)
                 .interOpThreads(1).build()).t5SequenceLength(24).build();
         try (LoadedModel m = Models.load(two.resolve("student"), options)) {
