@@ -105,6 +105,11 @@ final class FrontDoor {
             throw InvalidRequestException.of("--collective-timeout-ms", "at least 1", c.collectiveTimeoutMs);
         }
         requireNoGan(c);
+        int n = c.cluster == null ? c.workers : ClusterSpec.parse(c.cluster).size();
+        if (c.batch != null && c.batch % n != 0) {
+            throw InvalidRequestException.of("--workers", "a worker count that divides --batch " + c.batch
+                    + " (each worker computes batch / workers samples)", n);
+        }
         Path out = c.out.toAbsolutePath().normalize();
         if (!c.resume && Files.exists(out) && !(Files.isDirectory(out) && FileTrees.isEmptyDirectory(out))
                 && c.cluster == null) {
