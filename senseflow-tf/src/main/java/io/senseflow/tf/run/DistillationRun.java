@@ -96,6 +96,10 @@ import java.util.function.Function;
  * (the folder is a model, the prompt file, the run folder, the resume, the memory estimate) happens in
  * {@link Builder#build} before anything is written.
  *
+ * <p>{@link Builder#dataParallel} makes the run one worker of a data-parallel run over several processes or machines
+ * (TensorFlow's collectives; docs/distributed.md): same results as one process at the same global batch up to float
+ * rounding, worker 0 writes the folder; recipes without the GAN term only.
+ *
  * <p>Not thread-safe: one thread drives a run; {@link CancellationToken#cancel()} may come from any thread.
  */
 public final class DistillationRun implements AutoCloseable {
