@@ -6,7 +6,6 @@ import io.senseflow.distill.Recipe;
 import io.senseflow.io.FileTrees;
 import io.senseflow.onnx.folders.LoadOptions;
 import io.senseflow.onnx.runtime.SessionConfig;
-import io.senseflow.json.Json;
 import io.senseflow.pipeline.CancellationToken;
 import io.senseflow.tf.distributed.ClusterSpec;
 import io.senseflow.tf.distributed.CollectiveGroup;
@@ -104,7 +103,7 @@ final class FrontDoor {
         if (c.collectiveTimeoutMs < 1) {
             throw InvalidRequestException.of("--collective-timeout-ms", "at least 1", c.collectiveTimeoutMs);
         }
-        requireNoGan(c);
+        requireNoBackbone(c);
         int n = c.cluster == null ? c.workers : ClusterSpec.parse(c.cluster).size();
         if (c.batch != null && c.batch % n != 0) {
             throw InvalidRequestException.of("--workers", "a worker count that divides --batch " + c.batch
@@ -162,39 +161,13 @@ final class FrontDoor {
         return 0;
     }
 
-    /** Refuses a GAN recipe or config before any worker starts (the workers would refuse it too). */
-    private static void requireNoGan(DistillCommand c) {
-        DistillationConfig cfg = null;
-        String which;
-        if (c.source != null && c.source.config != null) {
-            cfg = DistillCommand.readConfig(c.source.config);
-            which = "--config " + c.source.config;
-        } else if (c.source != null && c.source.preset != null) {
-            Recipe r = Recipe.fromId(c.source.preset);
-            which = "--recipe " + r.id();
-            if (r.gan()) {
-                throw ganRefused(which);
-            }
-        } else if (c.resume && Files.isRegularFile(c.out.resolve(DistillationRun.RUN_JSON))) {
-            try {
-                cfg = DistillationConfig.fromJson(Json.parseObject(Files.readString(c.out.resolve(DistillationRun
-                        .RUN_JSON))).getString("config"));
-            } catch (IOException | RuntimeException e) {
-                return; // the workers' resume names the bad run.json
-            }
-            which = "the run's config (" + c.out.resolve(DistillationRun.RUN_JSON) + ")";
-        } else {
-            throw ganRefused("--recipe senseflow (the default)");
+    /** Refuses a VFM backbone before any worker starts (the workers would refuse it too). */
+    private static void requireNoBackbone(DistillCommand c) {
+        if (c.backbone != null) {
+            throw InvalidRequestException.of("--backbone " + c.backbone, "no --backbone with --workers/--cluster (the"
+                    + " VFM discriminator draws its own inputs per sample, which are not sharded yet; the GAN term with"
+                    + " its MLP head, the default, runs data-parallel)", "a backbone");
         }
-        if (cfg != null && cfg.gan().enabled()) {
-            throw ganRefused(which);
-        }
-    }
-
-    private static InvalidRequestException ganRefused(String which) {
-        return InvalidRequestException.of("--workers/--cluster", "a recipe without the GAN term (--recipe dmd+ida+isg,"
-                + " or a --config with gan.enabled false): the GAN term's augmentation and discriminator-input draws are"
-                + " not sharded yet", which + ", which has a GAN term");
     }
 
     /** @return the command line without the data-parallel flags, plus --quiet (the workers' output goes to logs) */

@@ -28,16 +28,12 @@ class DistillDataParallelFlagsTest {
             {"--task", "1"},
             {"--cluster", "127.0.0.1:1,127.0.0.1:2"},
             {"--workers", "3", "--batch", "2"},
-            {"--workers", "2", "--config", writeGanConfig().toString()},
+            {"--workers", "2", "--backbone", prompts.toString()},
         };
-        String[] named = {"--workers", "--task", "--cluster", "--workers", "--config"};
+        String[] named = {"--workers", "--task", "--cluster", "--workers", "--backbone"};
         for (int i = 0; i < bad.length; i++) {
             List<String> a = new java.util.ArrayList<>(List.of("distill", "--teacher", teacher.toString(),
                     "--prompts", prompts.toString(), "--recipe", "dmd+ida+isg", "--out", run.toString()));
-            if (bad[i][0].equals("--workers") && bad[i].length > 2 && bad[i][2].equals("--config")) {
-                a.remove("--recipe");
-                a.remove("dmd+ida+isg");
-            }
             a.addAll(List.of(bad[i]));
             DistillCommandTest.Run r = DistillCommandTest.run(a.toArray(String[]::new));
             assertThat(r.code()).as(String.join(" ", bad[i])).isNotZero();
@@ -53,13 +49,5 @@ class DistillDataParallelFlagsTest {
                 .containsExactly("--teacher", "t", "--prompts", "p", "--out", "r", "--quiet");
         assertThat(FrontDoor.workerArguments(List.of("distill", "--cluster", "a:1,b:2", "--task", "1", "--quiet",
                 "--resume", "r"))).containsExactly("--quiet", "--resume", "r");
-    }
-
-    private Path writeGanConfig() throws IOException {
-        Path f = dir.resolve("gan.json");
-        DistillCommandTest.Run print = DistillCommandTest.run("distill", "--preset", "senseflow", "--print-config");
-        assertThat(print.code()).isZero();
-        Files.writeString(f, print.out());
-        return f;
     }
 }

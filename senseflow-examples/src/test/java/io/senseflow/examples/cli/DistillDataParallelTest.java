@@ -28,13 +28,13 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The front door's data-parallel form through the CLI, on the shared Optimum SD3 folder: {@code senseflow distill
- * --teacher DIR --prompts FILE --recipe dmd+ida+isg --batch 2 --workers 2 --out RUN} (two worker JVMs on loopback,
- * batch 1 each) ends with the parameters of the one-process run at the same global batch 2 within 1e-6 (every module:
+ * --teacher DIR --prompts FILE --batch 2 --workers 2 --out RUN} (the default recipe senseflow: DMD, IDA, ISG and the
+ * GAN term with its MLP head; two worker JVMs on loopback, batch 1 each) ends with the parameters of the one-process run at the same global batch 2 within 1e-6 (every module:
  * generator, fake score, EMA), with the same losses (averaged over the workers) within 1e-5 relative; the run folder is
  * written once (one {@code run.json} recording 2 workers, the checkpoints of iterations 3 and 6, one row per iteration
- * and term), both workers reported success, and the exported student loads as a SenseFlow checkpoint. A GAN recipe
- * (the default {@code senseflow}) with {@code --workers 2} is refused naming the recipe and the flag, before any
- * process starts or the folder is made. The launcher ends the worker processes by their handles.
+ * and term, the GAN term's among them), both workers reported success, and the exported student loads as a SenseFlow
+ * checkpoint. A VFM {@code --backbone} with {@code --workers 2} is refused naming the flag, before any process starts
+ * or the folder is made. The launcher ends the worker processes by their handles.
  */
 class DistillDataParallelTest {
     static final int ITERATIONS = 6;
@@ -49,15 +49,15 @@ class DistillDataParallelTest {
         Path prompts = dir.resolve("prompts.txt");
         Files.writeString(prompts, "a red circle on a blue square\nthree small yellow triangles\nune étoile verte\n");
         List<String> common = List.of("distill", "--teacher", teacher.toString(), "--prompts", prompts.toString(),
-                "--recipe", "dmd+ida+isg", "--iterations", Integer.toString(ITERATIONS), "--batch", "2",
+                "--iterations", Integer.toString(ITERATIONS), "--batch", "2",
                 "--checkpoint-every", "3", "--size", "64x64", "--t5-length", "24", "--threads", "1", "--quiet");
 
-        Path refused = dir.resolve("run-gan");
-        DistillCommandTest.Run gan = DistillCommandTest.run("distill", "--teacher", teacher.toString(), "--prompts",
-                prompts.toString(), "--workers", "2", "--out", refused.toString());
-        assertThat(gan.code()).isNotZero();
-        assertThat(gan.err()).contains("--workers").contains("--recipe senseflow (the default)")
-                .contains("GAN term").contains("--recipe dmd+ida+isg");
+        Path refused = dir.resolve("run-vfm");
+        Path backbone = teacher.resolve("text_encoder/model.onnx");
+        DistillCommandTest.Run vfm = DistillCommandTest.run(with(common, "--workers", "2", "--backbone",
+                backbone.toString(), "--out", refused.toString()));
+        assertThat(vfm.code()).isNotZero();
+        assertThat(vfm.err()).contains("--backbone " + backbone).contains("--workers");
         assertThat(refused).doesNotExist();
 
         long t0 = System.nanoTime();
@@ -121,6 +121,7 @@ class DistillDataParallelTest {
         List<String> lossesDp = Files.readAllLines(two.resolve("losses.csv"));
         assertThat(lossesDp).hasSameSizeAs(lossesRef);
         assertThat(lossesDp).doesNotHaveDuplicates();
+        assertThat(lossesDp.stream().filter(l -> l.split(",")[1].equals("gan")).count()).as("GAN rows").isPositive();
         for (int i = 1; i < lossesRef.size(); i++) {
             String[] r = lossesRef.get(i).split(",");
             String[] d = lossesDp.get(i).split(",");

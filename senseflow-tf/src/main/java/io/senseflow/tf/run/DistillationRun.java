@@ -98,7 +98,7 @@ import java.util.function.Function;
  *
  * <p>{@link Builder#dataParallel} makes the run one worker of a data-parallel run over several processes or machines
  * (TensorFlow's collectives; docs/distributed.md): same results as one process at the same global batch up to float
- * rounding, worker 0 writes the folder; recipes without the GAN term only.
+ * rounding, worker 0 writes the folder; no VFM backbone.
  *
  * <p>Not thread-safe: one thread drives a run; {@link CancellationToken#cancel()} may come from any thread.
  */
@@ -651,7 +651,8 @@ public final class DistillationRun implements AutoCloseable {
          * recorded, and at every checkpoint (and at the start) the workers check that their parameters are
          * bit-identical. Worker 0 alone writes {@code run.json} (with the worker count), the prompt cache,
          * {@code losses.csv} and the checkpoints; export the student from worker 0. A worker resumes whenever the
-         * folder holds a checkpoint. The GAN term (recipe {@code senseflow}) is refused: its draws are not sharded.
+         * folder holds a checkpoint. The GAN term runs with its MLP head; a {@link #backbone} (VFM discriminator) is
+         * refused: its per-sample draws are not sharded.
          *
          * @param group the joined group ({@code CollectiveGroup.join}); not closed by the run
          * @return this
@@ -1140,13 +1141,11 @@ public final class DistillationRun implements AutoCloseable {
          */
         /** The data-parallel checks, on the final config, before anything is written. */
         private void requireDataParallel(DistillationConfig cfg) {
-            if (cfg.gan().enabled()) {
-                String which = config != null ? "the given config" : recipe != null ? "the recipe " + recipe.id()
-                        : "the recipe senseflow (the default)";
-                throw InvalidRequestException.of("workers", "a recipe without the GAN term in a data-parallel run"
-                        + " (its augmentation and discriminator-input draws are not sharded yet): --recipe dmd+ida+isg,"
-                        + " or a config with gan.enabled false", which + " with a GAN term and " + group.size()
-                        + " workers");
+            if (cfg.gan().enabled() && backbone != null) {
+                throw InvalidRequestException.of("workers", "no backbone in a data-parallel run (the VFM"
+                        + " discriminator draws its own inputs per sample, which are not sharded yet; the GAN term with"
+                        + " the MLP head, without --backbone, is supported)", "the backbone " + backbone + " and "
+                        + group.size() + " workers");
             }
             if (cfg.batchSize() % group.size() != 0) {
                 throw InvalidRequestException.of("workers", "a count that divides the global batch " + cfg.batchSize()
