@@ -571,6 +571,7 @@ public final class Distiller {
         private DifferentiableModule discriminator;
         private DifferentiableModule decoder;
         private Augmentation augmentation = Augmentation.none();
+        private boolean augmented;
         private boolean augmentReal;
         private DistillationDataset dataset;
         private PromptEncoder promptEncoder;
@@ -588,8 +589,11 @@ public final class Distiller {
          * gradients right after its backward passes, before the clip. Every worker must be built with the same
          * config, modules and initial parameters.
          *
-         * <p>Not supported (refused by {@link #build()}): a GAN term, whose augmentation and discriminator input
-         * draws are not sharded yet, and the tracking probe.
+         * <p>A GAN term is supported when it makes no per-sample draws: no {@link #augmentation} and a
+         * discriminator that draws no inputs of its own (not a {@link RandomInputs}), e.g. an MLP head; then every
+         * GAN and discriminator loss is a per-sample mean of sharded inputs and the mean of the workers' gradients is
+         * the global batch's. Not supported (refused by {@link #build()}): an augmentation or a discriminator with
+         * random inputs (their draws are not sharded yet), and the tracking probe.
          *
          * @param shard this worker's part of the batch
          * @param reducer averages gradients over the workers
@@ -661,6 +665,7 @@ public final class Distiller {
         public Builder augmentation(Augmentation a, boolean alsoOnReal) {
             augmentation = Objects.requireNonNull(a);
             augmentReal = alsoOnReal;
+            augmented = true;
             return this;
         }
 
@@ -738,9 +743,11 @@ public final class Distiller {
             }
             if (shard.size() > 1) {
                 shard.localBatch(config.batchSize());
-                if (config.gan().enabled() || discriminator != null) {
-                    throw InvalidRequestException.of("gan.enabled", "false in a data-parallel run (the GAN term's"
-                            + " augmentation and discriminator-input draws are not sharded yet)", "a GAN term or discriminator");
+                if ((config.gan().enabled() || discriminator != null)
+                        && (augmented || discriminator instanceof RandomInputs)) {
+                    throw InvalidRequestException.of("gan.enabled", "false in a data-parallel run with an augmentation"
+                            + " or a discriminator with random inputs (their draws are not sharded yet)",
+                            augmented ? "a GAN term with an augmentation" : "a discriminator with random inputs");
                 }
                 if (probeEvery > 0) {
                     throw InvalidRequestException.of("trackingProbe", "0 in a data-parallel run", probeEvery);

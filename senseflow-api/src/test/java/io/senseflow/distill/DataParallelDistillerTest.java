@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.senseflow.InvalidRequestException;
 import io.senseflow.pipeline.CancellationToken;
 import io.senseflow.reference.Mlp;
+import io.senseflow.reference.MlpSpec;
 import io.senseflow.tensor.Tensor;
 import io.senseflow.testing.MixtureFlowGenerator;
 import io.senseflow.train.AdamWConfig;
@@ -47,17 +48,34 @@ class DataParallelDistillerTest {
                         new TimestepSpec.TableIndex(1, 20, 980), new TeacherGuidance.Cfg(1.5, 3))).build();
     }
 
-    private record Worker(Mlp g, Mlp f, Mlp ema, Distiller distiller) {
+    private record Worker(Mlp g, Mlp f, Mlp ema, Mlp d, Distiller distiller) {
     }
 
     private static Worker worker(DistillationConfig cfg, DataShard shard, GradientReducer reducer) {
         Mlp g = new Mlp(MixtureExperiment.SPEC, 1, cfg.generatorOptimizer());
         Mlp f = new Mlp(MixtureExperiment.SPEC, 1, cfg.fakeScoreOptimizer());
         Mlp ema = new Mlp(MixtureExperiment.SPEC, 99, null);
+        // with the GAN term: a plain MLP head (no random inputs of its own) and no augmentation
+        Mlp disc = cfg.gan().enabled() ? new Mlp(MlpSpec.discriminator(2, 8, 16, 1), 2, cfg.discriminatorOptimizer())
+                : null;
         Distiller d = Distiller.builder().config(cfg).teacher(new MixtureFlowGenerator(MixtureExperiment.DATA))
                 .generator(g).fakeScore(f).ema(ema.parameters()).dataset(MixtureExperiment.dataset(cfg.seed()))
-                .promptEncoder(MixtureExperiment.PROMPTS).dataParallel(shard, reducer).build();
-        return new Worker(g, f, ema, d);
+                .discriminator(disc).promptEncoder(MixtureExperiment.PROMPTS).dataParallel(shard, reducer).build();
+        return new Worker(g, f, ema, disc, d);
+    }
+
+    private static DistillationConfig ganConfig() {
+        DistillationConfig base = config();
+        return DistillationConfig.preset(Recipe.SENSEFLOW, Family.CUSTOM).toBuilder().batchSize(GLOBAL_BATCH)
+                .iterations(20).seed(11).emaDecay(0.9).backwardSimulation(0.5).ttur(2)
+                .optimizers(AdamWConfig.constant(LEARNING_RATE)).dmd(base.dmd())
+                // the hinge gradient of D's output bias is (mean real weight - mean fake weight) while every sample is
+                // inside the margin: exactly 0, in floats a rounding residue of ~1e-9 that differs with the summation
+                // order; Adam with epsilon 1e-8 turns that residue into a full +-lr step (measured: 1 of D's 193
+                // values 1.8e-4 apart at epsilon 1e-8, 1.6e-6 at 1e-6, the rest within 1e-6); epsilon 1e-5 keeps
+                // such steps small
+                .discriminatorOptimizer(new AdamWConfig(io.senseflow.train.LearningRateSchedule.constant(LEARNING_RATE,
+                        0), 0.9, 0.999, 1e-5, 0, 1.0)).build();
     }
 
     /** Averages gradients of N threads in memory: the role the TensorFlow collective plays across processes. */
@@ -181,6 +199,36 @@ class DataParallelDistillerTest {
                 assertThat(w.f().parameters().snapshot()).isEqualTo(ws.get(0).f().parameters().snapshot());
             }
         }
+    }
+
+    @Test
+    void theGanTermWithAPlainHeadFollowsTheOneProcessRunAndAnAugmentationIsRefused() throws Exception {
+        DistillationConfig cfg = ganConfig();
+        assertThat(cfg.gan().enabled()).isTrue();
+        Worker single = worker(cfg, DataShard.single(), GradientReducer.none());
+        List<IterationMetrics> seen = new ArrayList<>();
+        single.distiller().addListener(seen::add);
+        single.distiller().run(CancellationToken.none());
+        // the GAN term and the discriminator update both ran (real samples in every batch)
+        assertThat(seen).anyMatch(m -> m.losses().containsKey("gan"));
+        assertThat(seen).anyMatch(m -> m.losses().containsKey("discriminator_real"));
+        Worker fresh = worker(cfg, DataShard.single(), GradientReducer.none());
+        assertThat(maxDiff(single.d().parameters().snapshot(), fresh.d().parameters().snapshot()))
+                .as("the discriminator trained").isGreaterThan(2e-4);
+        List<Worker> ws = runWorkers(cfg, 2);
+        for (Worker w : ws) {
+            assertThat(maxDiff(w.g().parameters().snapshot(), single.g().parameters().snapshot())).as("G").isLessThan(1e-6);
+            assertThat(maxDiff(w.f().parameters().snapshot(), single.f().parameters().snapshot())).as("F").isLessThan(1e-6);
+            assertThat(maxDiff(w.d().parameters().snapshot(), single.d().parameters().snapshot())).as("D").isLessThan(1e-6);
+            assertThat(w.d().parameters().snapshot()).isEqualTo(ws.get(0).d().parameters().snapshot());
+        }
+        Mlp disc = new Mlp(MlpSpec.discriminator(2, 8, 16, 1), 2, cfg.discriminatorOptimizer());
+        assertThatThrownBy(() -> Distiller.builder().config(cfg).teacher(new MixtureFlowGenerator(MixtureExperiment
+                .DATA)).generator(new Mlp(MixtureExperiment.SPEC, 1, cfg.generatorOptimizer())).fakeScore(new Mlp(
+                MixtureExperiment.SPEC, 1, cfg.fakeScoreOptimizer())).dataset(MixtureExperiment.dataset(cfg.seed()))
+                .discriminator(disc).augmentation(DiffAugment.standard(), true).promptEncoder(MixtureExperiment.PROMPTS)
+                .dataParallel(new DataShard(0, 2), GradientReducer.none()).build())
+                .isInstanceOf(InvalidRequestException.class).hasMessageContaining("augmentation");
     }
 
     @Test

@@ -144,6 +144,28 @@ final class DistillCommand implements Callable<Integer> {
             + " tracking probe (track.* columns of losses.csv) every N iterations, 0 for never (default: ${DEFAULT-VALUE})")
     long trackEvery;
 
+    @Option(names = "--workers", paramLabel = "N", defaultValue = "1", description = "front door: run data-parallel"
+            + " on N local worker JVMs (loopback ports); each computes batch / N samples of every global batch, the"
+            + " gradients are averaged; worker 0 writes the run folder (default: ${DEFAULT-VALUE})")
+    int workers;
+
+    @Option(names = "--cluster", paramLabel = "HOST:PORT,...", description = "front door: join a multi-machine"
+            + " data-parallel run as worker --task of these workers (the same command on every machine but --task; a"
+            + " shared --out folder)")
+    String cluster;
+
+    @Option(names = "--task", paramLabel = "I", description = "front door, with --cluster: this machine's worker index"
+            + " (0 is the group leader and writes the run folder)")
+    Integer task;
+
+    @Option(names = "--collective-timeout-ms", paramLabel = "MS", defaultValue = "60000", description = "data-parallel:"
+            + " bound of every all-reduce; a worker that hangs longer stops the run (default: ${DEFAULT-VALUE})")
+    long collectiveTimeoutMs;
+
+    @Option(names = "--max-restarts", paramLabel = "N", defaultValue = "2", description = "--workers: restarts of all"
+            + " workers from the last checkpoint after a worker died or hung (default: ${DEFAULT-VALUE})")
+    int maxRestarts;
+
     @Option(names = "--print-config", description = "print the config JSON (preset or file, with overrides) and exit")
     boolean printConfig;
 
@@ -173,21 +195,18 @@ final class DistillCommand implements Callable<Integer> {
             stdout.flush();
             return 0;
         }
-        resume = resumeRun != null;
-        if (resumeRun != null && !resumeRun.isEmpty()) {
-            if (out != null && !out.toAbsolutePath().normalize().equals(Path.of(resumeRun).toAbsolutePath().normalize())) {
-                throw InvalidRequestException.of("--resume " + resumeRun, "the same folder as --out " + out,
-                        "another folder");
-            }
-            out = Path.of(resumeRun);
-        }
-        if (out == null) {
-            throw InvalidRequestException.of("--out", "the run's folder", "none");
-        }
+        resolveOut();
         // the front door: a prompt file, or a resume of its run (a resume without --teacher is always one: the
         // Shapes runs name their teacher, and a folder that is no run is refused naming its run.json)
-        if (prompts != null || (resume && (DistillationRun.isRun(out) || teacher == null))) {
+        if (frontDoor()) {
+            if (workers != 1 || cluster != null || task != null) {
+                return FrontDoor.runDataParallel(this, err, stdout);
+            }
             return FrontDoor.run(this, err, stdout, explicit);
+        }
+        if (workers != 1 || cluster != null || task != null) {
+            throw InvalidRequestException.of("--workers/--cluster", "a front-door run (--prompts, or --resume of one)",
+                    "a Shapes teacher run (not data-parallel)");
         }
         if (teacher == null) {
             throw InvalidRequestException.of("--teacher", "a teacher model folder", "none");
@@ -240,6 +259,31 @@ final class DistillCommand implements Callable<Integer> {
         }
         stdout.flush();
         return 0;
+    }
+
+    /** Sets {@link #resume} and {@link #out} from {@code --resume [RUN]} and {@code --out}. */
+    void resolveOut() {
+        resume = resumeRun != null;
+        if (resumeRun != null && !resumeRun.isEmpty()) {
+            if (out != null && !out.toAbsolutePath().normalize().equals(Path.of(resumeRun).toAbsolutePath().normalize())) {
+                throw InvalidRequestException.of("--resume " + resumeRun, "the same folder as --out " + out,
+                        "another folder");
+            }
+            out = Path.of(resumeRun);
+        }
+        if (out == null) {
+            throw InvalidRequestException.of("--out", "the run's folder", "none");
+        }
+    }
+
+    /** @return whether this command is a front-door run ({@link DistillationRun}) */
+    boolean frontDoor() {
+        return prompts != null || (resume && (DistillationRun.isRun(out) || teacher == null));
+    }
+
+    /** @return the arguments as given on the command line */
+    List<String> originalArgs() {
+        return spec.commandLine().getParseResult().originalArgs();
     }
 
     String presetName() {

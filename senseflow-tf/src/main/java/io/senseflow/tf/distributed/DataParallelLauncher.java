@@ -294,18 +294,18 @@ public final class DataParallelLauncher {
                 throw InvalidRequestException.of("--" + required, "a value", "none");
             }
         }
-        Class<? extends DataParallelJob> jobClass;
+        Class<?> jobClass;
         try {
             Class<?> c = Class.forName(flags.get("job"));
-            if (!DataParallelJob.class.isAssignableFrom(c)) {
-                throw InvalidRequestException.of("--job", "a class implementing " + DataParallelJob.class.getName(),
-                        flags.get("job"));
+            if (!DataParallelJob.class.isAssignableFrom(c) && !DataParallelProgram.class.isAssignableFrom(c)) {
+                throw InvalidRequestException.of("--job", "a class implementing " + DataParallelJob.class.getName()
+                        + " or " + DataParallelProgram.class.getName(), flags.get("job"));
             }
-            jobClass = c.asSubclass(DataParallelJob.class);
+            jobClass = c;
         } catch (ClassNotFoundException e) {
             throw InvalidRequestException.of("--job", "a class on the class path", flags.get("job"));
         }
-        Builder b = builder().workers(Math.toIntExact(number(flags, "workers", 0))).job(jobClass)
+        Builder b = builder().workers(Math.toIntExact(number(flags, "workers", 0))).jobClassName(jobClass.getName())
                 .runDir(Path.of(flags.get("run-dir"))).jobArguments(job)
                 .collectiveTimeout(Duration.ofMillis(number(flags, "timeout-ms", 60_000)))
                 .checkpointEvery(number(flags, "checkpoint-every", 0))
@@ -354,6 +354,21 @@ public final class DataParallelLauncher {
         /** @param job the job class (public, no-argument constructor, on the class path) @return this */
         public Builder job(Class<? extends DataParallelJob> job) {
             jobClass = job.getName();
+            return this;
+        }
+
+        /**
+         * @param program a program that runs its own loop in every worker (public, no-argument constructor, on the
+         *     class path), instead of a {@link #job}
+         * @return this
+         */
+        public Builder program(Class<? extends DataParallelProgram> program) {
+            jobClass = program.getName();
+            return this;
+        }
+
+        private Builder jobClassName(String name) {
+            jobClass = name;
             return this;
         }
 

@@ -51,7 +51,7 @@ public final class DataParallelWorker {
     /**
      * Options of one worker.
      *
-     * @param jobClass the {@link DataParallelJob} class name
+     * @param jobClass the {@link DataParallelJob} or {@link DataParallelProgram} class name
      * @param cluster every worker's address
      * @param task this worker
      * @param runDir the run folder (checkpoints, status files)
@@ -182,10 +182,21 @@ public final class DataParallelWorker {
         CollectiveGroup group = null;
         WorkerContext ctx = null;
         try {
+            Object instance = instantiate(o.jobClass());
             group = CollectiveGroup.join(o.cluster(), o.task(), o.timeout());
+            if (instance instanceof DataParallelProgram program) {
+                program.run(group, o.runDir(), o.jobArguments());
+                Map<String, String> ok = new LinkedHashMap<>();
+                ok.put("status", "ok");
+                ok.put("collective_bytes", String.valueOf(group.bytes()));
+                ok.put("collective_ms", String.valueOf(group.nanos() / 1_000_000));
+                writeStatus(status, ok);
+                group.close();
+                return 0;
+            }
             ctx = new WorkerContext(new DataShard(o.task(), o.cluster().size()), new CollectiveGradientReducer(group),
                     o.jobArguments());
-            DataParallelJob job = instantiate(o.jobClass());
+            DataParallelJob job = (DataParallelJob) instance;
             Distiller d = job.build(ctx);
             long[] time = new long[2]; // all-reduce, whole iterations
             d.addListener(m -> {
@@ -258,27 +269,17 @@ public final class DataParallelWorker {
     }
 
     private static long checkFingerprint(CollectiveGroup group, TrainingSnapshot snap, long iteration) {
-        long mine = ParameterFingerprint.of(snap);
-        float[] all = group.allGather("fingerprint", ParameterFingerprint.toFloats(mine));
-        long leader = ParameterFingerprint.fromFloats(all, 0);
-        for (int t = 1; t < group.size(); t++) {
-            long other = ParameterFingerprint.fromFloats(all, 4 * t);
-            if (other != leader) {
-                throw new WorkerFailureException(t, WorkerFailureException.Cause.DIVERGED, false, "at iteration "
-                        + iteration + " its parameters differ from worker 0's (fingerprint " + Long.toHexString(other)
-                        + " vs " + Long.toHexString(leader) + "): the workers were not built identically");
-            }
-        }
-        return mine;
+        return ParameterFingerprint.check(group, snap, iteration);
     }
 
-    private static DataParallelJob instantiate(String name) {
+    private static Object instantiate(String name) {
         try {
             Class<?> c = Class.forName(name);
-            if (!DataParallelJob.class.isAssignableFrom(c)) {
-                throw InvalidRequestException.of("--job", "a class implementing " + DataParallelJob.class.getName(), name);
+            if (!DataParallelJob.class.isAssignableFrom(c) && !DataParallelProgram.class.isAssignableFrom(c)) {
+                throw InvalidRequestException.of("--job", "a class implementing " + DataParallelJob.class.getName()
+                        + " or " + DataParallelProgram.class.getName(), name);
             }
-            return (DataParallelJob) c.getDeclaredConstructor().newInstance();
+            return c.getDeclaredConstructor().newInstance();
         } catch (ClassNotFoundException e) {
             throw InvalidRequestException.of("--job", "a class on the worker's class path", name);
         } catch (ReflectiveOperationException e) {

@@ -67,4 +67,28 @@ public final class ParameterFingerprint {
         }
         return h;
     }
+
+    /**
+     * Gathers every worker's fingerprint of {@code snapshot} and checks that they are all worker 0's.
+     *
+     * @param group the run's group
+     * @param snapshot this worker's state
+     * @param iteration the iteration, for the message
+     * @return this worker's fingerprint
+     * @throws WorkerFailureException with cause {@code DIVERGED}, naming the first worker that differs
+     */
+    public static long check(CollectiveGroup group, TrainingSnapshot snapshot, long iteration) {
+        long mine = of(snapshot);
+        float[] all = group.allGather("fingerprint", toFloats(mine));
+        long leader = fromFloats(all, 0);
+        for (int t = 1; t < group.size(); t++) {
+            long other = fromFloats(all, 4 * t);
+            if (other != leader) {
+                throw new WorkerFailureException(t, WorkerFailureException.Cause.DIVERGED, false, "at iteration "
+                        + iteration + " its parameters differ from worker 0's (fingerprint " + Long.toHexString(other)
+                        + " vs " + Long.toHexString(leader) + "): the workers were not built identically");
+            }
+        }
+        return mine;
+    }
 }

@@ -12,6 +12,7 @@ import io.senseflow.distill.Distiller;
 import io.senseflow.distill.Family;
 import io.senseflow.distill.IterationMetrics;
 import io.senseflow.distill.Recipe;
+import io.senseflow.distill.TrainingSnapshot;
 import io.senseflow.io.AtomicFiles;
 import io.senseflow.io.FileTrees;
 import io.senseflow.json.Json;
@@ -95,6 +96,10 @@ import java.util.function.Function;
  * (the folder is a model, the prompt file, the run folder, the resume, the memory estimate) happens in
  * {@link Builder#build} before anything is written.
  *
+ * <p>{@link Builder#dataParallel} makes the run one worker of a data-parallel run over several processes or machines
+ * (TensorFlow's collectives; docs/distributed.md): same results as one process at the same global batch up to float
+ * rounding, worker 0 writes the folder; no VFM backbone.
+ *
  * <p>Not thread-safe: one thread drives a run; {@link CancellationToken#cancel()} may come from any thread.
  */
 public final class DistillationRun implements AutoCloseable {
@@ -129,6 +134,7 @@ public final class DistillationRun implements AutoCloseable {
     private final int encodedImages;
     private final String embeddingCache;
     private final DistillationDataset data;
+    private final io.senseflow.tf.distributed.CollectiveGroup group;
     private DifferentiableModule generatorView;
     private boolean closed;
 
@@ -146,6 +152,7 @@ public final class DistillationRun implements AutoCloseable {
         this.encodedImages = p.real == null ? 0 : p.real.encodedImages();
         this.embeddingCache = p.cacheStatus;
         this.data = p.dataset;
+        this.group = b.group;
         this.store = CheckpointStore.builder(folder.resolve(CHECKPOINTS)).keepLast(2).build();
         OrtGenerator flux = null;
         StudentModules s = null;
@@ -169,6 +176,10 @@ public final class DistillationRun implements AutoCloseable {
             DifferentiableModule f = flow.apply(s.fakeScore());
             Distiller.Builder db = Distiller.builder().config(config).teacher(teacher).generator(g).fakeScore(f)
                     .dataset(p.dataset).listener(this::record);
+            if (group != null) {
+                db.dataParallel(new io.senseflow.distill.DataShard(group.task(), group.size()),
+                        new io.senseflow.tf.distributed.CollectiveGradientReducer(group));
+            }
             b.plugins.applyTo(db, config);
             if (config.gan().enabled() && p.backbone != null) {
                 // SenseFlow's VFM discriminator: heads on the frozen backbone, behind the teacher's VAE decoder
@@ -196,13 +207,23 @@ public final class DistillationRun implements AutoCloseable {
             }
             Distiller dist = db.build();
             Optional<Long> from = Optional.empty();
-            if (b.resume) {
-                Checkpoint cp = store.loadLatest().orElseThrow(() -> InvalidRequestException.of("resume " + folder
-                        .resolve(CHECKPOINTS), "a checkpoint of the run", "none"));
+            // a data-parallel worker resumes whenever the folder has a checkpoint: a restarted attempt that never
+            // reached its first checkpoint starts again from iteration 0 (the folder's run.json was checked above)
+            Optional<Checkpoint> latest = b.resume || group != null ? store.loadLatest() : Optional.empty();
+            if (b.resume && group == null && latest.isEmpty()) {
+                throw InvalidRequestException.of("resume " + folder.resolve(CHECKPOINTS), "a checkpoint of the run",
+                        "none");
+            }
+            if (latest.isPresent()) {
+                Checkpoint cp = latest.get();
                 cp.requireArchitecture("generator", s.generator().parameters());
                 cp.restore(dist);
                 from = Optional.of(cp.iteration());
                 losses.addAll(p.lossesBefore(cp.iteration()));
+            }
+            if (group != null) {
+                // every worker must start from the same bits (same folder, same config, same checkpoint)
+                io.senseflow.tf.distributed.ParameterFingerprint.check(group, dist.snapshot(), dist.iteration());
             }
             this.resumedFrom = from;
             this.distiller = dist;
@@ -407,7 +428,22 @@ public final class DistillationRun implements AutoCloseable {
     }
 
     private void record(IterationMetrics m) {
-        new TreeMap<>(m.losses()).forEach((k, v) -> losses.add(m.iteration() + "," + k + "," + v));
+        if (group != null && group.size() > 1) {
+            // each worker's losses are means over its slice; their mean is the global batch's (equal slices)
+            TreeMap<String, Double> mine = new TreeMap<>(m.losses());
+            float[] v = new float[mine.size()];
+            int i = 0;
+            for (double x : mine.values()) {
+                v[i++] = (float) x;
+            }
+            float[] mean = group.allReduceMean("losses/" + String.join(",", mine.keySet()), v);
+            i = 0;
+            for (String k : mine.keySet()) {
+                losses.add(m.iteration() + "," + k + "," + mean[i++]);
+            }
+        } else {
+            new TreeMap<>(m.losses()).forEach((k, v) -> losses.add(m.iteration() + "," + k + "," + v));
+        }
         for (DistillationListener l : listeners) {
             l.onIteration(m);
         }
@@ -451,10 +487,21 @@ public final class DistillationRun implements AutoCloseable {
         return last;
     }
 
-    /** Saves a checkpoint of the current iteration and the losses so far (both atomically). */
+    /**
+     * Saves a checkpoint of the current iteration and the losses so far (both atomically). In a data-parallel run
+     * every worker calls it at the same iteration: the workers first check that their parameters are bit-identical
+     * ({@code ParameterFingerprint}), then worker 0 alone writes.
+     */
     public void save() {
         requireOpen();
-        store.save(distiller.snapshot());
+        TrainingSnapshot snap = distiller.snapshot();
+        if (group != null) {
+            io.senseflow.tf.distributed.ParameterFingerprint.check(group, snap, distiller.iteration());
+            if (group.task() != 0) {
+                return;
+            }
+        }
+        store.save(snap);
         StringBuilder sb = new StringBuilder("iteration,term,value\n");
         losses.forEach(l -> sb.append(l).append('\n'));
         AtomicFiles.write(folder.resolve(LOSSES), sb.toString().getBytes(StandardCharsets.UTF_8));
@@ -617,6 +664,7 @@ public final class DistillationRun implements AutoCloseable {
         private final ResearchPlugins plugins = new ResearchPlugins();
         private io.senseflow.tf.lora.LoraConfig lora;
         private io.senseflow.tf.lora.LoraConfig resolvedLora;
+        private io.senseflow.tf.distributed.CollectiveGroup group;
 
         private Builder(Path teacher) {
             this.teacher = Objects.requireNonNull(teacher, "teacher").toAbsolutePath().normalize();
@@ -631,6 +679,25 @@ public final class DistillationRun implements AutoCloseable {
         /** @param dir the run folder: new, empty, or (with {@link #resume}) a run's folder @return this */
         public Builder folder(Path dir) {
             this.folder = dir;
+            return this;
+        }
+
+        /**
+         * Makes this process worker {@code group.task()} of a data-parallel run of {@code group.size()} workers (see
+         * docs/distributed.md): every worker builds the same run on the same folder with the same settings; each
+         * computes its slice of every global batch ({@code batchSize / size} samples, which must divide), the
+         * gradients are averaged over the group before every optimizer step, losses are averaged before they are
+         * recorded, and at every checkpoint (and at the start) the workers check that their parameters are
+         * bit-identical. Worker 0 alone writes {@code run.json} (with the worker count), the prompt cache,
+         * {@code losses.csv} and the checkpoints; export the student from worker 0. A worker resumes whenever the
+         * folder holds a checkpoint. The GAN term runs with its MLP head; a {@link #backbone} (VFM discriminator) is
+         * refused: its per-sample draws are not sharded.
+         *
+         * @param group the joined group ({@code CollectiveGroup.join}); not closed by the run
+         * @return this
+         */
+        public Builder dataParallel(io.senseflow.tf.distributed.CollectiveGroup group) {
+            this.group = java.util.Objects.requireNonNull(group, "group");
             return this;
         }
 
@@ -846,6 +913,16 @@ public final class DistillationRun implements AutoCloseable {
                 if (realData == null && recorded.has("data")) {
                     realData = Path.of(recorded.getString("data"));
                 }
+            } else if (group != null && Files.exists(folder)) {
+                // the workers share the folder (their status files, an earlier attempt's run.json): only a folder
+                // that already has checkpoints is another run
+                if (Files.isDirectory(folder.resolve(CHECKPOINTS)) && !FileTrees.isEmptyDirectory(folder
+                        .resolve(CHECKPOINTS))) {
+                    throw InvalidRequestException.of("run folder " + folder, "a new folder, or a run's folder with"
+                            + " resume", "the folder of an existing run with checkpoints");
+                }
+                // a run.json without checkpoints is an earlier attempt that never reached its first checkpoint:
+                // worker 0 writes it again
             } else if (Files.exists(folder)) {
                 if (Files.isRegularFile(runJson)) {
                     throw InvalidRequestException.of("run folder " + folder, "a new or empty folder (resume continues"
@@ -910,6 +987,9 @@ public final class DistillationRun implements AutoCloseable {
             }
             DistillationConfig cfg = cb.build();
             p.config = cfg;
+            if (group != null) {
+                requireDataParallel(cfg);
+            }
             if (backboneModel != null && !cfg.gan().enabled()) {
                 throw InvalidRequestException.of("backbone " + backbone, "no backbone (the config's GAN term is off;"
                         + " the backbone is its discriminator)", "a backbone");
@@ -1050,7 +1130,8 @@ public final class DistillationRun implements AutoCloseable {
                 case SENSEFLOW -> DenoiserSpec.inHouse();
                 default -> DenoiserSpec.sdxl();
             };
-            StudentModules.Builder sb = StudentModules.builder(p.graph, spec).batchSize(cfg.batchSize())
+            StudentModules.Builder sb = StudentModules.builder(p.graph, spec).batchSize(group == null
+                    ? cfg.batchSize() : cfg.batchSize() / group.size())
                     .generatorOptimizer(cfg.generatorOptimizer()).fakeScoreOptimizer(cfg.fakeScoreOptimizer())
                     .ema(cfg.emaDecay() > 0)
                     .sessionOptions((threads > 0 ? TfSessionOptions.defaults().withIntraOpThreads(threads)
@@ -1097,13 +1178,21 @@ public final class DistillationRun implements AutoCloseable {
             // only when the run is new (a resume keeps the recorded file)
             MemoryEstimate estimate = sb.estimate();
             estimate.requireFits(budget != null ? budget : MemoryBudget.detect());
-            if (recorded == null) {
+            boolean writer = group == null || group.task() == 0;
+            if (recorded != null && group != null && recorded.has("workers")
+                    && recorded.getLong("workers", 0) != group.size()) {
+                // the config (global batch included) was required to be the run's above: the draws are addressed by
+                // global sample index, so another worker count continues the same run up to float rounding
+                LOG.info("{}: the run was started with {} workers, it continues with {} (same global batch {})",
+                        runJson, recorded.getLong("workers", 0), group.size(), cfg.batchSize());
+            }
+            if (recorded == null && writer) {
                 writeRunJson(runJson, mf, p.component, fingerprint, promptFile, w, h, cfg, p.real, pluginIds);
             }
-            if (p.writeCache != null) {
+            if (p.writeCache != null && writer) {
                 p.writeCache.run();
             }
-            if (p.real != null && p.real.encodedImages() > 0) {
+            if (p.real != null && p.real.encodedImages() > 0 && writer) {
                 p.real.writeCache(folder, fingerprint);
             }
             return p;
@@ -1113,6 +1202,20 @@ public final class DistillationRun implements AutoCloseable {
          * What a resume takes from {@code run.json} when the builder leaves it unset: the image size, the T5 length,
          * the TensorFlow and ONNX Runtime thread counts (so {@code --resume RUN} alone continues the run as it was).
          */
+        /** The data-parallel checks, on the final config, before anything is written. */
+        private void requireDataParallel(DistillationConfig cfg) {
+            if (cfg.gan().enabled() && backbone != null) {
+                throw InvalidRequestException.of("workers", "no backbone in a data-parallel run (the VFM"
+                        + " discriminator draws its own inputs per sample, which are not sharded yet; the GAN term with"
+                        + " the MLP head, without --backbone, is supported)", "the backbone " + backbone + " and "
+                        + group.size() + " workers");
+            }
+            if (cfg.batchSize() % group.size() != 0) {
+                throw InvalidRequestException.of("workers", "a count that divides the global batch " + cfg.batchSize()
+                        + " (each worker computes batch / workers samples)", group.size());
+            }
+        }
+
         private void resumeDefaults(JsonObject recorded) {
             String size = recorded.getString("image_size", "");
             int x = size.indexOf('x');
@@ -1194,6 +1297,7 @@ public final class DistillationRun implements AutoCloseable {
             m.put("ort_intra_op_threads", (long) sessionConfig.intraOpThreads());
             m.put("ort_inter_op_threads", (long) sessionConfig.interOpThreads());
             m.put("recipe", recipe == null ? (config == null ? "senseflow" : "config") : recipe.id());
+            m.put("workers", (long) (group == null ? 1 : group.size()));
             m.put("config", cfg.toJson());
             if (backbone != null) {
                 m.put("backbone", backbone.toString());
