@@ -1136,6 +1136,7 @@ public final class DistillationRun implements AutoCloseable {
                     .ema(cfg.emaDecay() > 0)
                     .sessionOptions((threads > 0 ? TfSessionOptions.defaults().withIntraOpThreads(threads)
                             : TfSessionOptions.defaults()).withGraphOptimizations(false).withPrunedGraphBuilds(true));
+            estimateShapes(sb, spec, sample, first);
             if (budget != null) {
                 sb.memoryBudget(budget);
             }
@@ -1257,6 +1258,43 @@ public final class DistillationRun implements AutoCloseable {
                 }
             }
             return new EmbeddingCache.Embeddings(cond, negatives, neg);
+        }
+
+        /**
+         * The run's input shapes for the memory estimate (the modules import at their call shapes; a graph whose sizes
+         * are symbolic, e.g. SDXL's UNet, would otherwise have no activations counted): the sample, the token and
+         * pooled embeddings and the conditioning extras, at the run's batch (the timestep keeps the graph's shape).
+         */
+        private static void estimateShapes(StudentModules.Builder sb, DenoiserSpec spec, int[] sample, Conditioning c) {
+            long[] x = new long[sample.length + 1];
+            x[0] = -1;
+            for (int i = 0; i < sample.length; i++) {
+                x[i + 1] = sample[i];
+            }
+            sb.estimateShape(spec.sample(), x);
+            if (spec.tokens() != null && c.tokens() != null) {
+                sb.estimateShape(spec.tokens(), perSample(c.tokens()));
+            }
+            if (spec.pooled() != null && c.pooled() != null) {
+                sb.estimateShape(spec.pooled(), perSample(c.pooled()));
+            }
+            for (String e : spec.extras()) {
+                io.senseflow.tensor.Tensor t = c.extras().get(e);
+                if (t != null && t.shape().length > 0 && t.shape()[0] == c.batch()) {
+                    sb.estimateShape(e, perSample(t));
+                }
+            }
+        }
+
+        /** A tensor's shape with the batch dimension as -1 (the run's batch). */
+        private static long[] perSample(io.senseflow.tensor.Tensor t) {
+            int[] s = t.shape();
+            long[] d = new long[s.length];
+            d[0] = -1;
+            for (int i = 1; i < s.length; i++) {
+                d[i] = s[i];
+            }
+            return d;
         }
 
         private static long sampleSize(int[] s) {

@@ -193,6 +193,7 @@ public final class StudentModules implements AutoCloseable {
         private boolean trainBuffers;
         private boolean tieShared;
         private final Map<String, long[]> inputShapes = new LinkedHashMap<>();
+        private final Map<String, long[]> estimateShapes = new LinkedHashMap<>();
         private final Map<String, io.senseflow.onnx.ir.TensorValue> constantInputs = new LinkedHashMap<>();
         private io.senseflow.tf.lora.LoraConfig loraConfig;
         private long loraSeed;
@@ -266,6 +267,20 @@ public final class StudentModules implements AutoCloseable {
          */
         public Builder inputShape(String graphInput, long... dims) {
             inputShapes.put(Objects.requireNonNull(graphInput), dims.clone());
+            return this;
+        }
+
+        /**
+         * Fixes a graph input's shape for the memory estimate only (the modules still import at the shapes they are
+         * called with): a graph whose sizes are symbolic then has its activations counted in advance. An
+         * {@link #inputShape} of the same input wins.
+         *
+         * @param graphInput a graph input name (ignored when the graph has no such input)
+         * @param dims its shape; -1 in the first place is the run's batch size
+         * @return this
+         */
+        public Builder estimateShape(String graphInput, long... dims) {
+            estimateShapes.put(Objects.requireNonNull(graphInput), dims.clone());
             return this;
         }
 
@@ -483,7 +498,18 @@ public final class StudentModules implements AutoCloseable {
             long acts;
             String passNote = "";
             try {
-                acts = GraphActivations.of(student, shapes(student, ImportOptions.builder().frozen().build())).bytes();
+                ImportOptions.Builder o = shapes(student, ImportOptions.builder().frozen().build()).toBuilder();
+                for (Map.Entry<String, long[]> en : estimateShapes.entrySet()) {
+                    if (!inputShapes.containsKey(en.getKey()) && student.graph().inputs().stream()
+                            .anyMatch(v -> v.name().equals(en.getKey()))) {
+                        long[] d = en.getValue().clone();
+                        if (d.length > 0 && d[0] < 0) {
+                            d[0] = batchSize;
+                        }
+                        o.inputShape(en.getKey(), d);
+                    }
+                }
+                acts = GraphActivations.of(student, o.build()).bytes();
             } catch (io.senseflow.tf.importer.UnsupportedOperatorException ex) {
                 throw ex;
             } catch (io.senseflow.tf.importer.OnnxImportException ex) {
