@@ -5,16 +5,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.senseflow.distill.TrainingSnapshot;
 import io.senseflow.fixtures.Fixtures;
 import io.senseflow.onnx.checkpoint.CheckpointStore;
-import io.senseflow.tensor.Tensor;
 import io.senseflow.tf.distributed.DataParallelLauncher;
 import io.senseflow.tf.distributed.WorkerFailureException;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -67,19 +64,10 @@ class DistillDataParallelRestartTest {
         assertThat(r.failures().get(0).failure()).isEqualTo(WorkerFailureException.Cause.DIED);
         assertThat(two.resolve("student")).isDirectory();
 
-        TrainingSnapshot ref = latest(one);
-        TrainingSnapshot got = latest(two);
+        TrainingSnapshot ref = DistillDataParallelTest.latest(one);
+        TrainingSnapshot got = DistillDataParallelTest.latest(two);
         assertThat(got.iteration()).isEqualTo(6);
-        double worst = 0;
-        for (String module : ref.parameters().keySet()) {
-            for (Map.Entry<String, Tensor> e : ref.parameters().get(module).entrySet()) {
-                float[] x = e.getValue().toArray();
-                float[] y = got.parameters().get(module).get(e.getKey()).toArray();
-                for (int i = 0; i < x.length; i++) {
-                    worst = Math.max(worst, Math.abs((double) x[i] - y[i]));
-                }
-            }
-        }
+        double worst = DistillDataParallelTest.maxDifference(ref, got);
         System.out.printf("killed worker 1 after checkpoint %d, restarted: max difference to 1 process %.3g%n",
                 killedAfter.get(), worst);
         assertThat(worst).isLessThanOrEqualTo(1e-6);
@@ -105,10 +93,5 @@ class DistillDataParallelRestartTest {
                 return;
             }
         }
-    }
-
-    private static TrainingSnapshot latest(Path run) {
-        return CheckpointStore.at(run.resolve("checkpoints")).latest().map(CheckpointStore::load).orElseThrow()
-                .snapshot();
     }
 }

@@ -152,9 +152,25 @@ class DistillDataParallelTest {
         return a.toArray(String[]::new);
     }
 
-    private static TrainingSnapshot latest(Path run) {
+    /** @return the run's latest checkpoint */
+    static TrainingSnapshot latest(Path run) {
         return CheckpointStore.at(run.resolve("checkpoints")).latest().map(CheckpointStore::load).orElseThrow()
                 .snapshot();
+    }
+
+    /** @return the largest absolute difference between the two snapshots' parameters (every module of {@code ref}) */
+    static double maxDifference(TrainingSnapshot ref, TrainingSnapshot got) {
+        double worst = 0;
+        for (String module : ref.parameters().keySet()) {
+            for (Map.Entry<String, Tensor> e : ref.parameters().get(module).entrySet()) {
+                float[] x = e.getValue().toArray();
+                float[] y = got.parameters().get(module).get(e.getKey()).toArray();
+                for (int i = 0; i < x.length; i++) {
+                    worst = Math.max(worst, Math.abs((double) x[i] - y[i]));
+                }
+            }
+        }
+        return worst;
     }
 
     private static List<String> checkpointNames(Path run) throws IOException {

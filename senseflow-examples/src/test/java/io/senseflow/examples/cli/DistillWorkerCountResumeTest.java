@@ -4,14 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.senseflow.distill.TrainingSnapshot;
 import io.senseflow.fixtures.Fixtures;
-import io.senseflow.onnx.checkpoint.CheckpointStore;
-import io.senseflow.tensor.Tensor;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -46,19 +43,10 @@ class DistillWorkerCountResumeTest {
         DistillCommandTest.Run c = DistillCommandTest.run("distill", "--resume", mixed.toString());
         assertThat(c.code()).as(c.err()).isZero();
         assertThat(c.err()).contains("resuming at iteration 3");
-        TrainingSnapshot ref = latest(one);
-        TrainingSnapshot got = latest(mixed);
+        TrainingSnapshot ref = DistillDataParallelTest.latest(one);
+        TrainingSnapshot got = DistillDataParallelTest.latest(mixed);
         assertThat(got.iteration()).isEqualTo(6);
-        double worst = 0;
-        for (String module : ref.parameters().keySet()) {
-            for (Map.Entry<String, Tensor> e : ref.parameters().get(module).entrySet()) {
-                float[] x = e.getValue().toArray();
-                float[] y = got.parameters().get(module).get(e.getKey()).toArray();
-                for (int i = 0; i < x.length; i++) {
-                    worst = Math.max(worst, Math.abs((double) x[i] - y[i]));
-                }
-            }
-        }
+        double worst = DistillDataParallelTest.maxDifference(ref, got);
         System.out.printf("2 workers to iteration 3, then 1 process to 6: max difference %.3g%n", worst);
         assertThat(worst).isLessThanOrEqualTo(1e-6);
     }
@@ -67,10 +55,5 @@ class DistillWorkerCountResumeTest {
         List<String> a = new ArrayList<>(common);
         a.addAll(List.of(more));
         return a.toArray(String[]::new);
-    }
-
-    private static TrainingSnapshot latest(Path run) {
-        return CheckpointStore.at(run.resolve("checkpoints")).latest().map(CheckpointStore::load).orElseThrow()
-                .snapshot();
     }
 }

@@ -270,18 +270,9 @@ public final class DataParallelLauncher {
      * @throws InvalidRequestException naming the flag that is missing or malformed, or the job class
      */
     public static DataParallelLauncher parse(String[] args) {
-        java.util.Map<String, String> flags = new java.util.LinkedHashMap<>();
-        List<String> job = new ArrayList<>();
-        for (int i = 0; i < args.length; i++) {
-            if (args[i].equals("--")) {
-                job.addAll(List.of(args).subList(i + 1, args.length));
-                break;
-            }
-            if (!args[i].startsWith("--") || i + 1 >= args.length) {
-                throw InvalidRequestException.of("launcher argument " + args[i], "--flag value", "no value");
-            }
-            flags.put(args[i].substring(2), args[++i]);
-        }
+        FlagArguments parsed = FlagArguments.parse(args, "launcher argument");
+        java.util.Map<String, String> flags = parsed.flags();
+        List<String> job = parsed.job();
         for (String k : flags.keySet()) {
             if (!List.of("workers", "job", "run-dir", "timeout-ms", "checkpoint-every", "fingerprint-every",
                     "max-restarts").contains(k)) {

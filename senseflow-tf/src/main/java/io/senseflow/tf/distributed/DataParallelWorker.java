@@ -95,18 +95,9 @@ public final class DataParallelWorker {
      * @throws InvalidRequestException naming the flag that is missing or malformed
      */
     public static Options parse(String[] args) {
-        Map<String, String> flags = new LinkedHashMap<>();
-        List<String> job = new ArrayList<>();
-        for (int i = 0; i < args.length; i++) {
-            if (args[i].equals("--")) {
-                job.addAll(List.of(args).subList(i + 1, args.length));
-                break;
-            }
-            if (!args[i].startsWith("--") || i + 1 >= args.length) {
-                throw InvalidRequestException.of("worker argument " + args[i], "--flag value", "no value");
-            }
-            flags.put(args[i].substring(2), args[++i]);
-        }
+        FlagArguments parsed = FlagArguments.parse(args, "worker argument");
+        Map<String, String> flags = parsed.flags();
+        List<String> job = parsed.job();
         for (String required : List.of("job", "cluster", "task", "run-dir")) {
             if (!flags.containsKey(required)) {
                 throw InvalidRequestException.of("--" + required, "a value", "none");
