@@ -15,6 +15,7 @@ import io.senseflow.noise.NoiseKey;
 import io.senseflow.noise.NoiseSource;
 import io.senseflow.noise.Streams;
 import io.senseflow.noise.TorchGenerator;
+import io.senseflow.schedule.SamplingMode;
 import io.senseflow.schedule.Scheduler;
 import io.senseflow.schedule.SigmaSchedule;
 import io.senseflow.tensor.Tensor;
@@ -22,6 +23,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -53,6 +55,7 @@ public final class TextToImagePipeline implements AutoCloseable {
     private final GuidanceMode guidanceMode;
     private final ModelDefaults defaults;
     private final List<AutoCloseable> owned;
+    private final NoisePrefetch prefetch;
     private volatile boolean closed;
 
     private TextToImagePipeline(Builder b) {
@@ -64,6 +67,7 @@ public final class TextToImagePipeline implements AutoCloseable {
         this.guidanceMode = b.guidanceMode;
         this.defaults = b.defaults;
         this.owned = List.copyOf(b.owned);
+        this.prefetch = new NoisePrefetch(b.prefetchNoise);
     }
 
     /** @return a new builder */
@@ -145,6 +149,12 @@ public final class TextToImagePipeline implements AutoCloseable {
         List<NoiseKey> keys = request.effectiveNoiseKeys();
         NoiseKey[] keyArray = keys.toArray(new NoiseKey[0]);
 
+        // the initial noise is drawn on the helper thread while the text encoder runs (same bits: it is a pure
+        // function of the keys); torch noise is one stateful generator, drawn in diffusers' order on this thread
+        TorchGenerator torch = request.noiseSource() == NoiseSource.TORCH ? new TorchGenerator(request.seed()) : null;
+        Supplier<Tensor> initialNoise = request.latents().isPresent() || torch != null ? null
+                : prefetch.start(() -> GaussianNoise.sample(keyArray, Streams.INITIAL_NOISE, latentShape));
+
         // 1. text
         long t0 = System.nanoTime();
         Conditioning cond = promptEncoder.encode(request.prompts()).repeatEach(request.imagesPerPrompt());
@@ -159,9 +169,7 @@ public final class TextToImagePipeline implements AutoCloseable {
 
         // 2. denoise
         // torch noise: one generator per request, the initial noise first, step noise after it (diffusers' order)
-        TorchGenerator torch = request.noiseSource() == NoiseSource.TORCH ? new TorchGenerator(request.seed()) : null;
-        Tensor eps = request.latents().orElseGet(() -> torch != null ? torch.randn(latentShape)
-                : GaussianNoise.sample(keyArray, Streams.INITIAL_NOISE, latentShape));
+        Tensor eps = request.latents().orElseGet(() -> torch != null ? torch.randn(latentShape) : initialNoise.get());
         Tensor x = generator.pureNoiseState(eps, schedule.sigma(0));
         int steps = schedule.numSteps();
         long[] stepNanos = new long[steps];
@@ -171,12 +179,17 @@ public final class TextToImagePipeline implements AutoCloseable {
             }
             long s0 = System.nanoTime();
             float sigma = (float) schedule.sigma(k);
+            final int step = k;
+            Supplier<Tensor> stepNoise = () -> torch != null ? torch.randn(latentShape)
+                    : GaussianNoise.sample(keyArray, Streams.stepNoise(step), latentShape);
+            if (torch == null && scheduler.mode() == SamplingMode.STOCHASTIC && schedule.sigma(k + 1) > 0) {
+                // the re-noising after this step will ask for it: draw it while the model runs
+                stepNoise = prefetch.start(stepNoise);
+            }
             Tensor v = velocity(x, sigma, cond, cfg, (float) guidance);
             String position = "step " + (k + 1) + " of " + steps + " (sigma " + sigma + ")";
             requireFinite(v, "generation: denoise", position, "generator output (velocity)");
-            final int step = k;
-            x = scheduler.step(x, v, schedule, k, () -> torch != null ? torch.randn(latentShape)
-                    : GaussianNoise.sample(keyArray, Streams.stepNoise(step), latentShape));
+            x = scheduler.step(x, v, schedule, k, stepNoise);
             requireFinite(x, "generation: denoise", position, "latents after the scheduler step");
             stepNanos[k] = System.nanoTime() - s0;
             listener.onStep(new ProgressListener.Step(k + 1, steps, schedule.sigma(k + 1), System.nanoTime() - t1, x));
@@ -243,6 +256,7 @@ public final class TextToImagePipeline implements AutoCloseable {
             }
             closed = true;
         }
+        prefetch.close();
         SenseFlowException failure = null;
         for (AutoCloseable c : owned) {
             try {
@@ -269,6 +283,7 @@ public final class TextToImagePipeline implements AutoCloseable {
         private Scheduler scheduler;
         private GuidanceMode guidanceMode = GuidanceMode.CFG;
         private ModelDefaults defaults;
+        private boolean prefetchNoise = true;
         private final List<AutoCloseable> owned = new ArrayList<>();
 
         private Builder() {
@@ -307,6 +322,19 @@ public final class TextToImagePipeline implements AutoCloseable {
         /** @param mode how the model takes guidance @return this */
         public Builder guidanceMode(GuidanceMode mode) {
             this.guidanceMode = Objects.requireNonNull(mode);
+            return this;
+        }
+
+        /**
+         * Whether the pipeline draws its counter-based noise on a helper thread while the model runs (default
+         * true; ignored with fewer than two processors). The noise, and so every output, is the same bits either
+         * way; only where the time goes differs.
+         *
+         * @param prefetch false to draw every noise tensor on the calling thread when the scheduler asks for it
+         * @return this
+         */
+        public Builder prefetchNoise(boolean prefetch) {
+            this.prefetchNoise = prefetch;
             return this;
         }
 
