@@ -49,6 +49,17 @@ public record MemoryEstimate(List<Item> items) {
      */
     public static final double BACKWARD_KEPT_FRACTION = 0.45;
 
+    /**
+     * Native bytes per TensorFlow graph operation (forward and gradient ops of one import), for the graph itself, its
+     * shape-inference state and the executors the session builds for it. Measured on the CPU (docs/memory.md).
+     */
+    public static final long GRAPH_BYTES_PER_OP = 4096;
+    /**
+     * Native bytes per import on top of its operations: its session's executor and kernel state after the first runs.
+     * Fitted with {@link #GRAPH_BYTES_PER_OP} to the measured peaks of the in-house transformer (docs/memory.md).
+     */
+    public static final long GRAPH_BYTES_PER_IMPORT = 8L << 20;
+
     /** How frozen weights (or activations) are stored. */
     public enum Precision {
         /** 4 bytes per value. */
@@ -172,6 +183,8 @@ public record MemoryEstimate(List<Item> items) {
         private long checkpointHeap;
         private long peakBackward;
         private String peakBackwardWhat;
+        /** Whether the largest backward was counted on its gradient graph (its parameter gradients are not held). */
+        private boolean peakBackwardCounted;
         private long peakForward;
         private String peakForwardWhat;
         private long largestTrainable;
@@ -285,6 +298,42 @@ public record MemoryEstimate(List<Item> items) {
         }
 
         /**
+         * One forward + backward pass counted on its gradient graph ({@link GraphActivations#backward}): the forward
+         * intermediates the gradient ops read (no more: a working set of the largest intermediate's size on top
+         * over-estimated every measured peak). No parameter gradients are added: each is added to its accumulator as soon as it is computed, while the kept
+         * intermediates are being freed (measured: adding 4 B per parameter over-estimated by 10-13 %).
+         *
+         * @param name the pass
+         * @param counts the pass's counts at its batch size
+         * @return this
+         */
+        public Builder backwardPass(String name, GraphActivations.Backward counts) {
+            long bytes = counts.keptBytes();
+            String what = name + " (forward + backward, on its gradient graph)";
+            held(what, bytes, true);
+            if (what.equals(peakBackwardWhat)) {
+                peakBackwardCounted = true;
+            }
+            return this;
+        }
+
+        /**
+         * The TensorFlow graphs of one or more imports: {@link #GRAPH_BYTES_PER_OP} per operation and
+         * {@link #GRAPH_BYTES_PER_IMPORT} per import.
+         *
+         * @param name what is imported
+         * @param operations operations of one import (forward and gradient, {@link GraphActivations.Backward#totalOps})
+         * @param imports how many times it is imported (G, F, an EMA)
+         * @return this
+         */
+        public Builder graphs(String name, long operations, int imports) {
+            items.add(new Item(name + ": " + imports + " x (" + String.format(Locale.ROOT, "%,d", operations)
+                    + " TensorFlow graph operations x " + GRAPH_BYTES_PER_OP + " B + 8 MiB)", imports * (operations
+                    * GRAPH_BYTES_PER_OP + GRAPH_BYTES_PER_IMPORT), Pool.DEVICE));
+            return this;
+        }
+
+        /**
          * One pass whose held activations are already known (e.g. {@link TransformerActivations#heldBytes}, with or
          * without recomputation); the gradients of a backward are added as for {@link #pass}.
          *
@@ -301,6 +350,7 @@ public record MemoryEstimate(List<Item> items) {
             if (withBackward && (peakBackwardWhat == null || bytes > peakBackward)) {
                 peakBackward = bytes;
                 peakBackwardWhat = what;
+                peakBackwardCounted = false;
             } else if (!withBackward && (peakForwardWhat == null || bytes > peakForward)) {
                 peakForward = bytes;
                 peakForwardWhat = what;
@@ -328,14 +378,14 @@ public record MemoryEstimate(List<Item> items) {
         /** @return the estimate */
         public MemoryEstimate build() {
             List<Item> out = new ArrayList<>(items);
-            long backward = peakBackwardWhat == null ? 0
-                    : peakBackward + BACKWARD_GRADIENT_BYTES_PER_PARAMETER * largestTrainable;
+            long gradients = peakBackwardCounted ? 0 : BACKWARD_GRADIENT_BYTES_PER_PARAMETER * largestTrainable;
+            long backward = peakBackwardWhat == null ? 0 : peakBackward + gradients;
             long passes = Math.max(backward, peakForward);
             long step = OPTIMIZER_STEP_BYTES_PER_PARAMETER * largestTrainable;
             if (passes > 0) {
                 out.add(backward >= peakForward
-                        ? new Item("peak activations: " + peakBackwardWhat + ", with the gradients of "
-                                + count(largestTrainable) + " parameters x 4 B", backward, Pool.DEVICE)
+                        ? new Item("peak activations: " + peakBackwardWhat + (gradients == 0 ? "" : ", with the gradients"
+                                + " of " + count(largestTrainable) + " parameters x 4 B"), backward, Pool.DEVICE)
                         : new Item("peak activations: " + peakForwardWhat, peakForward, Pool.DEVICE));
             }
             if (step > passes) {

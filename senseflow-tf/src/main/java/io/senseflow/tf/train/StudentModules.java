@@ -489,13 +489,20 @@ public final class StudentModules implements AutoCloseable {
             if (ema) {
                 e.frozen("EMA of the generator", trainableParams, true);
             }
-            return withTeacherAndPasses(e, student);
+            return withTeacherAndPasses(e, student, name -> (p == null || p.matcher(name).find())
+                    && !buffers.containsKey(name));
         }
 
-        /** The teacher's weights and the passes of G/F and of the teacher, then the caller's items. */
-        private MemoryEstimate withTeacherAndPasses(MemoryEstimate.Builder e, OnnxModel student) {
+        /**
+         * The teacher's weights, the TensorFlow graphs of G, F (forward and gradient ops) and the EMA (forward), and the
+         * passes of G/F (counted on their gradient graph, {@link GraphActivations#backward}) and of the teacher, then
+         * the caller's items.
+         */
+        private MemoryEstimate withTeacherAndPasses(MemoryEstimate.Builder e, OnnxModel student,
+                                                    java.util.function.Predicate<String> trainableNames) {
             long teacherParams = floatParameters(teacher, name -> true);
             long acts;
+            GraphActivations.Backward counts = null;
             String passNote = "";
             try {
                 ImportOptions.Builder o = shapes(student, ImportOptions.builder().frozen().build()).toBuilder();
@@ -510,6 +517,7 @@ public final class StudentModules implements AutoCloseable {
                     }
                 }
                 acts = GraphActivations.of(student, o.build()).bytes();
+                counts = GraphActivations.backward(student, o.trainable(trainableNames, "the run's trainable").build());
             } catch (io.senseflow.tf.importer.UnsupportedOperatorException ex) {
                 throw ex;
             } catch (io.senseflow.tf.importer.OnnxImportException ex) {
@@ -524,7 +532,18 @@ public final class StudentModules implements AutoCloseable {
             }
             e.frozen(teacherFormat != null ? "teacher (TensorFlow, frozen)" : "teacher (ONNX Runtime)", teacherParams,
                     false);
-            e.pass("generator / fake score at batch " + batchSize + passNote, acts, true);
+            if (counts != null) {
+                e.graphs("generator and fake score graphs (forward + gradient)", counts.totalOps(), 2);
+                if (ema) {
+                    e.graphs("EMA graph (forward)", counts.forwardOps(), 1);
+                }
+                if (teacherFormat != null) {
+                    e.graphs("teacher graph (forward)", counts.forwardOps(), 1);
+                }
+                e.backwardPass("generator / fake score at batch " + batchSize, counts);
+            } else {
+                e.pass("generator / fake score at batch " + batchSize + passNote, acts, true);
+            }
             e.pass("teacher at batch " + batchSize * teacherBatchFactor + passNote, acts * teacherBatchFactor, false);
             moreEstimate.accept(e);
             return e.build();
@@ -556,7 +575,7 @@ public final class StudentModules implements AutoCloseable {
             if (ema) {
                 e.frozen("EMA of the generator's adapters", adapters, true);
             }
-            return withTeacherAndPasses(e, student);
+            return withTeacherAndPasses(e, student, lora.adapterNames()::contains);
         }
 
         /**
