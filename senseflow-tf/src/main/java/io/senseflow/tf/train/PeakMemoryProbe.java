@@ -25,7 +25,8 @@ import java.util.Locale;
  * Measures the native memory of flow-matching training of the in-house transformer in this process, to check
  * {@link MemoryEstimate} against (docs/memory.md, "Measured on the CPU"). Meant to run in a fresh JVM per size
  * ({@link #measureInChild}), started with a fixed, pre-touched heap ({@code -Xms} = {@code -Xmx},
- * {@code -XX:+AlwaysPreTouch}) so that the heap is resident before the measurement starts.
+ * {@code -XX:+AlwaysPreTouch}) so that the heap is resident before the measurement starts, with
+ * {@link #ALLOCATOR_ENV} (one malloc arena, fixed mmap threshold) and one TensorFlow thread, so that the peak repeats.
  *
  * <p>Method: TensorFlow is loaded and warmed up on a one-block model (kernels, thread pools, a first session), that
  * model is closed, the transformer's ONNX graph is built on the heap; then the process's peak resident memory is reset
@@ -111,8 +112,8 @@ public final class PeakMemoryProbe {
 
     /**
      * The estimate of one flow-matching training run of {@code size}: the transformer's parameters as a trainable
-     * module (16 B each), one forward + backward pass of its graph's activations, no runtime overhead (the measurement
-     * subtracts the loaded libraries).
+     * module (16 B each), its graph (one import, one kind of run), one forward + backward pass counted on its gradient
+     * graph, no runtime overhead (the measurement subtracts the loaded libraries).
      *
      * @param size the size
      * @return the estimate
@@ -146,8 +147,8 @@ public final class PeakMemoryProbe {
         // the heap holds the ONNX graph (4 B per parameter) and the variables' initial values; pre-touched, fixed
         long heapMiB = 192 + 12 * params / (1 << 20);
         List<String> cmd = new ArrayList<>(List.of(java, "-Xms" + heapMiB + "m", "-Xmx" + heapMiB + "m",
-                "-XX:+AlwaysPreTouch", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"),
-                PeakMemoryProbe.class.getName(), Integer.toString(size.width()), Integer.toString(size.depth()),
+                "-XX:+AlwaysPreTouch", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp",
+                System.getProperty("java.class.path"), PeakMemoryProbe.class.getName(), Integer.toString(size.width()), Integer.toString(size.depth()),
                 Integer.toString(size.heads()), Integer.toString(size.latentSide()), Integer.toString(size.batch()),
                 Integer.toString(steps)));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);

@@ -46,6 +46,12 @@ public final class StudentModules implements AutoCloseable {
     private final TfModule teacherModule;
     private final Generator teacher;
     private final MemoryEstimate estimate;
+    /**
+     * Kinds of session run over G's and F's graphs in a distillation run (forward, backward forms, updates), for the
+     * memory estimate's graph term: fitted to the flux_dev and sdxl fixtures' measured peaks, checked on sd3
+     * (docs/distillation.md).
+     */
+    public static final int TRAINED_RUN_KINDS = 5;
     private final io.senseflow.tf.lora.LoraGraph lora;
     private final io.senseflow.tf.lora.SharedBase sharedBase;
     private boolean trainBuffers;
@@ -533,7 +539,8 @@ public final class StudentModules implements AutoCloseable {
             e.frozen(teacherFormat != null ? "teacher (TensorFlow, frozen)" : "teacher (ONNX Runtime)", teacherParams,
                     false);
             if (counts != null) {
-                e.graphs("generator and fake score graphs (forward + gradient)", counts.totalOps(), 2);
+                e.graphs("generator and fake score graphs (forward + gradient)", counts.totalOps(), 2,
+                        TRAINED_RUN_KINDS);
                 if (ema) {
                     e.graphs("EMA graph (forward)", counts.forwardOps(), 1);
                 }

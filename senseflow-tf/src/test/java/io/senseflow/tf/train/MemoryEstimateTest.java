@@ -68,7 +68,7 @@ class MemoryEstimateTest {
         double ratio = 3.0 * formula.forwardBytes() / graph;
         System.out.printf("formula / graph count: %.3f (graph %,d B at batch 3)%n", ratio, graph);
         assertThat(ratio).isBetween(1.0, 1.15);
-        assertThat(formula.heldBytes(3, false)).isEqualTo(3 * Math.round(MemoryEstimate.BACKWARD_KEPT_FRACTION * formula.forwardBytes()));
+        assertThat(formula.heldBytes(3, false)).isEqualTo(3 * Math.round(TransformerActivations.KEPT_FRACTION * formula.forwardBytes()));
         assertThat(formula.heldBytes(1, true)).isLessThan(formula.heldBytes(1, false));
         TransformerActivations half = new TransformerActivations(96, 3, 3, formula.tokens(), Precision.BFLOAT16);
         assertThat(half.forwardBytes() * 2).isBetween(formula.forwardBytes() - 1, formula.forwardBytes() + 1);
