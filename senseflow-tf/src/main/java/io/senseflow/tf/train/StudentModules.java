@@ -523,7 +523,15 @@ public final class StudentModules implements AutoCloseable {
                     }
                 }
                 acts = GraphActivations.of(student, o.build()).bytes();
-                counts = GraphActivations.backward(student, o.trainable(trainableNames, "the run's trainable").build());
+                try {
+                    counts = GraphActivations.backward(student, o.trainable(trainableNames, "the run's trainable")
+                            .build());
+                } catch (RuntimeException ex) {
+                    // a graph TensorFlow cannot differentiate here: fall back to the forward count and its fraction
+                    org.slf4j.LoggerFactory.getLogger(StudentModules.class).warn("memory estimate: gradient graph not"
+                            + " counted ({}); using {} of the forward count", io.senseflow.tf.graph.Runs.firstLine(
+                            String.valueOf(ex.getMessage())), MemoryEstimate.BACKWARD_KEPT_FRACTION);
+                }
             } catch (io.senseflow.tf.importer.UnsupportedOperatorException ex) {
                 throw ex;
             } catch (io.senseflow.tf.importer.OnnxImportException ex) {
