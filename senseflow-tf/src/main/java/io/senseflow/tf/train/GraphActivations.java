@@ -3,9 +3,14 @@ package io.senseflow.tf.train;
 import io.senseflow.onnx.ir.OnnxModel;
 import io.senseflow.tf.importer.ImportOptions;
 import io.senseflow.tf.importer.OnnxImporter;
+import io.senseflow.tf.importer.ImportedGraph;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
 import java.util.Set;
 import org.tensorflow.Graph;
 import org.tensorflow.GraphOperation;
+import org.tensorflow.Output;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.proto.DataType;
 
@@ -25,6 +30,9 @@ import org.tensorflow.proto.DataType;
 public record GraphActivations(long bytes, int tensors, int unknownTensors) {
     private static final Set<String> NOT_ACTIVATIONS = Set.of("Const", "VarHandleOp", "ReadVariableOp", "Placeholder",
             "AssignVariableOp", "NoOp", "Identity", "Shape", "Reshape", "Squeeze", "ExpandDims");
+    /** Ops that read only their inputs' shapes. */
+    private static final Set<String> METADATA_ONLY = Set.of("Shape", "ShapeN", "Size", "Rank", "ZerosLike",
+            "OnesLike", "BroadcastGradientArgs");
 
     /**
      * @param model the graph
@@ -60,6 +68,137 @@ public record GraphActivations(long bytes, int tensors, int unknownTensors) {
             }
         }
         return new GraphActivations(bytes, counted, unknown);
+    }
+
+    /**
+     * What a forward + backward pass of a graph holds, counted on its gradient graph rather than as a fraction of the
+     * forward: the graph is imported into a scratch graph with {@code options} (its trainable initializers become
+     * variables; without any, the gradient is taken with respect to its floating-point inputs), TensorFlow's gradient
+     * of its first output is added, and every forward intermediate that a gradient op reads is counted once (through
+     * views such as {@code Reshape} and {@code Identity}, to the tensor that owns the memory). These are the tensors
+     * alive when the forward ends and the backward starts, which is where a pass's peak is: TensorFlow frees every other
+     * intermediate as soon as its last forward consumer has run.
+     *
+     * @param model the graph
+     * @param options import options with the input shapes of interest and the trainable selection of the run
+     * @return the counts
+     */
+    public static Backward backward(OnnxModel model, ImportOptions options) {
+        try (Graph g = new Graph()) {
+            ImportedGraph ig = new OnnxImporter(model, options).importInto(g, "estimate");
+            Output<?> y = ig.outputs().values().iterator().next();
+            List<Output<?>> xs = new ArrayList<>(ig.variableReads().values());
+            if (xs.isEmpty()) {
+                for (Output<?> in : ig.inputs().values()) {
+                    if (width(in.dataType()) > 0 && in.dataType() != DataType.DT_INT32 && in.dataType() != DataType.DT_INT64
+                            && in.dataType() != DataType.DT_BOOL) {
+                        xs.add(in);
+                    }
+                }
+            }
+            int forwardOps = 0;
+            Set<String> forward = new HashSet<>();
+            var it = g.operations();
+            while (it.hasNext()) {
+                forward.add(it.next().name());
+                forwardOps++;
+            }
+            long forwardBytes = 0;
+            long largest = 0;
+            it = g.operations();
+            while (it.hasNext()) {
+                GraphOperation op = it.next();
+                if (!NOT_ACTIVATIONS.contains(op.type())) {
+                    for (int i = 0; i < op.numOutputs(); i++) {
+                        long b = bytes(op.output(i));
+                        forwardBytes += b;
+                        largest = Math.max(largest, b);
+                    }
+                }
+            }
+            if (xs.isEmpty()) {
+                return new Backward(forwardBytes, 0, largest, forwardOps, forwardOps);
+            }
+            Output<?> dy = io.senseflow.tf.graph.GraphOps.of(g, "estimate_upstream").placeholder(y.dataType(),
+                    y.shape(), "dy");
+            g.addGradients("estimate_grad", new Output<?>[] {y}, xs.toArray(new Output<?>[0]), new Output<?>[] {dy});
+            // the gradient ops that wait for the upstream gradient: only their forward inputs outlive the forward
+            // (the others, e.g. the Shape ops of broadcasting gradients, run as soon as their inputs exist)
+            java.util.Map<String, List<GraphOperation>> consumers = new java.util.HashMap<>();
+            int allOps = 0;
+            it = g.operations();
+            while (it.hasNext()) {
+                GraphOperation op = it.next();
+                allOps++;
+                for (int i = 0; i < op.numInputs(); i++) {
+                    consumers.computeIfAbsent(op.input(i).op().name(), k -> new ArrayList<>()).add(op);
+                }
+            }
+            Set<String> waiting = new HashSet<>();
+            java.util.ArrayDeque<GraphOperation> todo = new java.util.ArrayDeque<>();
+            todo.add((GraphOperation) dy.op());
+            while (!todo.isEmpty()) {
+                GraphOperation op = todo.poll();
+                if (waiting.add(op.name())) {
+                    todo.addAll(consumers.getOrDefault(op.name(), List.of()));
+                }
+            }
+            Set<String> kept = new HashSet<>();
+            long keptBytes = 0;
+            it = g.operations();
+            while (it.hasNext()) {
+                GraphOperation op = it.next();
+                if (!waiting.contains(op.name()) || METADATA_ONLY.contains(op.type())) {
+                    continue;
+                }
+                for (int i = 0; i < op.numInputs(); i++) {
+                    Output<?> in = owner(op.input(i));
+                    if (!forward.contains(in.op().name()) || NOT_ACTIVATIONS.contains(in.op().type())) {
+                        continue;
+                    }
+                    if (kept.add(in.op().name() + ":" + in.index())) {
+                        keptBytes += bytes(in);
+                    }
+                }
+            }
+            return new Backward(forwardBytes, keptBytes, largest, forwardOps, allOps);
+        }
+    }
+
+    /** Follows views (reshapes, identities) back to the tensor that owns the memory. */
+    private static Output<?> owner(Output<?> o) {
+        Output<?> cur = o;
+        for (int guard = 0; guard < 64; guard++) {
+            GraphOperation op = (GraphOperation) cur.op();
+            String t = op.type();
+            if (!(t.equals("Identity") || t.equals("Reshape") || t.equals("Squeeze") || t.equals("ExpandDims"))
+                    || op.numInputs() == 0) {
+                return cur;
+            }
+            cur = op.input(0);
+        }
+        return cur;
+    }
+
+    private static long bytes(Output<?> o) {
+        int w = width(o.dataType());
+        Shape s = o.shape();
+        if (w == 0 || s.isUnknown() || s.hasUnknownDimension()) {
+            return 0;
+        }
+        return s.size() * w;
+    }
+
+    /**
+     * The counts of a forward + backward pass ({@link #backward}).
+     *
+     * @param forwardBytes every statically known forward intermediate (what {@link #of} counts)
+     * @param keptBytes the forward intermediates the gradient ops read: held when the backward starts
+     * @param largestTensorBytes the largest single forward intermediate
+     * @param forwardOps operations of the imported forward graph
+     * @param totalOps operations of the forward and gradient graph together
+     */
+    public record Backward(long forwardBytes, long keptBytes, long largestTensorBytes, int forwardOps, int totalOps) {
     }
 
     private static int width(DataType dt) {

@@ -12,17 +12,18 @@ import java.util.Locale;
  * transient phase of the run; and on the JVM heap the Java copies a checkpoint makes. {@link #requireFits} refuses a
  * run that cannot fit, with this table in the message.
  *
- * <p>Transient phases run one after the other, so only the largest counts: a forward + backward pass holds
- * {@link #BACKWARD_KEPT_FRACTION} of its graph's forward activations ({@link GraphActivations}: every statically known
- * intermediate) plus the gradients of the largest trainable module before they reach the accumulators; a forward-only
- * pass is counted at its whole forward (an upper bound); an AdamW step holds {@link #OPTIMIZER_STEP_BYTES_PER_PARAMETER}
- * per parameter of the largest trainable module. The constants were measured with {@link PeakMemoryProbe} on the CPU
- * (flow-matching training of the in-house transformer, {@code MemoryModelCheckTest}; docs/memory.md): within 10 %
- * where the AdamW step is the peak, within 15 % for backward-dominated peaks at width 384, but the kept fraction is not
- * one constant (up to 2x more for narrow models and long sequences), and peaks vary from run to run. Not modelled:
- * allocator fragmentation, Grappler's temporary copies, frozen TensorFlow weights inlined as graph constants (about
- * 3 x their size resident; frozen variables about 1 x), recomputation (for which
- * {@link TransformerActivations#heldBytes} gives the activations to pass to {@link Builder#heldActivations}).
+ * <p>Transient phases run one after the other, so only the largest counts: a forward + backward pass counted on its
+ * gradient graph ({@link Builder#backwardPass}, {@link GraphActivations#backward}) holds the forward intermediates its
+ * gradient ops read; one given only a forward count ({@link Builder#pass}) holds {@link #BACKWARD_KEPT_FRACTION} of it
+ * plus the gradients of the largest trainable module; a forward-only pass is counted at its whole forward (an upper
+ * bound); an AdamW step holds {@link #OPTIMIZER_STEP_BYTES_PER_PARAMETER} per parameter of the largest trainable module.
+ * TensorFlow graphs are a persistent item per import ({@link Builder#graphs}). Checked with {@link PeakMemoryProbe} on
+ * the CPU ({@code MemoryModelCheckTest}: flow-matching training of the in-house transformer at three sizes, 0.90-1.00 of
+ * the measured peak, repeatable) and on the Optimum fixtures' distillation runs (1.00-1.04; docs/memory.md,
+ * docs/distillation.md). Not modelled: glibc's default per-thread arenas (13-21 % more on the fixtures than with one
+ * arena), Grappler's temporary copies, frozen TensorFlow weights inlined as graph constants (about 3 x their size
+ * resident; frozen variables about 1 x), recomputation (for which {@link TransformerActivations#heldBytes} gives the
+ * activations to pass to {@link Builder#keptActivations}).
  *
  * <p>An immutable value (arrays and collections are copied in and out): safe to share between threads.
  *
@@ -49,6 +50,17 @@ public record MemoryEstimate(List<Item> items) {
      */
     public static final double BACKWARD_KEPT_FRACTION = 0.45;
 
+    /**
+     * Native bytes per TensorFlow graph operation (forward and gradient ops of one import), for the graph itself, its
+     * shape-inference state and the executors the session builds for it. Measured on the CPU (docs/memory.md).
+     */
+    public static final long GRAPH_BYTES_PER_OP = 4096;
+    /**
+     * Native bytes per import on top of its operations: its session's executor and kernel state after the first runs.
+     * Fitted with {@link #GRAPH_BYTES_PER_OP} to the measured peaks of the in-house transformer (docs/memory.md).
+     */
+    public static final long GRAPH_BYTES_PER_IMPORT = 8L << 20;
+
     /** How frozen weights (or activations) are stored. */
     public enum Precision {
         /** 4 bytes per value. */
@@ -68,8 +80,12 @@ public record MemoryEstimate(List<Item> items) {
         }
     }
 
-    /** Native memory of the TensorFlow and ONNX Runtime libraries themselves (measured, rounded up). */
-    public static final long RUNTIME_OVERHEAD_BYTES = 512L << 20;
+    /**
+     * Native memory of the TensorFlow and ONNX Runtime libraries themselves and a run's small ONNX Runtime sessions:
+     * 306-309 MiB on the three Optimum fixtures (docs/distillation.md), rounded up. Measured with one malloc arena
+     * ({@link PeakMemoryProbe#ALLOCATOR_ENV}); with glibc's default arenas the same runs held 13-21 % more in all.
+     */
+    public static final long RUNTIME_OVERHEAD_BYTES = 320L << 20;
 
     public MemoryEstimate {
         items = List.copyOf(items);
@@ -172,6 +188,8 @@ public record MemoryEstimate(List<Item> items) {
         private long checkpointHeap;
         private long peakBackward;
         private String peakBackwardWhat;
+        /** Whether the largest backward was counted on its gradient graph (its parameter gradients are not held). */
+        private boolean peakBackwardCounted;
         private long peakForward;
         private String peakForwardWhat;
         private long largestTrainable;
@@ -285,6 +303,80 @@ public record MemoryEstimate(List<Item> items) {
         }
 
         /**
+         * One forward + backward pass counted on its gradient graph ({@link GraphActivations#backward}): the forward
+         * intermediates the gradient ops read (no more: a working set of the largest intermediate's size on top
+         * over-estimated every measured peak). No parameter gradients are added: each is added to its accumulator as soon as it is computed, while the kept
+         * intermediates are being freed (measured: adding 4 B per parameter over-estimated by 10-13 %).
+         *
+         * @param name the pass
+         * @param counts the pass's counts at its batch size
+         * @return this
+         */
+        public Builder backwardPass(String name, GraphActivations.Backward counts) {
+            long bytes = counts.keptBytes();
+            String what = name + " (forward + backward, on its gradient graph)";
+            held(what, bytes, true);
+            if (what.equals(peakBackwardWhat)) {
+                peakBackwardCounted = true;
+            }
+            return this;
+        }
+
+        /**
+         * One forward + backward pass whose held bytes were counted the way {@link #backwardPass} counts them (the
+         * forward intermediates the gradient reads, e.g. {@link TransformerActivations#heldBytes}): no parameter
+         * gradients are added.
+         *
+         * @param name the pass
+         * @param keptBytes bytes held when the backward starts
+         * @return this
+         */
+        public Builder keptActivations(String name, long keptBytes) {
+            String what = name + " (forward + backward, kept by the gradient)";
+            held(what, keptBytes, true);
+            if (what.equals(peakBackwardWhat)) {
+                peakBackwardCounted = true;
+            }
+            return this;
+        }
+
+        /**
+         * The TensorFlow graphs of one or more imports: {@link #GRAPH_BYTES_PER_OP} per operation and
+         * {@link #GRAPH_BYTES_PER_IMPORT} per import.
+         *
+         * @param name what is imported
+         * @param operations operations of one import (forward and gradient, {@link GraphActivations.Backward#totalOps})
+         * @param imports how many times it is imported (G, F, an EMA)
+         * @return this
+         */
+        public Builder graphs(String name, long operations, int imports) {
+            return graphs(name, operations, imports, 1);
+        }
+
+        /**
+         * The TensorFlow graphs of one or more imports that the session runs in {@code runKinds} kinds of run (sets of
+         * fed and fetched values: forward, each backward form, updates): TensorFlow builds an executor over the graph
+         * for each, so the per-operation cost is {@code runKinds} x {@link #GRAPH_BYTES_PER_OP}.
+         *
+         * @param name what is imported
+         * @param operations operations of one import (forward and gradient)
+         * @param imports how many times it is imported
+         * @param runKinds kinds of session run per import (at least 1)
+         * @return this
+         */
+        public Builder graphs(String name, long operations, int imports, int runKinds) {
+            if (operations < 0 || imports < 0 || runKinds < 1) {
+                throw InvalidRequestException.of("graph estimate", "operations >= 0, imports >= 0, runKinds >= 1",
+                        operations + ", " + imports + ", " + runKinds);
+            }
+            long perOp = runKinds * GRAPH_BYTES_PER_OP;
+            items.add(new Item(name + ": " + imports + " x (" + String.format(Locale.ROOT, "%,d", operations)
+                    + " TensorFlow graph operations x " + perOp + " B + 8 MiB)", imports * (operations * perOp
+                    + GRAPH_BYTES_PER_IMPORT), Pool.DEVICE));
+            return this;
+        }
+
+        /**
          * One pass whose held activations are already known (e.g. {@link TransformerActivations#heldBytes}, with or
          * without recomputation); the gradients of a backward are added as for {@link #pass}.
          *
@@ -301,6 +393,7 @@ public record MemoryEstimate(List<Item> items) {
             if (withBackward && (peakBackwardWhat == null || bytes > peakBackward)) {
                 peakBackward = bytes;
                 peakBackwardWhat = what;
+                peakBackwardCounted = false;
             } else if (!withBackward && (peakForwardWhat == null || bytes > peakForward)) {
                 peakForward = bytes;
                 peakForwardWhat = what;
@@ -328,14 +421,14 @@ public record MemoryEstimate(List<Item> items) {
         /** @return the estimate */
         public MemoryEstimate build() {
             List<Item> out = new ArrayList<>(items);
-            long backward = peakBackwardWhat == null ? 0
-                    : peakBackward + BACKWARD_GRADIENT_BYTES_PER_PARAMETER * largestTrainable;
+            long gradients = peakBackwardCounted ? 0 : BACKWARD_GRADIENT_BYTES_PER_PARAMETER * largestTrainable;
+            long backward = peakBackwardWhat == null ? 0 : peakBackward + gradients;
             long passes = Math.max(backward, peakForward);
             long step = OPTIMIZER_STEP_BYTES_PER_PARAMETER * largestTrainable;
             if (passes > 0) {
                 out.add(backward >= peakForward
-                        ? new Item("peak activations: " + peakBackwardWhat + ", with the gradients of "
-                                + count(largestTrainable) + " parameters x 4 B", backward, Pool.DEVICE)
+                        ? new Item("peak activations: " + peakBackwardWhat + (gradients == 0 ? "" : ", with the gradients"
+                                + " of " + count(largestTrainable) + " parameters x 4 B"), backward, Pool.DEVICE)
                         : new Item("peak activations: " + peakForwardWhat, peakForward, Pool.DEVICE));
             }
             if (step > passes) {

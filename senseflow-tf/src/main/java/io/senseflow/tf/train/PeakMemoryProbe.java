@@ -25,7 +25,8 @@ import java.util.Locale;
  * Measures the native memory of flow-matching training of the in-house transformer in this process, to check
  * {@link MemoryEstimate} against (docs/memory.md, "Measured on the CPU"). Meant to run in a fresh JVM per size
  * ({@link #measureInChild}), started with a fixed, pre-touched heap ({@code -Xms} = {@code -Xmx},
- * {@code -XX:+AlwaysPreTouch}) so that the heap is resident before the measurement starts.
+ * {@code -XX:+AlwaysPreTouch}) so that the heap is resident before the measurement starts, with
+ * {@link #ALLOCATOR_ENV} (one malloc arena, fixed mmap threshold) and one TensorFlow thread, so that the peak repeats.
  *
  * <p>Method: TensorFlow is loaded and warmed up on a one-block model (kernels, thread pools, a first session), that
  * model is closed, the transformer's ONNX graph is built on the heap; then the process's peak resident memory is reset
@@ -38,6 +39,21 @@ import java.util.Locale;
  */
 public final class PeakMemoryProbe {
     private PeakMemoryProbe() {
+    }
+
+    /**
+     * glibc settings of the measuring child (docs/memory.md, "Method"): one malloc arena (no per-thread arenas whose
+     * fragmentation depends on which thread ran which kernel), a fixed mmap threshold of 64 KiB (every tensor buffer of
+     * 64 KiB or more is its own mapping, returned to the system when freed, and the threshold does not adapt to earlier
+     * frees, which is what made the peak grow over the first steps), and trimming of the heap top at 128 KiB. With these
+     * the resident high-water mark follows the bytes alive at the peak.
+     */
+    public static final java.util.Map<String, String> ALLOCATOR_ENV = java.util.Map.of("MALLOC_ARENA_MAX", "1",
+            "MALLOC_MMAP_THRESHOLD_", "65536", "MALLOC_TRIM_THRESHOLD_", "131072", "MALLOC_TOP_PAD_", "0");
+
+    /** Session options of the measured run: one intra-op and one inter-op thread (one schedule), Grappler off. */
+    static TfSessionOptions sessionOptions() {
+        return TfSessionOptions.defaults().withIntraOpThreads(1).withInterOpThreads(1).withGraphOptimizations(false);
     }
 
     /**
@@ -70,8 +86,24 @@ public final class PeakMemoryProbe {
      * @param baselineBytes resident memory before the module was built
      * @param peakBytes peak resident memory after the steps
      * @param steps training steps run
+     * @param builtBytes resident memory after the module was built, before its first step, minus the baseline (the
+     *     weights, accumulators, moments and the graph); -1 where not measured
      */
-    public record Measurement(long parameters, long forwardActivations, long baselineBytes, long peakBytes, int steps) {
+    public record Measurement(long parameters, long forwardActivations, long baselineBytes, long peakBytes, int steps,
+                              long builtBytes) {
+        /**
+         * A measurement without the after-build figure.
+         *
+         * @param parameters the transformer's parameters
+         * @param forwardActivations its forward activations
+         * @param baselineBytes resident memory before the build
+         * @param peakBytes peak resident memory
+         * @param steps steps run
+         */
+        public Measurement(long parameters, long forwardActivations, long baselineBytes, long peakBytes, int steps) {
+            this(parameters, forwardActivations, baselineBytes, peakBytes, steps, -1);
+        }
+
         /** @return the peak the training run added, bytes */
         public long measuredBytes() {
             return peakBytes - baselineBytes;
@@ -80,8 +112,8 @@ public final class PeakMemoryProbe {
 
     /**
      * The estimate of one flow-matching training run of {@code size}: the transformer's parameters as a trainable
-     * module (16 B each), one forward + backward pass of its graph's activations, no runtime overhead (the measurement
-     * subtracts the loaded libraries).
+     * module (16 B each), its graph (one import, one kind of run), one forward + backward pass counted on its gradient
+     * graph, no runtime overhead (the measurement subtracts the loaded libraries).
      *
      * @param size the size
      * @return the estimate
@@ -89,11 +121,16 @@ public final class PeakMemoryProbe {
     public static MemoryEstimate estimate(Size size) {
         FlowTransformer.Config cfg = size.config();
         OnnxModel model = FlowTransformer.build(cfg, 1);
-        long acts = GraphActivations.of(model, DenoiserSpec.batchShapes(model, size.batch(),
-                ImportOptions.builder().frozen().build())).bytes();
+        GraphActivations.Backward b = backwardCounts(model, size);
         return MemoryEstimate.builder().runtimeOverhead(false)
                 .trainable("in-house transformer (" + size.label() + ")", FlowTransformer.parameterCount(cfg), 0)
-                .pass("flow-matching step at batch " + size.batch(), acts, true).build();
+                .graphs("in-house transformer", b.totalOps(), 1)
+                .backwardPass("flow-matching step at batch " + size.batch(), b).build();
+    }
+
+    /** The gradient-graph counts of {@code size}'s training pass (every initializer trainable, as trained here). */
+    public static GraphActivations.Backward backwardCounts(OnnxModel model, Size size) {
+        return GraphActivations.backward(model, DenoiserSpec.batchShapes(model, size.batch(), ImportOptions.defaults()));
     }
 
     /**
@@ -110,13 +147,14 @@ public final class PeakMemoryProbe {
         // the heap holds the ONNX graph (4 B per parameter) and the variables' initial values; pre-touched, fixed
         long heapMiB = 192 + 12 * params / (1 << 20);
         List<String> cmd = new ArrayList<>(List.of(java, "-Xms" + heapMiB + "m", "-Xmx" + heapMiB + "m",
-                "-XX:+AlwaysPreTouch", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"),
-                PeakMemoryProbe.class.getName(), Integer.toString(size.width()), Integer.toString(size.depth()),
+                "-XX:+AlwaysPreTouch", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp",
+                System.getProperty("java.class.path"), PeakMemoryProbe.class.getName(), Integer.toString(size.width()), Integer.toString(size.depth()),
                 Integer.toString(size.heads()), Integer.toString(size.latentSide()), Integer.toString(size.batch()),
                 Integer.toString(steps)));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
         pb.environment().put("TF_ENABLE_ONEDNN_OPTS", "0");
         pb.environment().put("TF_CPP_MIN_LOG_LEVEL", "2");
+        pb.environment().putAll(ALLOCATOR_ENV);
         Process p = pb.start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         int rc;
@@ -131,7 +169,7 @@ public final class PeakMemoryProbe {
             if (line.startsWith("PEAK ")) {
                 String[] f = line.substring(5).trim().split(" ");
                 return new Measurement(Long.parseLong(f[0]), Long.parseLong(f[1]), Long.parseLong(f[2]),
-                        Long.parseLong(f[3]), Integer.parseInt(f[4]));
+                        Long.parseLong(f[3]), Integer.parseInt(f[4]), f.length > 5 ? Long.parseLong(f[5]) : -1);
             }
         }
         throw new IOException("memory probe for " + size.label() + " exited with " + rc + " and no result:\n" + out);
@@ -147,8 +185,8 @@ public final class PeakMemoryProbe {
                 Integer.parseInt(args[3]), Integer.parseInt(args[4]));
         int steps = Integer.parseInt(args[5]);
         Measurement m = args.length > 6 ? measureFrozen(size, steps, args[6]) : measure(size, steps);
-        System.out.printf(Locale.ROOT, "PEAK %d %d %d %d %d%n", m.parameters(), m.forwardActivations(),
-                m.baselineBytes(), m.peakBytes(), m.steps());
+        System.out.printf(Locale.ROOT, "PEAK %d %d %d %d %d %d%n", m.parameters(), m.forwardActivations(),
+                m.baselineBytes(), m.peakBytes(), m.steps(), m.builtBytes());
     }
 
     /**
@@ -175,7 +213,7 @@ public final class PeakMemoryProbe {
             System.out.printf(Locale.ROOT, "after close: rss %.1f MiB%n", (status("VmRSS:") - baseline) / 1048576.0);
         }
         long peak = status("VmHWM:");
-        return new Measurement(FlowTransformer.parameterCount(cfg), acts, baseline, peak, steps);
+        return new Measurement(FlowTransformer.parameterCount(cfg), acts, baseline, peak, steps, built);
     }
 
     /**
@@ -205,7 +243,7 @@ public final class PeakMemoryProbe {
         long baseline = status("VmRSS:");
         baseline0 = baseline;
         try (TfModule m = DenoiserSpec.inHouse().applyTo(TfModule.builder(model).name("probe")
-                .sessionOptions(TfSessionOptions.defaults().withIntraOpThreads(2).withInterOpThreads(1))
+                .sessionOptions(sessionOptions())
                 .importOptions(DenoiserSpec.batchShapes(model, size.batch(), ImportOptions.builder().frozen()
                         .frozenBfloat16(bf16).inlineConstantBytes(vars ? 16 << 10 : 1L << 20).build()))).build()) {
             DistillationBatch b = data(size).batch(0, size.batch());
@@ -232,6 +270,7 @@ public final class PeakMemoryProbe {
     }
 
     private static long baseline0 = -1;
+    private static long built = -1;
 
     private static void phase(String what, long baseline) {
         if (Boolean.getBoolean("probe.verbose") && baseline >= 0) {
@@ -243,11 +282,14 @@ public final class PeakMemoryProbe {
     private static void train(OnnxModel model, Size size, int steps) {
         AdamWConfig adam = AdamWConfig.constant(1e-4);
         try (TfModule m = DenoiserSpec.inHouse().applyTo(TfModule.builder(model).name("probe")
-                .sessionOptions(TfSessionOptions.defaults().withIntraOpThreads(2).withInterOpThreads(1))
+                .sessionOptions(sessionOptions())
                 .importOptions(DenoiserSpec.batchShapes(model, size.batch(), ImportOptions.defaults())).optimizer(adam))
                 .build()) {
             FlowMatchingTrainer t = FlowMatchingTrainer.builder()
                     .config(FlowMatchingConfig.of(1, size.batch(), steps, adam)).model(m).dataset(data(size)).build();
+            if (baseline0 >= 0) {
+                built = status("VmRSS:") - baseline0;
+            }
             phase("built", baseline0);
             for (int i = 0; i < steps; i++) {
                 t.trainStep();

@@ -91,8 +91,8 @@ public final class ScaleTable {
             b.frozen("teacher", m.parameters(), false, precision);
         }
         TransformerActivations act = m.activations(precision);
-        b.heldActivations("generator / fake score at batch 1" + (recompute ? ", recomputed" : ""),
-                act.heldBytes(1, recompute), true);
+        b.keptActivations("generator / fake score at batch 1" + (recompute ? ", recomputed" : ""),
+                act.heldBytes(1, recompute));
         b.heldActivations("teacher, guided pair (batch 2)", act.forwardHeldBytes(2), false);
         return b.build();
     }

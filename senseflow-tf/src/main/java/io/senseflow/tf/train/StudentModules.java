@@ -46,6 +46,12 @@ public final class StudentModules implements AutoCloseable {
     private final TfModule teacherModule;
     private final Generator teacher;
     private final MemoryEstimate estimate;
+    /**
+     * Kinds of session run over G's and F's graphs in a distillation run (forward, backward forms, updates), for the
+     * memory estimate's graph term: fitted to the flux_dev and sdxl fixtures' measured peaks, checked on sd3
+     * (docs/distillation.md).
+     */
+    public static final int TRAINED_RUN_KINDS = 5;
     private final io.senseflow.tf.lora.LoraGraph lora;
     private final io.senseflow.tf.lora.SharedBase sharedBase;
     private boolean trainBuffers;
@@ -489,13 +495,20 @@ public final class StudentModules implements AutoCloseable {
             if (ema) {
                 e.frozen("EMA of the generator", trainableParams, true);
             }
-            return withTeacherAndPasses(e, student);
+            return withTeacherAndPasses(e, student, name -> (p == null || p.matcher(name).find())
+                    && !buffers.containsKey(name));
         }
 
-        /** The teacher's weights and the passes of G/F and of the teacher, then the caller's items. */
-        private MemoryEstimate withTeacherAndPasses(MemoryEstimate.Builder e, OnnxModel student) {
+        /**
+         * The teacher's weights, the TensorFlow graphs of G, F (forward and gradient ops) and the EMA (forward), and the
+         * passes of G/F (counted on their gradient graph, {@link GraphActivations#backward}) and of the teacher, then
+         * the caller's items.
+         */
+        private MemoryEstimate withTeacherAndPasses(MemoryEstimate.Builder e, OnnxModel student,
+                                                    java.util.function.Predicate<String> trainableNames) {
             long teacherParams = floatParameters(teacher, name -> true);
             long acts;
+            GraphActivations.Backward counts = null;
             String passNote = "";
             try {
                 ImportOptions.Builder o = shapes(student, ImportOptions.builder().frozen().build()).toBuilder();
@@ -510,6 +523,15 @@ public final class StudentModules implements AutoCloseable {
                     }
                 }
                 acts = GraphActivations.of(student, o.build()).bytes();
+                try {
+                    counts = GraphActivations.backward(student, o.trainable(trainableNames, "the run's trainable")
+                            .build());
+                } catch (RuntimeException ex) {
+                    // a graph TensorFlow cannot differentiate here: fall back to the forward count and its fraction
+                    org.slf4j.LoggerFactory.getLogger(StudentModules.class).warn("memory estimate: gradient graph not"
+                            + " counted ({}); using {} of the forward count", io.senseflow.tf.graph.Runs.firstLine(
+                            String.valueOf(ex.getMessage())), MemoryEstimate.BACKWARD_KEPT_FRACTION);
+                }
             } catch (io.senseflow.tf.importer.UnsupportedOperatorException ex) {
                 throw ex;
             } catch (io.senseflow.tf.importer.OnnxImportException ex) {
@@ -524,7 +546,19 @@ public final class StudentModules implements AutoCloseable {
             }
             e.frozen(teacherFormat != null ? "teacher (TensorFlow, frozen)" : "teacher (ONNX Runtime)", teacherParams,
                     false);
-            e.pass("generator / fake score at batch " + batchSize + passNote, acts, true);
+            if (counts != null) {
+                e.graphs("generator and fake score graphs (forward + gradient)", counts.totalOps(), 2,
+                        TRAINED_RUN_KINDS);
+                if (ema) {
+                    e.graphs("EMA graph (forward)", counts.forwardOps(), 1);
+                }
+                if (teacherFormat != null) {
+                    e.graphs("teacher graph (forward)", counts.forwardOps(), 1);
+                }
+                e.backwardPass("generator / fake score at batch " + batchSize, counts);
+            } else {
+                e.pass("generator / fake score at batch " + batchSize + passNote, acts, true);
+            }
             e.pass("teacher at batch " + batchSize * teacherBatchFactor + passNote, acts * teacherBatchFactor, false);
             moreEstimate.accept(e);
             return e.build();
@@ -556,7 +590,7 @@ public final class StudentModules implements AutoCloseable {
             if (ema) {
                 e.frozen("EMA of the generator's adapters", adapters, true);
             }
-            return withTeacherAndPasses(e, student);
+            return withTeacherAndPasses(e, student, lora.adapterNames()::contains);
         }
 
         /**

@@ -11,7 +11,7 @@ import io.senseflow.InvalidRequestException;
  * {@link GraphActivations} counts of the in-house {@code FlowTransformer} graph, which this formula slightly
  * over-counts ({@code MemoryEstimateTest}: 1.11 x the graph count at its size, checked within [1, 1.15]).
  *
- * <p>Held at the peak of a forward + backward pass: without recomputation {@link MemoryEstimate#BACKWARD_KEPT_FRACTION}
+ * <p>Held at the peak of a forward + backward pass: without recomputation {@link #KEPT_FRACTION}
  * of all blocks' activations; with recomputation (activation checkpointing at block boundaries) every block's input
  * ({@code N w} values) plus one block's activations, recomputed during the backward. Not modelled: the embedding and
  * output layers (small next to the blocks), a fused attention kernel (which would drop the {@code N^2} term).
@@ -27,6 +27,12 @@ import io.senseflow.InvalidRequestException;
 public record TransformerActivations(int width, int blocks, int heads, int tokens, MemoryEstimate.Precision precision) {
     /** Values per token per unit of width one block produces (fitted to the in-house graph's counts). */
     public static final double VALUES_PER_TOKEN = 70;
+    /**
+     * The part of a block's activations a backward holds without recomputation: what the gradient ops read, counted on
+     * the in-house graph's gradient graph ({@link GraphActivations#backward}: 0.49-0.50 of the forward at four sizes,
+     * docs/memory.md), and measured peaks follow that count within 5 % ({@code MemoryModelCheckTest}).
+     */
+    public static final double KEPT_FRACTION = 0.5;
     /** Attention tensors of {@code N x N} per head per block (scores, softmax). */
     public static final int SCORE_TENSORS_PER_HEAD = 2;
 
@@ -66,10 +72,10 @@ public record TransformerActivations(int width, int blocks, int heads, int token
      */
     public long heldBytes(int batch, boolean recompute) {
         if (!recompute) {
-            return Math.round(MemoryEstimate.BACKWARD_KEPT_FRACTION * forwardBytes()) * batch;
+            return Math.round(KEPT_FRACTION * forwardBytes()) * batch;
         }
         long inputs = (long) blocks * tokens * width * precision.bytes();
-        return (inputs + Math.round(MemoryEstimate.BACKWARD_KEPT_FRACTION * blockBytes())) * batch;
+        return (inputs + Math.round(KEPT_FRACTION * blockBytes())) * batch;
     }
 
     /**

@@ -54,6 +54,7 @@ class FamilyDistillationBenchmark {
                     work.toString()).redirectErrorStream(true);
             pb.environment().put("TF_ENABLE_ONEDNN_OPTS", "0");
             pb.environment().put("TF_CPP_MIN_LOG_LEVEL", "2");
+            pb.environment().putAll(io.senseflow.tf.train.PeakMemoryProbe.ALLOCATOR_ENV); // repeatable peaks
             Process p = pb.start();
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             int rc = p.waitFor();

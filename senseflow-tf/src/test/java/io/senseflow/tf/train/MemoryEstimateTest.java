@@ -68,9 +68,43 @@ class MemoryEstimateTest {
         double ratio = 3.0 * formula.forwardBytes() / graph;
         System.out.printf("formula / graph count: %.3f (graph %,d B at batch 3)%n", ratio, graph);
         assertThat(ratio).isBetween(1.0, 1.15);
-        assertThat(formula.heldBytes(3, false)).isEqualTo(3 * Math.round(MemoryEstimate.BACKWARD_KEPT_FRACTION * formula.forwardBytes()));
+        assertThat(formula.heldBytes(3, false)).isEqualTo(3 * Math.round(TransformerActivations.KEPT_FRACTION * formula.forwardBytes()));
         assertThat(formula.heldBytes(1, true)).isLessThan(formula.heldBytes(1, false));
         TransformerActivations half = new TransformerActivations(96, 3, 3, formula.tokens(), Precision.BFLOAT16);
         assertThat(half.forwardBytes() * 2).isBetween(formula.forwardBytes() - 1, formula.forwardBytes() + 1);
+    }
+
+    @Test
+    void aBackwardPassIsCountedOnItsGradientGraphAndGraphsByTheirOperations() {
+        // non-power-of-two sizes: width 80, 2 blocks, 10 x 10 latents (25 image tokens) + 12 text tokens
+        FlowTransformer.Config cfg = FlowTransformer.Config.builder().latentChannels(4).latentSize(10, 10).patchSize(2)
+                .width(80).depth(2).heads(2).textWidth(24).textLength(12).pooledWidth(24).mlpRatio(4).build();
+        OnnxModel model = FlowTransformer.build(cfg, 1);
+        GraphActivations.Backward b1 = GraphActivations.backward(model, DenoiserSpec.batchShapes(model, 1,
+                ImportOptions.defaults()));
+        GraphActivations.Backward b3 = GraphActivations.backward(model, DenoiserSpec.batchShapes(model, 3,
+                ImportOptions.defaults()));
+        GraphActivations.Backward frozen = GraphActivations.backward(model, DenoiserSpec.batchShapes(model, 3,
+                ImportOptions.builder().frozen().build()));
+        System.out.printf("kept %,d of %,d B at batch 3 (%.2f), ops %,d -> %,d; frozen, input gradients: kept %,d B%n",
+                b3.keptBytes(), b3.forwardBytes(), b3.keptBytes() / (double) b3.forwardBytes(), b3.forwardOps(),
+                b3.totalOps(), frozen.keptBytes());
+        // the forward count is GraphActivations.of's; the gradient ops read a strict part of it, more than a tenth
+        assertThat(b3.forwardBytes()).isEqualTo(GraphActivations.of(model, DenoiserSpec.batchShapes(model, 3,
+                ImportOptions.defaults())).bytes());
+        assertThat(b3.keptBytes()).isGreaterThan(b3.forwardBytes() / 10).isLessThan(b3.forwardBytes());
+        // frozen weights folded at import: what is kept is per sample, three samples keep three times as much; with
+        // trainable weights their per-run intermediates (e.g. transposed weight reads) are kept once per pass
+        GraphActivations.Backward frozen1 = GraphActivations.backward(model, DenoiserSpec.batchShapes(model, 1,
+                ImportOptions.builder().frozen().build()));
+        assertThat((double) frozen.keptBytes() / frozen1.keptBytes()).isBetween(2.8, 3.0);
+        assertThat(b3.keptBytes()).isGreaterThan(b1.keptBytes()).isLessThan(3 * b1.keptBytes());
+        assertThat(b3.totalOps()).isGreaterThan(2 * b3.forwardOps());
+        // gradients with respect to the inputs only need no more than those with respect to every weight as well
+        assertThat(frozen.keptBytes()).isPositive().isLessThanOrEqualTo(b3.keptBytes());
+        MemoryEstimate e = MemoryEstimate.builder().runtimeOverhead(false).trainable("g", P, 0)
+                .graphs("g", b3.totalOps(), 2).backwardPass("g", b3).build();
+        assertThat(e.deviceBytes()).isEqualTo(16 * P + 2 * (b3.totalOps() * MemoryEstimate.GRAPH_BYTES_PER_OP
+                + MemoryEstimate.GRAPH_BYTES_PER_IMPORT) + Math.max(b3.keptBytes(), 12 * P));
     }
 }
