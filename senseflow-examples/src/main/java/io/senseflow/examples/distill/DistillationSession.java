@@ -25,7 +25,6 @@ import io.senseflow.tf.TfSessionOptions;
 import io.senseflow.tf.discriminator.Backbone;
 import io.senseflow.tf.discriminator.Discriminator;
 import io.senseflow.tf.discriminator.HeadSpec;
-import io.senseflow.tf.discriminator.Tap;
 import io.senseflow.tf.importer.ImportOptions;
 import io.senseflow.tf.train.DenoiserSpec;
 import io.senseflow.tf.train.StudentModules;
@@ -153,15 +152,15 @@ public final class DistillationSession implements AutoCloseable {
                     .fakeScoreOptimizer(config.fakeScoreOptimizer()).ema(config.emaDecay() > 0).sessionOptions(tf)
                     .lora(settings.lora(), config.seed()).build());
             DiscriminatorKind kind = config.gan().enabled() ? config.gan().discriminator() : DiscriminatorKind.NONE;
-            HeadSpec heads = settings.heads() != null ? settings.heads()
-                    : HeadSpec.defaults().withTextConditioning(tc.pooledWidth(), 32);
+            ShapesDiscriminator shapes = ShapesDiscriminator.forTeacher(tc, settings.heads());
+            HeadSpec heads = shapes.heads();
             Discriminator d = null;
             TfModule dec = null;
+            int[] latent = {tc.latentChannels(), tc.latentHeight(), tc.latentWidth()};
             if (kind == DiscriminatorKind.FAKE_SCORE_FEATURES) {
-                d = add(made, Discriminator.forConfig(config, null, students.fakeScore(), fakeScoreTaps(tc))
-                        .orElseThrow().name("discriminator").heads(heads)
-                        .inputShape(batch, tc.latentChannels(), tc.latentHeight(), tc.latentWidth())
-                        .conditionedLike(students.generator()).build());
+                // the same plug-in a DistillationRun takes (Builder.discriminator)
+                d = add(made, (Discriminator) shapes.create(new io.senseflow.tf.run.DiscriminatorPlugin.Context(config,
+                        students, latent, tc.pooledWidth())).discriminator());
             } else if (kind == DiscriminatorKind.VFM) {
                 if (settings.backbone() == null) {
                     throw InvalidRequestException.of("gan.discriminator", "fake-score-features, or vfm together with a"
@@ -176,7 +175,6 @@ public final class DistillationSession implements AutoCloseable {
             }
             this.decoder = dec;
             this.discriminator = d;
-            int[] latent = {tc.latentChannels(), tc.latentHeight(), tc.latentWidth()};
             Distiller.Builder b = Distiller.builder().config(config).teacher(teacherModel.generator())
                     .generator(students.generator()).fakeScore(students.fakeScore())
                     .dataset(new ShapesDistillationData(config.seed(), teacherModel.promptEncoder(), encoder, latent))
@@ -224,11 +222,6 @@ public final class DistillationSession implements AutoCloseable {
     public static DistillationSession open(TeacherFolder teacher, DistillationConfig config, Settings settings,
                                            Consumer<Distiller.Builder> plugins) {
         return new DistillationSession(teacher, config, settings, java.util.Objects.requireNonNull(plugins));
-    }
-
-    /** The fake-score discriminator reads the fake score's middle block (its image tokens). */
-    static List<Tap> fakeScoreTaps(FlowTransformer.Config tc) {
-        return Tap.afterBlocks(Math.max(0, tc.depth() / 2 - 1));
     }
 
     /** The frozen VAE decoder in front of a vision backbone, fed generator-space latents. */

@@ -136,6 +136,10 @@ public final class DistillationRun implements AutoCloseable {
     private final DistillationDataset data;
     private final io.senseflow.tf.distributed.CollectiveGroup group;
     private DifferentiableModule generatorView;
+    private final List<Builder.Periodic> hooks;
+    private final Map<String, Function<DistillationRun, byte[]>> runFiles;
+    private DifferentiableModule pluginDiscriminator;
+    private DifferentiableModule pluginDecoder;
     private boolean closed;
 
     private DistillationRun(Builder b, Prepared p) {
@@ -147,6 +151,8 @@ public final class DistillationRun implements AutoCloseable {
         this.loaded = p.loaded;
         this.checkpointEvery = b.checkpointEvery;
         this.listeners = List.copyOf(b.listeners);
+        this.hooks = List.copyOf(b.hooks);
+        this.runFiles = new java.util.LinkedHashMap<>(b.runFiles);
         this.encodedPrompts = p.encodedPrompts;
         this.realCount = p.real == null ? 0 : p.real.count();
         this.encodedImages = p.real == null ? 0 : p.real.encodedImages();
@@ -181,7 +187,23 @@ public final class DistillationRun implements AutoCloseable {
                         new io.senseflow.tf.distributed.CollectiveGradientReducer(group));
             }
             b.plugins.applyTo(db, config);
-            if (config.gan().enabled() && p.backbone != null) {
+            if (b.probeEvery > 0) {
+                db.trackingProbe(b.probeEvery);
+            }
+            if (config.gan().enabled() && b.plugins.discriminator != null) {
+                DiscriminatorPlugin.Parts parts = b.plugins.discriminator.create(new DiscriminatorPlugin.Context(config,
+                        s, p.sample, p.pooledWidth));
+                if (parts == null) {
+                    throw InvalidRequestException.of("discriminator plug-in " + b.plugins.discriminator,
+                            "DiscriminatorPlugin.Parts", "null");
+                }
+                pluginDiscriminator = parts.discriminator();
+                pluginDecoder = parts.decoder();
+                db.discriminator(parts.discriminator()).decoder(parts.decoder());
+                if (parts.augmentation() != null) {
+                    db.augmentation(parts.augmentation(), parts.augmentReal());
+                }
+            } else if (config.gan().enabled() && p.backbone != null) {
                 // SenseFlow's VFM discriminator: heads on the frozen backbone, behind the teacher's VAE decoder
                 TfSessionOptions to = (b.threads > 0 ? TfSessionOptions.defaults().withIntraOpThreads(b.threads)
                         : TfSessionOptions.defaults()).withGraphOptimizations(false);
@@ -228,7 +250,7 @@ public final class DistillationRun implements AutoCloseable {
             this.resumedFrom = from;
             this.distiller = dist;
         } catch (RuntimeException e) {
-            closeQuietly(s, d, vd, dec, flux, loaded);
+            closeQuietly(s, d, vd, dec, pluginDiscriminator, pluginDecoder, flux, loaded);
             throw e;
         }
         this.vfm = vd;
@@ -345,12 +367,12 @@ public final class DistillationRun implements AutoCloseable {
     }
 
     /**
-     * @return the discriminator's trainable parameters: the VFM heads with {@link Builder#backbone}, else the MLP
-     *     head; empty when the config has no GAN term
+     * @return the discriminator's trainable parameters: the plug-in's ({@link Builder#discriminator}), the VFM heads
+     *     with {@link Builder#backbone}, else the MLP head; empty when the config has no GAN term
      */
     public Optional<ParameterStore> discriminatorParameters() {
-        return Optional.ofNullable(vfm != null ? vfm.parameters() : discriminator != null ? discriminator.parameters()
-                : null);
+        return Optional.ofNullable(pluginDiscriminator != null ? pluginDiscriminator.parameters() : vfm != null
+                ? vfm.parameters() : discriminator != null ? discriminator.parameters() : null);
     }
 
     /** @return the real samples' count ({@link Builder#realData}), 0 when the run has none */
@@ -447,6 +469,12 @@ public final class DistillationRun implements AutoCloseable {
         for (DistillationListener l : listeners) {
             l.onIteration(m);
         }
+        long completed = m.iteration() + 1;
+        for (Builder.Periodic h : hooks) {
+            if (completed % h.every() == 0 || completed == config.iterations()) {
+                h.hook().at(this, completed, m);
+            }
+        }
     }
 
     /**
@@ -505,6 +533,8 @@ public final class DistillationRun implements AutoCloseable {
         StringBuilder sb = new StringBuilder("iteration,term,value\n");
         losses.forEach(l -> sb.append(l).append('\n'));
         AtomicFiles.write(folder.resolve(LOSSES), sb.toString().getBytes(StandardCharsets.UTF_8));
+        runFiles.forEach((name, content) -> AtomicFiles.write(folder.resolve(name), Objects.requireNonNull(
+                content.apply(this), "run file " + name)));
     }
 
     /**
@@ -580,7 +610,8 @@ public final class DistillationRun implements AutoCloseable {
     public void close() {
         if (!closed) {
             closed = true;
-            closeQuietly(students, discriminator, vfm, latentDecoder, packedTeacher, loaded);
+            closeQuietly(students, discriminator, vfm, latentDecoder, pluginDiscriminator, pluginDecoder, packedTeacher,
+                    loaded);
         }
     }
 
@@ -665,6 +696,13 @@ public final class DistillationRun implements AutoCloseable {
         private io.senseflow.tf.lora.LoraConfig lora;
         private io.senseflow.tf.lora.LoraConfig resolvedLora;
         private io.senseflow.tf.distributed.CollectiveGroup group;
+        private long probeEvery;
+        private final List<Periodic> hooks = new ArrayList<>();
+        private final Map<String, Function<DistillationRun, byte[]>> runFiles = new java.util.LinkedHashMap<>();
+
+        /** A hook and its period. */
+        private record Periodic(long every, RunHook hook) {
+        }
 
         private Builder(Path teacher) {
             this.teacher = Objects.requireNonNull(teacher, "teacher").toAbsolutePath().normalize();
@@ -863,6 +901,76 @@ public final class DistillationRun implements AutoCloseable {
         }
 
         /**
+         * Builds the GAN term's discriminator with your code instead of the run's MLP head (or VFM discriminator):
+         * {@code plugin} gets the run's config and imported modules and returns the discriminator, its optional
+         * frozen decoder and augmentation ({@link DiscriminatorPlugin}). Used only when the config's GAN term is on;
+         * refused together with {@link #backbone}. Its name is recorded in {@code run.json} like the other plug-ins,
+         * so a resume must set the same one. The memory estimate does not count its parameters.
+         *
+         * @param plugin the factory
+         * @return this
+         */
+        public Builder discriminator(DiscriminatorPlugin plugin) {
+            plugins.discriminator = Objects.requireNonNull(plugin, "discriminator");
+            return this;
+        }
+
+        /**
+         * Calls {@code hook} after every {@code n}-th iteration and after the config's last (a periodic evaluation of
+         * the in-training student, say); hooks run in the order added, after the listeners.
+         *
+         * @param n iterations between calls, at least 1
+         * @param hook the code
+         * @return this
+         */
+        public Builder every(long n, RunHook hook) {
+            if (n < 1) {
+                throw InvalidRequestException.of("every", "at least 1 iteration", n);
+            }
+            hooks.add(new Periodic(n, Objects.requireNonNull(hook, "hook")));
+            return this;
+        }
+
+        /**
+         * Writes an extra file into the run folder at every checkpoint (after {@code losses.csv}, atomically, by
+         * worker 0 alone in a data-parallel run): {@code content} gets the run and returns the file's bytes, e.g. a CSV
+         * of what an {@link #every} hook measured, or a plot. A second call with the same name replaces the first.
+         *
+         * @param name a plain file name, not one the run writes itself ({@value #RUN_JSON}, {@value #LOSSES},
+         *     {@value #CHECKPOINTS}, the prompt cache)
+         * @param content the run to the file's bytes
+         * @return this
+         */
+        public Builder runFile(String name, Function<DistillationRun, byte[]> content) {
+            Objects.requireNonNull(name, "name");
+            if (name.isEmpty() || name.startsWith(".") || name.contains("/") || name.contains("\\")
+                    || name.equals(RUN_JSON) || name.equals(LOSSES) || name.equals(CHECKPOINTS)
+                    || name.startsWith("prompts.") || name.equals("manifest.json")) {
+                throw InvalidRequestException.of("runFile name", "a plain file name the run does not write itself",
+                        name);
+            }
+            runFiles.put(name, Objects.requireNonNull(content, "content"));
+            return this;
+        }
+
+        /**
+         * Measures {@link io.senseflow.distill.TrackingProbe} (does the fake score track the generator?) before every
+         * {@code every}-th iteration, iteration 0 included; its values join that iteration's losses (and
+         * {@code losses.csv}) under {@code track.}. Forward passes only: the student's bits do not change. Not in a
+         * data-parallel run.
+         *
+         * @param every iterations between measurements; 0 (the default) for none
+         * @return this
+         */
+        public Builder trackingProbe(long every) {
+            if (every < 0) {
+                throw InvalidRequestException.of("trackingProbe", "0 (off) or more iterations", every);
+            }
+            probeEvery = every;
+            return this;
+        }
+
+        /**
          * Checks everything, then loads the teacher, encodes the prompts and imports G and F.
          *
          * @return the run, ready to {@link DistillationRun#run}
@@ -994,6 +1102,10 @@ public final class DistillationRun implements AutoCloseable {
                 throw InvalidRequestException.of("backbone " + backbone, "no backbone (the config's GAN term is off;"
                         + " the backbone is its discriminator)", "a backbone");
             }
+            if (backboneModel != null && plugins.discriminator != null) {
+                throw InvalidRequestException.of("backbone " + backbone, "no backbone with a discriminator plug-in"
+                        + " (Builder.discriminator builds the discriminator)", "a backbone");
+            }
             if (backboneModel != null && realData == null) {
                 LOG.warn("backbone {} without real data: the discriminator trains only on batches with real samples"
                         + " (Builder.realData, --data)", backbone);
@@ -1036,7 +1148,7 @@ public final class DistillationRun implements AutoCloseable {
                         backbone == null ? "none" : fileFingerprint(backbone), backbone == null ? "no backbone"
                         : "the backbone " + backbone);
                 requireSame(runJson, ResearchPlugins.RUN_JSON_FIELD, recorded.getString(ResearchPlugins.RUN_JSON_FIELD,
-                        ""), pluginIds, "this builder's objectives and fake-score sampler");
+                        ""), pluginIds, "this builder's objectives, fake-score sampler and discriminator");
                 String want = DistillationConfig.fromJson(recorded.getString("config")).toBuilder().iterations(1)
                         .build().toJson();
                 if (!want.equals(cfg.toBuilder().iterations(1).build().toJson())) {
@@ -1172,6 +1284,7 @@ public final class DistillationRun implements AutoCloseable {
                         .frozen("VAE decoder in TensorFlow (in front of the discriminator)", decoderParams, false));
             } else {
                 sb.estimateAlso(e -> e.trainable("discriminator (MLP head)", cfg.gan().enabled()
+                        && plugins.discriminator == null
                         ? (long) 16 * (sampleSize(sample) + p.pooledWidth) + 16 + 17 : 0, 0));
             }
             p.students = sb;

@@ -10,7 +10,8 @@ import java.util.function.Function;
 
 /**
  * The researcher's plug-ins of a {@link DistillationRun} ({@link DistillationRun.Builder#objectives},
- * {@link DistillationRun.Builder#addObjective}, {@link DistillationRun.Builder#fakeScoreTimesteps}): how they reach the
+ * {@link DistillationRun.Builder#addObjective}, {@link DistillationRun.Builder#fakeScoreTimesteps},
+ * {@link DistillationRun.Builder#discriminator}): how they reach the
  * {@link Distiller}, and how a run records them so that a resume without them (or with others) is refused.
  *
  * <p>Plug-ins are code, not config: {@code run.json} records their names (objectives' {@code name()}, a record
@@ -24,6 +25,7 @@ final class ResearchPlugins {
     Function<DistillationConfig, List<DistillationObjective>> objectives;
     final List<DistillationObjective> extra = new ArrayList<>();
     TimestepSampler fakeScoreTimesteps;
+    DiscriminatorPlugin discriminator;
 
     /** @return the generator's terms (the function is asked again on every call), or null for the config's own */
     List<DistillationObjective> objectives(DistillationConfig cfg) {
@@ -48,7 +50,7 @@ final class ResearchPlugins {
     /** @return what run.json records of the plug-ins; empty without any */
     String describe(DistillationConfig cfg) {
         List<DistillationObjective> terms = objectives(cfg);
-        if (terms == null && fakeScoreTimesteps == null) {
+        if (terms == null && fakeScoreTimesteps == null && discriminator == null) {
             return "";
         }
         StringBuilder sb = new StringBuilder();
@@ -60,6 +62,9 @@ final class ResearchPlugins {
         }
         if (fakeScoreTimesteps != null) {
             sb.append(sb.length() == 0 ? "" : ";").append("fake_score_timesteps=").append(name(fakeScoreTimesteps));
+        }
+        if (discriminator != null) {
+            sb.append(sb.length() == 0 ? "" : ";").append("discriminator=").append(name(discriminator));
         }
         return sb.toString();
     }
