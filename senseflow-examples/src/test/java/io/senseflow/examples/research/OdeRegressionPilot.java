@@ -72,11 +72,7 @@ public final class OdeRegressionPilot {
                         m.get("fd_data"), m.get("fd_teacher"), (System.nanoTime() - t0) / 1e9);
                 System.out.println(row);
                 csv.append(row).append('\n');
-                try {
-                    AtomicFiles.write(out, csv.toString().getBytes(StandardCharsets.UTF_8));
-                } catch (IOException e) {
-                    throw new java.io.UncheckedIOException(e);
-                }
+                AtomicFiles.write(out, csv.toString().getBytes(StandardCharsets.UTF_8));
             };
             record[0].run();
             s.distiller().addListener(it -> {
