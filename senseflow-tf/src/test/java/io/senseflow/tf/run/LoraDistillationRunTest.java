@@ -78,6 +78,7 @@ class LoraDistillationRunTest {
         Path exported = dir.resolve("student");
         List<IterationMetrics> metrics = new ArrayList<>();
         try (DistillationRun r = run(teacher, dir.resolve("run-a"), family).listener(metrics::add).build()) {
+            System.out.printf("T %s build %.1f s, cpu %.1f s%n", name, (System.nanoTime() - start) / 1e9, cpu());
             StudentModules m = r.modules();
             lora = r.lora();
             assertThat(lora.targets()).isNotEmpty();
@@ -92,6 +93,7 @@ class LoraDistillationRunTest {
             float[] studentOut = OrtOracle.run(lora.withAdapters(initial), inputs, false).values().iterator().next()
                     .toFloats();
             assertThat(bits(studentOut)).as(name + " initial student vs teacher").isEqualTo(bits(teacherOut));
+            System.out.printf("T %s initial ORT %.1f s%n", name, (System.nanoTime() - start) / 1e9);
 
             // only adapters train; the base is one set of shared variables
             Set<String> trainable = new HashSet<>();
@@ -133,6 +135,7 @@ class LoraDistillationRunTest {
             assertThat(metrics).hasSize(N);
             metrics.forEach(x -> x.losses().forEach((k, v) -> assertThat(v).as(name + " " + k).isFinite()));
             finalAdapters = r.student().snapshot();
+            System.out.printf("T %s snapshot %.1f s, cpu %.1f s%n", name, (System.nanoTime() - start) / 1e9, cpu());
             // every up projection has moved off zero, except those whose output cannot reach the loss: SD3's last
             // block discards its text stream (its add_q_proj only feeds it), and at 32 x 32 SDXL's innermost
             // self-attention sees one token, where softmax is constant in q and k (as in PyTorch)
@@ -156,13 +159,20 @@ class LoraDistillationRunTest {
             }
             assertThat(still).as(name + " up projections that did not move").isEmpty();
             assertThat(deadMoved).as(name + " up projections with no path to the loss that moved").isEmpty();
+            Map<String, Tensor> baseAfter = base.readAll();
+            assertThat(baseAfter.keySet()).isEqualTo(base.names());
+            String firstWeight = base.names().iterator().next();
+            assertThat(bits(base.read(firstWeight).toArray())).isEqualTo(bits(baseAfter.get(firstWeight).toArray()));
             for (String w : base.names()) {
                 TensorValue want = lora.base().graph().initializer(w).orElseThrow();
-                assertThat(bits(base.read(w).toArray())).as(name + " base " + w).isEqualTo(bits(want.toFloats()));
+                assertThat(bits(baseAfter.get(w).toArray())).as(name + " base " + w).isEqualTo(bits(want.toFloats()));
             }
+            System.out.printf("T %s base checked %.1f s, cpu %.1f s%n", name, (System.nanoTime() - start) / 1e9, cpu());
             exportedAdapters = m.ema().parameters().snapshot();
+            System.out.printf("T %s before export %.1f s, cpu %.1f s%n", name, (System.nanoTime() - start) / 1e9, cpu());
             r.exportStudent(exported);
             r.exportAdapters(dir.resolve("adapters.safetensors"));
+            System.out.printf("T %s export %.1f s, cpu %.1f s%n", name, (System.nanoTime() - start) / 1e9, cpu());
         }
         assertThat(Files.size(dir.resolve("adapters.safetensors"))).isGreaterThan(4 * lora.adapterParameters());
 
@@ -171,9 +181,13 @@ class LoraDistillationRunTest {
         OnnxModel merged = OnnxModel.read(exported.resolve(component).resolve("model.onnx"));
         assertThat(merged.graph().nodes().size()).isEqualTo(lora.base().graph().nodes().size());
         Map<String, TensorValue> inputs = inputs(lora.base(), name);
+        System.out.printf("T %s closed %.1f s, cpu %.1f s%n", name, (System.nanoTime() - start) / 1e9, cpu());
         float[] mergedOut = out(merged, inputs);
+        System.out.printf("T %s ort1 %.1f s, cpu %.1f s%n", name, (System.nanoTime() - start) / 1e9, cpu());
         float[] adapterOut = out(lora.withAdapters(exportedAdapters), inputs);
+        System.out.printf("T %s ort2 %.1f s, cpu %.1f s%n", name, (System.nanoTime() - start) / 1e9, cpu());
         float[] teacherOut = out(lora.base(), inputs);
+        System.out.printf("T %s ort3 %.1f s, cpu %.1f s%n", name, (System.nanoTime() - start) / 1e9, cpu());
         double agree = maxDiff(mergedOut, adapterOut);
         double moved = maxDiff(adapterOut, teacherOut);
         System.out.printf("%s: exported merged student vs base + adapters (EMA) max |diff| %.2e; vs teacher %.2e%n",
@@ -216,6 +230,12 @@ class LoraDistillationRunTest {
     }
 
     // ------------------------------------------------------------------ helpers
+
+    /** CPU seconds this process has used (every thread, TensorFlow's and ONNX Runtime's included). */
+    static double cpu() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
+                .getOperatingSystemMXBean()).getProcessCpuTime() / 1e9;
+    }
 
     /** Float bytes of every variable and constant in the graph, by the first part of the op's scope. */
     static Map<String, Long> weightBytesByScope(Graph g) {
