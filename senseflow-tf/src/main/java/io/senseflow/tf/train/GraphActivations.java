@@ -1,11 +1,11 @@
 package io.senseflow.tf.train;
 
 import io.senseflow.onnx.ir.OnnxModel;
+import io.senseflow.onnx.ir.OnnxNode;
 import io.senseflow.tf.importer.ImportOptions;
 import io.senseflow.tf.importer.OnnxImporter;
 import io.senseflow.tf.importer.ImportedGraph;
 import java.util.ArrayList;
-import io.senseflow.onnx.ir.OnnxNode;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;

@@ -77,7 +77,7 @@ class LoraDistillationRunTest {
         Path exported = dir.resolve("student");
         List<IterationMetrics> metrics = new ArrayList<>();
         try (DistillationRun r = run(teacher, dir.resolve("run-a"), family).listener(metrics::add).build()) {
-            System.out.printf("T %s build %.1f s, cpu %.1f s%n", name, (System.nanoTime() - start) / 1e9, cpu());
+            phase(name, "built", start);
             StudentModules m = r.modules();
             lora = r.lora();
             assertThat(lora.targets()).isNotEmpty();
@@ -92,7 +92,6 @@ class LoraDistillationRunTest {
             float[] studentOut = OrtOracle.run(lora.withAdapters(initial), inputs, false).values().iterator().next()
                     .toFloats();
             assertThat(bits(studentOut)).as(name + " initial student vs teacher").isEqualTo(bits(teacherOut));
-            System.out.printf("T %s initial ORT %.1f s%n", name, (System.nanoTime() - start) / 1e9);
 
             // only adapters train; the base is one set of shared variables
             Set<String> trainable = new HashSet<>();
@@ -134,7 +133,7 @@ class LoraDistillationRunTest {
             assertThat(metrics).hasSize(N);
             metrics.forEach(x -> x.losses().forEach((k, v) -> assertThat(v).as(name + " " + k).isFinite()));
             finalAdapters = r.student().snapshot();
-            System.out.printf("T %s snapshot %.1f s, cpu %.1f s%n", name, (System.nanoTime() - start) / 1e9, cpu());
+            phase(name, "trained", start);
             // every up projection has moved off zero, except those whose output cannot reach the loss: SD3's last
             // block discards its text stream (its add_q_proj only feeds it), and at 32 x 32 SDXL's innermost
             // self-attention sees one token, where softmax is constant in q and k (as in PyTorch)
@@ -166,12 +165,11 @@ class LoraDistillationRunTest {
                 TensorValue want = lora.base().graph().initializer(w).orElseThrow();
                 assertThat(bits(baseAfter.get(w).toArray())).as(name + " base " + w).isEqualTo(bits(want.toFloats()));
             }
-            System.out.printf("T %s base checked %.1f s, cpu %.1f s%n", name, (System.nanoTime() - start) / 1e9, cpu());
+            phase(name, "base checked", start);
             exportedAdapters = m.ema().parameters().snapshot();
-            System.out.printf("T %s before export %.1f s, cpu %.1f s%n", name, (System.nanoTime() - start) / 1e9, cpu());
             r.exportStudent(exported);
             r.exportAdapters(dir.resolve("adapters.safetensors"));
-            System.out.printf("T %s export %.1f s, cpu %.1f s%n", name, (System.nanoTime() - start) / 1e9, cpu());
+            phase(name, "exported", start);
         }
         assertThat(Files.size(dir.resolve("adapters.safetensors"))).isGreaterThan(4 * lora.adapterParameters());
 
@@ -180,13 +178,10 @@ class LoraDistillationRunTest {
         OnnxModel merged = OnnxModel.read(exported.resolve(component).resolve("model.onnx"));
         assertThat(merged.graph().nodes().size()).isEqualTo(lora.base().graph().nodes().size());
         Map<String, TensorValue> inputs = inputs(lora.base(), name);
-        System.out.printf("T %s closed %.1f s, cpu %.1f s%n", name, (System.nanoTime() - start) / 1e9, cpu());
         float[] mergedOut = out(merged, inputs);
-        System.out.printf("T %s ort1 %.1f s, cpu %.1f s%n", name, (System.nanoTime() - start) / 1e9, cpu());
         float[] adapterOut = out(lora.withAdapters(exportedAdapters), inputs);
-        System.out.printf("T %s ort2 %.1f s, cpu %.1f s%n", name, (System.nanoTime() - start) / 1e9, cpu());
         float[] teacherOut = out(lora.base(), inputs);
-        System.out.printf("T %s ort3 %.1f s, cpu %.1f s%n", name, (System.nanoTime() - start) / 1e9, cpu());
+        phase(name, "ONNX Runtime checks done", start);
         double agree = maxDiff(mergedOut, adapterOut);
         double moved = maxDiff(adapterOut, teacherOut);
         System.out.printf("%s: exported merged student vs base + adapters (EMA) max |diff| %.2e; vs teacher %.2e%n",
@@ -218,8 +213,8 @@ class LoraDistillationRunTest {
     }
 
     /**
-     * SDXL's UNet at 32 x 32 (latent 4 x 4): about 35 s of CPU for the whole case (build 15 s, two iterations 16 s,
-     * the checks, the export and five ONNX Runtime sessions of the UNet 4 s), measured alone on 2 cores at load ~9.
+     * SDXL's UNet at 32 x 32 (latent 4 x 4): 30-33 s of CPU for the whole case (build 12-15 s, two iterations 14-15 s,
+     * the checks, the export and five ONNX Runtime sessions of the UNet 3-4 s), on 2 cores at load 7-16.
      * It was 482 s before the base weights were read in one session run ({@link SharedBase#readAll}): one run per
      * weight made TensorFlow prepare a new fetch set on the whole three-module graph each time.
      */
@@ -229,6 +224,12 @@ class LoraDistillationRunTest {
     }
 
     // ------------------------------------------------------------------ helpers
+
+    /** Prints the wall time since {@code start} and the process's CPU time so far (every thread). */
+    static void phase(String name, String what, long start) {
+        System.out.printf("%s: %s at %.1f s wall, %.1f s CPU of the process%n", name, what,
+                (System.nanoTime() - start) / 1e9, cpu());
+    }
 
     /** CPU seconds this process has used (every thread, TensorFlow's and ONNX Runtime's included). */
     static double cpu() {
