@@ -181,11 +181,9 @@ public record GraphActivations(long bytes, int tensors, int unknownTensors) {
      * helper ops on constants, which both imports emit, included).
      */
     private static long frozenForwardBytes(Graph g, OnnxModel model, String scope, long foldLimitBytes) {
-        Map<String, String> byLabel = new HashMap<>(); // sanitised node label -> itself, to find an op's node
+        Set<String> labels = new HashSet<>(); // the nodes' scopes, to find an op's node
         for (OnnxNode n : model.graph().nodes()) {
-            String label = io.senseflow.tf.graph.TfNames.sanitize(n.name().isEmpty()
-                    ? n.outputs().isEmpty() ? "(unnamed)" : n.outputs().get(0) : n.name());
-            byLabel.put(label, label);
+            labels.add(label(n));
         }
         // each computing op's node, and the largest output of each node's ops
         Map<GraphOperation, String> nodeOf = new java.util.LinkedHashMap<>();
@@ -198,7 +196,7 @@ public record GraphActivations(long bytes, int tensors, int unknownTensors) {
             if (op.name().startsWith(scope + "/")) {
                 String path = op.name().substring(scope.length() + 1);
                 for (int cut = path.lastIndexOf('/'); cut > 0 && node == null; cut = path.lastIndexOf('/', cut - 1)) {
-                    node = byLabel.get(path.substring(0, cut));
+                    node = labels.contains(path.substring(0, cut)) ? path.substring(0, cut) : null;
                 }
             }
             if (node != null && !op.type().equals("Const")) {
@@ -224,8 +222,7 @@ public record GraphActivations(long bytes, int tensors, int unknownTensors) {
             for (String in : n.inputs()) {
                 allConstant &= in.isEmpty() || constant.contains(in);
             }
-            String label = io.senseflow.tf.graph.TfNames.sanitize(n.name().isEmpty()
-                    ? n.outputs().isEmpty() ? "(unnamed)" : n.outputs().get(0) : n.name());
+            String label = label(n);
             if (!withOps.contains(label) && (allConstant || SHAPE_ONLY.contains(n.opType()))) {
                 constant.addAll(n.outputs()); // evaluated by this import too (a static shape, a constant)
                 continue;
@@ -250,6 +247,12 @@ public record GraphActivations(long bytes, int tensors, int unknownTensors) {
             }
         }
         return bytes;
+    }
+
+    /** The scope the importer gives a node's ops (under the import's own scope). */
+    private static String label(OnnxNode n) {
+        return io.senseflow.tf.graph.TfNames.sanitize(n.name().isEmpty()
+                ? n.outputs().isEmpty() ? "(unnamed)" : n.outputs().get(0) : n.name());
     }
 
     /** Follows views (reshapes, identities) back to the tensor that owns the memory. */
@@ -284,9 +287,9 @@ public record GraphActivations(long bytes, int tensors, int unknownTensors) {
      * @param largestTensorBytes the largest single forward intermediate
      * @param forwardOps operations of the imported forward graph
      * @param totalOps operations of the forward and gradient graph together
-     * @param frozenForwardBytes the forward intermediates that depend on a graph input: what a frozen import of the
-     *     graph computes per pass (what {@link #of} counts with frozen options, where weight-only ops fold at import),
-     *     e.g. a frozen teacher's pass
+     * @param frozenForwardBytes the forward intermediates a frozen import of the graph computes per pass (what
+     *     {@link #of} counts with frozen options): {@code forwardBytes} less the ops of nodes that a frozen import
+     *     folds because their inputs are all weights or constants; e.g. a frozen teacher's pass
      */
     public record Backward(long forwardBytes, long keptBytes, long largestTensorBytes, int forwardOps, int totalOps,
                            long frozenForwardBytes) {

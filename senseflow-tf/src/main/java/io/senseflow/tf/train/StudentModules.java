@@ -530,7 +530,7 @@ public final class StudentModules implements AutoCloseable {
                             .build());
                     acts = counts.frozenForwardBytes();
                 } catch (io.senseflow.tf.importer.OnnxImportException ex) {
-                    throw ex; // the import itself (symbolic sizes, an operator): as a frozen import would fail
+                    throw ex; // the import itself (symbolic sizes, an operator): handled below, as for a frozen import
                 } catch (RuntimeException ex) {
                     // a graph TensorFlow cannot differentiate here: fall back to a frozen import's forward count and
                     // its fraction
