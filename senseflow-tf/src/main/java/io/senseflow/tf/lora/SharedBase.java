@@ -116,6 +116,28 @@ public final class SharedBase {
         }
     }
 
+    /**
+     * Every shared weight's current value, fetched in one session run (one read per weight with {@link #read} costs a
+     * run, and TensorFlow prepares each new fetch set on the whole graph: on a UNet's LoRA graph, hundreds of those
+     * take minutes).
+     *
+     * @return the values (float32), by initializer name, in graph order
+     */
+    public Map<String, Tensor> readAll() {
+        Runs run = new Runs(workspace.session(), "reading the " + reads.size() + " shared base weights");
+        List<String> names = new ArrayList<>(reads.keySet());
+        for (String n : names) {
+            run.fetch(reads.get(n));
+        }
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        try (Result res = run.run()) {
+            for (int i = 0; i < names.size(); i++) {
+                out.put(names.get(i), TfTensors.toTensor(res.get(i)));
+            }
+        }
+        return Collections.unmodifiableMap(out);
+    }
+
     @Override
     public String toString() {
         return "SharedBase[" + variables.size() + " weights, " + bytes + " bytes]";

@@ -1,12 +1,15 @@
 package io.senseflow.tf.train;
 
 import io.senseflow.onnx.ir.OnnxModel;
+import io.senseflow.onnx.ir.OnnxNode;
 import io.senseflow.tf.importer.ImportOptions;
 import io.senseflow.tf.importer.OnnxImporter;
 import io.senseflow.tf.importer.ImportedGraph;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import org.tensorflow.Graph;
 import org.tensorflow.GraphOperation;
@@ -30,6 +33,8 @@ import org.tensorflow.proto.DataType;
 public record GraphActivations(long bytes, int tensors, int unknownTensors) {
     private static final Set<String> NOT_ACTIVATIONS = Set.of("Const", "VarHandleOp", "ReadVariableOp", "Placeholder",
             "AssignVariableOp", "NoOp", "Identity", "Shape", "Reshape", "Squeeze", "ExpandDims");
+    /** ONNX operators whose result depends only on their input's shape (constant when that shape is static). */
+    private static final Set<String> SHAPE_ONLY = Set.of("Shape", "Size");
     /** Ops that read only their inputs' shapes. */
     private static final Set<String> METADATA_ONLY = Set.of("Shape", "ShapeN", "Size", "Rank", "ZerosLike",
             "OnesLike", "BroadcastGradientArgs");
@@ -116,8 +121,9 @@ public record GraphActivations(long bytes, int tensors, int unknownTensors) {
                     }
                 }
             }
+            long frozenBytes = frozenForwardBytes(g, model, "estimate", options.foldLimitBytes());
             if (xs.isEmpty()) {
-                return new Backward(forwardBytes, 0, largest, forwardOps, forwardOps);
+                return new Backward(forwardBytes, 0, largest, forwardOps, forwardOps, frozenBytes);
             }
             Output<?> dy = io.senseflow.tf.graph.GraphOps.of(g, "estimate_upstream").placeholder(y.dataType(),
                     y.shape(), "dy");
@@ -161,8 +167,92 @@ public record GraphActivations(long bytes, int tensors, int unknownTensors) {
                     }
                 }
             }
-            return new Backward(forwardBytes, keptBytes, largest, forwardOps, allOps);
+            return new Backward(forwardBytes, keptBytes, largest, forwardOps, allOps, frozenBytes);
         }
+    }
+
+    /**
+     * The forward intermediates a frozen import of the same graph would compute at run time (what {@link #of} counts
+     * with frozen options). A frozen import evaluates every ONNX node whose inputs are all constants (initializers,
+     * values this import made constant too, such as a static {@code Shape}, and results of such nodes) once, at
+     * import, unless a result is over the fold limit; here the trainable weights are variables, so those nodes were
+     * imported as ops (a transposed weight, a reshaped kernel, a slice of a position table). Their ops, found by the
+     * node's scope in the op names, are left out; every other op is counted as {@link #of} counts it (a node's own
+     * helper ops on constants, which both imports emit, included).
+     */
+    private static long frozenForwardBytes(Graph g, OnnxModel model, String scope, long foldLimitBytes) {
+        Set<String> labels = new HashSet<>(); // the nodes' scopes, to find an op's node
+        for (OnnxNode n : model.graph().nodes()) {
+            labels.add(label(n));
+        }
+        // each computing op's node, and the largest output of each node's ops
+        Map<GraphOperation, String> nodeOf = new java.util.LinkedHashMap<>();
+        Map<String, Long> largest = new HashMap<>();
+        Set<String> withOps = new HashSet<>(); // nodes imported as ops other than constants
+        var it = g.operations();
+        while (it.hasNext()) {
+            GraphOperation op = it.next();
+            String node = null;
+            if (op.name().startsWith(scope + "/")) {
+                String path = op.name().substring(scope.length() + 1);
+                for (int cut = path.lastIndexOf('/'); cut > 0 && node == null; cut = path.lastIndexOf('/', cut - 1)) {
+                    node = labels.contains(path.substring(0, cut)) ? path.substring(0, cut) : null;
+                }
+            }
+            if (node != null && !op.type().equals("Const")) {
+                withOps.add(node);
+            }
+            if (NOT_ACTIVATIONS.contains(op.type())) {
+                continue;
+            }
+            nodeOf.put(op, node);
+            long b = 0;
+            for (int i = 0; i < op.numOutputs(); i++) {
+                b = Math.max(b, bytes(op.output(i)));
+            }
+            if (node != null) {
+                largest.merge(node, b, Math::max);
+            }
+        }
+        Set<String> constant = new HashSet<>();
+        model.graph().initializers().forEach(t -> constant.add(t.name()));
+        Set<String> folded = new HashSet<>();
+        for (OnnxNode n : model.graph().nodes()) {
+            boolean allConstant = true;
+            for (String in : n.inputs()) {
+                allConstant &= in.isEmpty() || constant.contains(in);
+            }
+            String label = label(n);
+            if (!withOps.contains(label) && (allConstant || SHAPE_ONLY.contains(n.opType()))) {
+                constant.addAll(n.outputs()); // evaluated by this import too (a static shape, a constant)
+                continue;
+            }
+            if (!allConstant) {
+                continue;
+            }
+            if (largest.getOrDefault(label, 0L) > foldLimitBytes) {
+                continue; // a result over the limit: imported as ops by a frozen import as well
+            }
+            folded.add(label);
+            constant.addAll(n.outputs());
+        }
+        long bytes = 0;
+        for (Map.Entry<GraphOperation, String> e : nodeOf.entrySet()) {
+            if (e.getValue() != null && folded.contains(e.getValue())) {
+                continue;
+            }
+            GraphOperation op = e.getKey();
+            for (int i = 0; i < op.numOutputs(); i++) {
+                bytes += bytes(op.output(i));
+            }
+        }
+        return bytes;
+    }
+
+    /** The scope the importer gives a node's ops (under the import's own scope). */
+    private static String label(OnnxNode n) {
+        return io.senseflow.tf.graph.TfNames.sanitize(n.name().isEmpty()
+                ? n.outputs().isEmpty() ? "(unnamed)" : n.outputs().get(0) : n.name());
     }
 
     /** Follows views (reshapes, identities) back to the tensor that owns the memory. */
@@ -192,13 +282,29 @@ public record GraphActivations(long bytes, int tensors, int unknownTensors) {
     /**
      * The counts of a forward + backward pass ({@link #backward}).
      *
-     * @param forwardBytes every statically known forward intermediate (what {@link #of} counts)
+     * @param forwardBytes every statically known forward intermediate (what {@link #of} counts with the same options)
      * @param keptBytes the forward intermediates the gradient ops read: held when the backward starts
      * @param largestTensorBytes the largest single forward intermediate
      * @param forwardOps operations of the imported forward graph
      * @param totalOps operations of the forward and gradient graph together
+     * @param frozenForwardBytes the forward intermediates a frozen import of the graph computes per pass (what
+     *     {@link #of} counts with frozen options): {@code forwardBytes} less the ops of nodes that a frozen import
+     *     folds because their inputs are all weights or constants; e.g. a frozen teacher's pass
      */
-    public record Backward(long forwardBytes, long keptBytes, long largestTensorBytes, int forwardOps, int totalOps) {
+    public record Backward(long forwardBytes, long keptBytes, long largestTensorBytes, int forwardOps, int totalOps,
+                           long frozenForwardBytes) {
+        /**
+         * Counts without a separate frozen count (taken as {@code forwardBytes}).
+         *
+         * @param forwardBytes every statically known forward intermediate
+         * @param keptBytes the forward intermediates the gradient ops read
+         * @param largestTensorBytes the largest single forward intermediate
+         * @param forwardOps operations of the imported forward graph
+         * @param totalOps operations of the forward and gradient graph together
+         */
+        public Backward(long forwardBytes, long keptBytes, long largestTensorBytes, int forwardOps, int totalOps) {
+            this(forwardBytes, keptBytes, largestTensorBytes, forwardOps, totalOps, forwardBytes);
+        }
     }
 
     private static int width(DataType dt) {

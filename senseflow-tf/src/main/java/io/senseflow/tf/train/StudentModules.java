@@ -457,8 +457,8 @@ public final class StudentModules implements AutoCloseable {
         }
 
         /**
-         * Estimates the run's memory without building anything (imports the graph's ops once into a scratch graph to
-         * read its tensor sizes).
+         * Estimates the run's memory without building anything (imports the graph's ops once, with the run's trainable
+         * weights, into a scratch graph with its gradient, to read its tensor sizes).
          *
          * @return the estimate
          */
@@ -522,12 +522,19 @@ public final class StudentModules implements AutoCloseable {
                         o.inputShape(en.getKey(), d);
                     }
                 }
-                acts = GraphActivations.of(student, o.build()).bytes();
+                ImportOptions frozen = o.build();
                 try {
+                    // one trainable import counts both: the passes of G/F on its gradient graph, and the frozen
+                    // teacher's pass as a frozen import would (weight-only nodes folded)
                     counts = GraphActivations.backward(student, o.trainable(trainableNames, "the run's trainable")
                             .build());
+                    acts = counts.frozenForwardBytes();
+                } catch (io.senseflow.tf.importer.OnnxImportException ex) {
+                    throw ex; // the import itself (symbolic sizes, an operator): handled below, as for a frozen import
                 } catch (RuntimeException ex) {
-                    // a graph TensorFlow cannot differentiate here: fall back to the forward count and its fraction
+                    // a graph TensorFlow cannot differentiate here: fall back to a frozen import's forward count and
+                    // its fraction
+                    acts = GraphActivations.of(student, frozen).bytes();
                     org.slf4j.LoggerFactory.getLogger(StudentModules.class).warn("memory estimate: gradient graph not"
                             + " counted ({}); using {} of the forward count", io.senseflow.tf.graph.Runs.firstLine(
                             String.valueOf(ex.getMessage())), MemoryEstimate.BACKWARD_KEPT_FRACTION);

@@ -31,7 +31,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.tensorflow.Graph;
@@ -78,6 +77,7 @@ class LoraDistillationRunTest {
         Path exported = dir.resolve("student");
         List<IterationMetrics> metrics = new ArrayList<>();
         try (DistillationRun r = run(teacher, dir.resolve("run-a"), family).listener(metrics::add).build()) {
+            phase(name, "built", start);
             StudentModules m = r.modules();
             lora = r.lora();
             assertThat(lora.targets()).isNotEmpty();
@@ -133,6 +133,7 @@ class LoraDistillationRunTest {
             assertThat(metrics).hasSize(N);
             metrics.forEach(x -> x.losses().forEach((k, v) -> assertThat(v).as(name + " " + k).isFinite()));
             finalAdapters = r.student().snapshot();
+            phase(name, "trained", start);
             // every up projection has moved off zero, except those whose output cannot reach the loss: SD3's last
             // block discards its text stream (its add_q_proj only feeds it), and at 32 x 32 SDXL's innermost
             // self-attention sees one token, where softmax is constant in q and k (as in PyTorch)
@@ -156,13 +157,19 @@ class LoraDistillationRunTest {
             }
             assertThat(still).as(name + " up projections that did not move").isEmpty();
             assertThat(deadMoved).as(name + " up projections with no path to the loss that moved").isEmpty();
+            Map<String, Tensor> baseAfter = base.readAll();
+            assertThat(baseAfter.keySet()).isEqualTo(base.names());
+            String firstWeight = base.names().iterator().next();
+            assertThat(bits(base.read(firstWeight).toArray())).isEqualTo(bits(baseAfter.get(firstWeight).toArray()));
             for (String w : base.names()) {
                 TensorValue want = lora.base().graph().initializer(w).orElseThrow();
-                assertThat(bits(base.read(w).toArray())).as(name + " base " + w).isEqualTo(bits(want.toFloats()));
+                assertThat(bits(baseAfter.get(w).toArray())).as(name + " base " + w).isEqualTo(bits(want.toFloats()));
             }
+            phase(name, "base checked", start);
             exportedAdapters = m.ema().parameters().snapshot();
             r.exportStudent(exported);
             r.exportAdapters(dir.resolve("adapters.safetensors"));
+            phase(name, "exported", start);
         }
         assertThat(Files.size(dir.resolve("adapters.safetensors"))).isGreaterThan(4 * lora.adapterParameters());
 
@@ -174,6 +181,7 @@ class LoraDistillationRunTest {
         float[] mergedOut = out(merged, inputs);
         float[] adapterOut = out(lora.withAdapters(exportedAdapters), inputs);
         float[] teacherOut = out(lora.base(), inputs);
+        phase(name, "ONNX Runtime checks done", start);
         double agree = maxDiff(mergedOut, adapterOut);
         double moved = maxDiff(adapterOut, teacherOut);
         System.out.printf("%s: exported merged student vs base + adapters (EMA) max |diff| %.2e; vs teacher %.2e%n",
@@ -205,17 +213,29 @@ class LoraDistillationRunTest {
     }
 
     /**
-     * SDXL's UNet: 178 s to build and run 2 iterations at 32 x 32 and 482 s for the whole case (export and five ONNX
-     * Runtime sessions of the UNet included) on 2 cores at load ~30, over the suite's budget like the
-     * full-distillation SDXL case: tagged experiment, run with {@code -Dexcluded.groups= -Dgroups=experiment}.
+     * SDXL's UNet at 32 x 32 (latent 4 x 4): 30-33 s of CPU for the whole case (build 12-15 s, two iterations 14-15 s,
+     * the checks, the export and five ONNX Runtime sessions of the UNet 3-4 s), on 2 cores at load 7-16.
+     * It was 482 s before the base weights were read in one session run ({@link SharedBase#readAll}): one run per
+     * weight made TensorFlow prepare a new fetch set on the whole three-module graph each time.
      */
     @Test
-    @Tag("experiment")
     void sdxl() throws IOException {
         loraRun("sdxl", Family.SDXL, false);
     }
 
     // ------------------------------------------------------------------ helpers
+
+    /** Prints the wall time since {@code start} and the process's CPU time so far (every thread). */
+    static void phase(String name, String what, long start) {
+        System.out.printf("%s: %s at %.1f s wall, %.1f s CPU of the process%n", name, what,
+                (System.nanoTime() - start) / 1e9, cpu());
+    }
+
+    /** CPU seconds this process has used (every thread, TensorFlow's and ONNX Runtime's included). */
+    static double cpu() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
+                .getOperatingSystemMXBean()).getProcessCpuTime() / 1e9;
+    }
 
     /** Float bytes of every variable and constant in the graph, by the first part of the op's scope. */
     static Map<String, Long> weightBytesByScope(Graph g) {
