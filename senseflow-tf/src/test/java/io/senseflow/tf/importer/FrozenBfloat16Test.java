@@ -37,16 +37,21 @@ class FrozenBfloat16Test {
     static final String TRAINABLE = "transformer_blocks\\.0\\.attn\\.to_[qkv]\\.";
 
     static TfModule module(OnnxModel model, boolean bf16, boolean someTrainable) {
+        return module(model, bf16, someTrainable, false);
+    }
+
+    /** @param bf16Compute also run the frozen-weight products in bfloat16 ({@link ImportOptions.Builder#computeBfloat16}) */
+    static TfModule module(OnnxModel model, boolean bf16, boolean someTrainable, boolean bf16Compute) {
         ImportOptions.Builder o = ImportOptions.builder().inputShape("hidden_states", BATCH, 16, 8, 8)
                 .inputShape("encoder_hidden_states", BATCH, TOKENS, 80).inputShape("pooled_projections", BATCH, 64)
-                .inputShape("timestep", BATCH).frozenBfloat16(bf16);
+                .inputShape("timestep", BATCH).frozenBfloat16(bf16).computeBfloat16(bf16Compute);
         if (someTrainable) {
             Pattern p = Pattern.compile(TRAINABLE);
             o.trainable(n -> p.matcher(n).find(), TRAINABLE);
         } else {
             o.frozen();
         }
-        return TfModule.builder(model).name(bf16 ? "bf16" : "fp32")
+        return TfModule.builder(model).name(bf16Compute ? "bf16c" : bf16 ? "bf16" : "fp32")
                 .input(InputBinding.of(ModuleInputs.X, "hidden_states"))
                 .input(InputBinding.of(ModuleInputs.SIGMA, "timestep").scaled(1000))
                 .input(InputBinding.of(ModuleInputs.TOKENS, "encoder_hidden_states"))

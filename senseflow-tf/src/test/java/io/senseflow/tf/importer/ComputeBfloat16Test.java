@@ -1,0 +1,136 @@
+package io.senseflow.tf.importer;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.senseflow.InvalidRequestException;
+import io.senseflow.fixtures.Fixtures;
+import io.senseflow.onnx.ir.OnnxModel;
+import io.senseflow.tensor.Tensor;
+import io.senseflow.tf.TfModule;
+import io.senseflow.train.BackwardResult;
+import io.senseflow.train.GradientMode;
+import io.senseflow.train.ModuleInputs;
+import io.senseflow.train.Upstream;
+import io.senseflow.noise.GaussianNoise;
+import java.util.Locale;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.tensorflow.GraphOperation;
+import org.tensorflow.proto.DataType;
+
+/**
+ * {@link ImportOptions.Builder#computeBfloat16}: the shared Optimum SD3 transformer with its frozen-weight matrix
+ * products (projections, the patch-embedding convolution) run in bfloat16, against the same graph in float32, with the
+ * first block's image-stream attention projections trainable (float32) over the bfloat16 base: outputs, the gradient
+ * with respect to the input latents, and the gradients of the trainable projections. Also that the products really
+ * are bfloat16 ops in the TensorFlow graph, that none fell back to float32, and that softmax and the normalisations
+ * did not move to bfloat16.
+ *
+ * <p>The bounds: bfloat16 keeps 8 significant bits (unit roundoff 2^-9 = 2.0e-3); storing the weights costs one
+ * rounding per weight (relative output error 2.2e-3 measured by {@link FrozenBfloat16Test}), and computing in bfloat16
+ * adds the rounding of every product's operand and result (the kernels' own error is checked by
+ * {@link Bfloat16KernelsTest}), a few units of 2^-9 over the model's two dozen products in a row. The tests allow 3e-2
+ * relative (about 15 units); a product computing wrong numbers, or a gradient lost at a cast, is off by order 1.
+ */
+class ComputeBfloat16Test {
+    static final double RELATIVE_BOUND = 3e-2;
+    /**
+     * Parameter gradients pass through twice the products (forward, then the backward's own bfloat16 products against
+     * the transposed weights), and a bias gradient sums the upstream over 2 x 64 positions with cancellation: measured
+     * 2.4e-2 (about 12 units of 2^-9); 6e-2 allowed.
+     */
+    static final double GRADIENT_BOUND = 6e-2;
+
+    static TfModule module(OnnxModel model, boolean bf16Compute) {
+        return FrozenBfloat16Test.module(model, false, true, bf16Compute);
+    }
+
+    @Test
+    void sd3FrozenProductsInBfloat16StayCloseToFloat32AndGradientsReachTheTrainableProjections() {
+        OnnxModel model = OnnxModel.read(Fixtures.path("optimum-exports/sd3/onnx").resolve("transformer/model.onnx"));
+        ModuleInputs in = FrozenBfloat16Test.inputs();
+        Tensor target = GaussianNoise.sample(5, 0, 4, FrozenBfloat16Test.BATCH, 16, 8, 8);
+        try (TfModule f32 = module(model, false); TfModule b16 = module(model, true)) {
+            f32.optimizer().zeroGradients();
+            b16.optimizer().zeroGradients();
+            BackwardResult r32 = f32.backward(in, Upstream.mse(target, null), GradientMode.BOTH);
+            BackwardResult r16 = b16.backward(in, Upstream.mse(target, null), GradientMode.BOTH);
+
+            ImportedGraph g16 = b16.importedGraph();
+            int[] ops = bfloat16Ops(b16);
+            System.out.printf(Locale.ROOT, "sd3 compute-bf16 import: %d products in bfloat16, %d float32 fallbacks; graph"
+                    + " ops MatMul/BatchMatMulV2/Conv2D in bfloat16: %d, in float32: %d; Softmax in bfloat16: %d%n",
+                    g16.bfloat16Products(), g16.float32Fallbacks(), ops[0], ops[1], ops[2]);
+            assertThat(f32.importedGraph().bfloat16Products()).isZero();
+            assertThat(g16.bfloat16Products()).isPositive();
+            assertThat(g16.float32Fallbacks()).isZero();
+            // forward products against frozen weights are bfloat16 ops; the float32 ones left are the trainable
+            // projections (3 forward) and the attention's activation-by-activation products; no softmax in bfloat16
+            assertThat(ops[0]).isGreaterThanOrEqualTo(g16.bfloat16Products());
+            assertThat(ops[2]).isZero();
+            assertThat(g16.trainableVariables()).isNotEmpty()
+                    .allSatisfy(v -> assertThat(v.dtype()).isEqualTo(DataType.DT_FLOAT));
+
+            double[] ey = FrozenBfloat16Test.error(r16.output().toArray(), r32.output().toArray());
+            double[] ex = FrozenBfloat16Test.error(r16.inputGradient(ModuleInputs.X).toArray(),
+                    r32.inputGradient(ModuleInputs.X).toArray());
+            System.out.printf(Locale.ROOT, "compute bf16 vs fp32: outputs max-abs %.3e, relative %.3e; input gradients"
+                    + " max-abs %.3e, relative %.3e; loss %.6f vs %.6f%n", ey[0], ey[1], ex[0], ex[1], r16.loss(), r32.loss());
+            assertThat(ey[1]).isGreaterThan(0).isLessThan(RELATIVE_BOUND);
+            assertThat(ex[1]).isGreaterThan(0).isLessThan(RELATIVE_BOUND);
+            assertThat(Math.abs(r16.loss() - r32.loss()) / r32.loss()).isLessThan(RELATIVE_BOUND);
+
+            double worst = 0;
+            Set<String> names = new java.util.TreeSet<>();
+            for (var p : f32.parameters().specs()) {
+                float[] g = b16.optimizer().gradient(p.name()).toArray();
+                float[] ref = f32.optimizer().gradient(p.name()).toArray();
+                double norm = 0;
+                for (float v : g) {
+                    norm += (double) v * v;
+                }
+                assertThat(norm).as("gradient of %s reached through the bfloat16 products", p.name()).isPositive();
+                double[] e = FrozenBfloat16Test.error(g, ref);
+                worst = Math.max(worst, e[1]);
+                names.add(p.name());
+            }
+            System.out.printf(Locale.ROOT, "float32 gradients of %d trainable tensors %s over bf16 products: worst"
+                    + " relative error %.3e%n", names.size(), names, worst);
+            // the exporter names the projection matrices after their MatMul nodes: the pattern selects the three biases
+            assertThat(names).hasSize(3);
+            assertThat(worst).isGreaterThan(0).isLessThan(GRADIENT_BOUND);
+        }
+    }
+
+    @Test
+    void computeBfloat16ImpliesBfloat16StorageAndIsRefusedWithFloat64() {
+        ImportOptions o = ImportOptions.builder().computeBfloat16(true).build();
+        assertThat(o.computeBfloat16()).isTrue();
+        assertThat(o.frozenBfloat16()).isTrue();
+        assertThat(o.toBuilder().build().computeBfloat16()).isTrue();
+        assertThat(ImportOptions.builder().frozenBfloat16(true).build().computeBfloat16()).isFalse();
+        assertThatThrownBy(() -> ImportOptions.builder().float64(true).computeBfloat16(true).build())
+                .isInstanceOf(InvalidRequestException.class).hasMessageContaining("bfloat16 compute");
+    }
+
+    /** @return {matrix products in bfloat16, in float32, Softmax ops in bfloat16} among the module's graph ops */
+    static int[] bfloat16Ops(TfModule m) {
+        int[] n = new int[3];
+        var it = m.workspace().graph().operations();
+        while (it.hasNext()) {
+            GraphOperation op = it.next();
+            if (!op.name().startsWith(m.name() + "/") || op.name().contains("/grad")) {
+                continue;
+            }
+            boolean bf = op.numOutputs() > 0 && op.output(0).dataType() == DataType.DT_BFLOAT16;
+            switch (op.type()) {
+                case "MatMul", "BatchMatMulV2", "Conv2D" -> n[bf ? 0 : 1]++;
+                case "Softmax" -> n[2] += bf ? 1 : 0;
+                default -> {
+                }
+            }
+        }
+        return n;
+    }
+}
