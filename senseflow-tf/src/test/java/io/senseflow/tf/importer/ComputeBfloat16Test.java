@@ -8,6 +8,8 @@ import io.senseflow.fixtures.Fixtures;
 import io.senseflow.onnx.ir.OnnxModel;
 import io.senseflow.tensor.Tensor;
 import io.senseflow.tf.TfModule;
+import io.senseflow.tf.lora.LoraConfig;
+import io.senseflow.tf.lora.LoraGraph;
 import io.senseflow.train.BackwardResult;
 import io.senseflow.train.GradientMode;
 import io.senseflow.train.ModuleInputs;
@@ -100,6 +102,64 @@ class ComputeBfloat16Test {
             // the exporter names the projection matrices after their MatMul nodes: the pattern selects the three biases
             assertThat(names).hasSize(3);
             assertThat(worst).isGreaterThan(0).isLessThan(GRADIENT_BOUND);
+        }
+    }
+
+    /**
+     * LoRA over the bfloat16 base: rank-4 adapters on the eight attention projections of the SD3 transformer's first
+     * block (q, k, v and out of both streams; float32, trainable; up
+     * projections set to seeded non-zero values so that both factors have gradients), the base products in bfloat16.
+     * The adapter products stay float32; their gradients match the float32 run.
+     */
+    @Test
+    void loraAdaptersTrainInFloat32OverBfloat16BaseProducts() {
+        OnnxModel base = OnnxModel.read(Fixtures.path("optimum-exports/sd3/onnx").resolve("transformer/model.onnx"));
+        LoraGraph lora = LoraGraph.of(base, LoraConfig.rank(4).targets("transformer_blocks\\.0/attn/").build(), 7);
+        java.util.Map<String, Tensor> adapters = new java.util.LinkedHashMap<>(lora.initialAdapters());
+        int k = 0;
+        for (var e : adapters.entrySet()) {
+            if (e.getKey().endsWith(LoraGraph.UP)) {
+                e.setValue(GaussianNoise.sample(11, 0, k++, e.getValue().shape()).scale(0.05f));
+            }
+        }
+        OnnxModel model = lora.withAdapters(adapters);
+        Set<String> names = lora.adapterNames();
+        ModuleInputs in = FrozenBfloat16Test.inputs();
+        Tensor target = GaussianNoise.sample(5, 0, 4, FrozenBfloat16Test.BATCH, 16, 8, 8);
+        try (TfModule f32 = FrozenBfloat16Test.module(model, false, names::contains, false);
+             TfModule b16 = FrozenBfloat16Test.module(model, false, names::contains, true)) {
+            f32.optimizer().zeroGradients();
+            b16.optimizer().zeroGradients();
+            BackwardResult r32 = f32.backward(in, Upstream.mse(target, null), GradientMode.PARAMETERS);
+            BackwardResult r16 = b16.backward(in, Upstream.mse(target, null), GradientMode.PARAMETERS);
+            assertThat(b16.importedGraph().bfloat16Products()).isPositive();
+            assertThat(b16.importedGraph().float32Fallbacks()).isZero();
+            assertThat(names).hasSize(16);
+            assertThat(b16.importedGraph().trainableVariables()).hasSize(names.size())
+                    .allSatisfy(v -> assertThat(v.dtype()).isEqualTo(DataType.DT_FLOAT));
+            double[] ey = FrozenBfloat16Test.error(r16.output().toArray(), r32.output().toArray());
+            double worstDown = 0;
+            double worstUp = 0;
+            for (String name : names) {
+                float[] g = b16.optimizer().gradient(name).toArray();
+                double norm = 0;
+                for (float v : g) {
+                    norm += (double) v * v;
+                }
+                assertThat(norm).as("gradient of adapter %s", name).isPositive();
+                double e = FrozenBfloat16Test.error(g, f32.optimizer().gradient(name).toArray())[1];
+                if (name.endsWith(LoraGraph.UP)) {
+                    worstUp = Math.max(worstUp, e);
+                } else {
+                    worstDown = Math.max(worstDown, e);
+                }
+            }
+            System.out.printf(Locale.ROOT, "LoRA r4 on sd3 (%d adapter tensors), %d base products in bf16: outputs"
+                    + " relative %.3e; adapter gradients worst relative: down %.3e, up %.3e%n", names.size(),
+                    b16.importedGraph().bfloat16Products(), ey[1], worstDown, worstUp);
+            assertThat(ey[1]).isGreaterThan(0).isLessThan(RELATIVE_BOUND);
+            assertThat(worstDown).isGreaterThan(0).isLessThan(GRADIENT_BOUND);
+            assertThat(worstUp).isGreaterThan(0).isLessThan(GRADIENT_BOUND);
         }
     }
 

@@ -42,12 +42,18 @@ class FrozenBfloat16Test {
 
     /** @param bf16Compute also run the frozen-weight products in bfloat16 ({@link ImportOptions.Builder#computeBfloat16}) */
     static TfModule module(OnnxModel model, boolean bf16, boolean someTrainable, boolean bf16Compute) {
+        Pattern p = Pattern.compile(TRAINABLE);
+        return module(model, bf16, someTrainable ? n -> p.matcher(n).find() : null, bf16Compute);
+    }
+
+    /** @param trainable the trainable initializers, or null for none */
+    static TfModule module(OnnxModel model, boolean bf16, java.util.function.Predicate<String> trainable,
+                           boolean bf16Compute) {
         ImportOptions.Builder o = ImportOptions.builder().inputShape("hidden_states", BATCH, 16, 8, 8)
                 .inputShape("encoder_hidden_states", BATCH, TOKENS, 80).inputShape("pooled_projections", BATCH, 64)
                 .inputShape("timestep", BATCH).frozenBfloat16(bf16).computeBfloat16(bf16Compute);
-        if (someTrainable) {
-            Pattern p = Pattern.compile(TRAINABLE);
-            o.trainable(n -> p.matcher(n).find(), TRAINABLE);
+        if (trainable != null) {
+            o.trainable(trainable, "selected");
         } else {
             o.frozen();
         }
