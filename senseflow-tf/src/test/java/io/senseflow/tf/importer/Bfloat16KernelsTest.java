@@ -182,7 +182,8 @@ class Bfloat16KernelsTest {
             double[] ea = check("MatMul da", got.get(1), da[0], da[1], n);
             float[] dbGot = transB ? transpose(got.get(2), n, k) : got.get(2);
             double[] eb = check("MatMul db", dbGot, db[0], db[1], m);
-            System.out.printf(Locale.ROOT, "bf16 MatMul %dx%d @ %dx%d%s: relative RMS (worst error / (2^-9 sum|ab|)) y %.2e (%.1f), da %.2e (%.1f), db %.2e (%.1f)%n", m, k,
+            System.out.printf(Locale.ROOT, "bf16 MatMul %dx%d @ %dx%d%s: relative RMS (worst error / (2^-9 sum|ab|))"
+                    + " y %.2e (%.1f), da %.2e (%.1f), db %.2e (%.1f)%n", m, k,
                     k, n, transB ? " (transpose_b)" : "", ey[0], ey[1], ea[0], ea[1], eb[0], eb[1]);
         }
     }
@@ -224,7 +225,8 @@ class Bfloat16KernelsTest {
         double[] ey = check("BatchMatMulV2 y", got.get(0), y, ym, k);
         double[] ea = check("BatchMatMulV2 da", got.get(1), da, dam, n);
         double[] eb = check("BatchMatMulV2 db (summed over the broadcast batch)", got.get(2), db, dbm, batch * m);
-        System.out.printf(Locale.ROOT, "bf16 BatchMatMulV2 %dx%dx%d @ 1x%dx%d: relative RMS (worst error / (2^-9 sum|ab|)) y %.2e (%.1f), da %.2e (%.1f), db %.2e (%.1f)%n",
+        System.out.printf(Locale.ROOT, "bf16 BatchMatMulV2 %dx%dx%d @ 1x%dx%d: relative RMS (worst error /"
+                + " (2^-9 sum|ab|)) y %.2e (%.1f), da %.2e (%.1f), db %.2e (%.1f)%n",
                 batch, m, k, k, n, ey[0], ey[1], ea[0], ea[1], eb[0], eb[1]);
     }
 

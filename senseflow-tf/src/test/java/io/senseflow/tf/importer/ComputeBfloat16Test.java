@@ -67,9 +67,10 @@ class ComputeBfloat16Test {
             assertThat(f32.importedGraph().bfloat16Products()).isZero();
             assertThat(g16.bfloat16Products()).isPositive();
             assertThat(g16.float32Fallbacks()).isZero();
-            // forward products against frozen weights are bfloat16 ops; the float32 ones left are the trainable
-            // projections (3 forward) and the attention's activation-by-activation products; no softmax in bfloat16
-            assertThat(ops[0]).isGreaterThanOrEqualTo(g16.bfloat16Products());
+            // every forward product against a frozen weight is a bfloat16 op; the float32 ones left are the attention's
+            // two activation-by-activation products (QK^T, PV) in each of the 3 blocks; no softmax in bfloat16
+            assertThat(ops[0]).isEqualTo(g16.bfloat16Products());
+            assertThat(ops[1]).isEqualTo(2 * 3);
             assertThat(ops[2]).isZero();
             assertThat(g16.trainableVariables()).isNotEmpty()
                     .allSatisfy(v -> assertThat(v.dtype()).isEqualTo(DataType.DT_FLOAT));
