@@ -34,7 +34,8 @@ import java.util.regex.Pattern;
  *   <li><b>Shared initializers</b>: frozen float initializers may be read from TensorFlow outputs the caller built
  *       once (the reads of a {@code io.senseflow.tf.lora.SharedBase}), so several modules imported into one graph
  *       use one copy of their weights instead of a constant or variable each. A trainable initializer is never
- *       taken from there.</li>
+ *       taken from there. A shared value may be bfloat16 for a float32 initializer (a bfloat16 base): it is cast to
+ *       float32 at use, or used as it is by bfloat16 products ({@link Builder#computeBfloat16}).</li>
  *   <li><b>Float64</b> (default off): every float32 tensor of the graph (inputs, initializers, constants, casts) is
  *       imported as float64, e.g. to check gradients against finite differences in double precision.</li>
  *   <li><b>Frozen bfloat16</b> (default off): frozen float32 tensors of at least
@@ -334,7 +335,8 @@ public final class ImportOptions {
 
         /**
          * Frozen initializers read from values built once in the target graph (one copy of a base shared by several
-         * imports); each must have the initializer's type and shape (checked at import).
+         * imports); each must have the initializer's type (or be bfloat16 for a float32 one) and shape (checked at
+         * import).
          *
          * @param reads TensorFlow outputs by initializer name, in the graph the options import into
          * @return this

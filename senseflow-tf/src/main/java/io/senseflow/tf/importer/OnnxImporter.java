@@ -327,12 +327,19 @@ public final class OnnxImporter {
                     return Value.constant(t);
                 }
                 DataType want = tfType(t.dataType(), "initializer '" + t.name() + "'");
-                if (shared.dataType() != want || !Arrays.equals(shared.shape().asArray(), t.dims())) {
+                boolean storedBfloat16 = want == DataType.DT_FLOAT && shared.dataType() == DataType.DT_BFLOAT16;
+                if (!storedBfloat16 && shared.dataType() != want || !Arrays.equals(shared.shape().asArray(), t.dims())) {
                     throw new OnnxImportException("ONNX import: initializer '" + t.name() + "' is "
                             + DataTypes.name(want) + Arrays.toString(t.dims()) + ", but its shared value is "
                             + DataTypes.name(shared.dataType()) + shared.shape());
                 }
                 names.put(shared.op().name(), t.name());
+                if (storedBfloat16) {
+                    // a bfloat16 shared base: float32 at use, the stored tensor for bfloat16 products
+                    Value v = Value.of(root.scoped("reads").cast(shared, DataType.DT_FLOAT));
+                    v.setBfloat16(shared);
+                    return v;
+                }
                 return Value.of(shared);
             }
             DataType dt = tfType(t.dataType(), "initializer '" + t.name() + "'");
