@@ -11,7 +11,8 @@ import org.tensorflow.Output;
  * ONNX Conv (1-D and 2-D, any padding mode, strides, dilations, groups) as TensorFlow's NHWC convolutions: CPU
  * kernels of {@code Conv2D} exist only for NHWC, so the input is transposed in and out. Depthwise convolutions use
  * {@code DepthwiseConv2dNative}; other groups are split and concatenated. 3-D convolution is refused (TensorFlow's
- * C++ gradient registry has no {@code Conv3D} gradient).
+ * C++ gradient registry has no {@code Conv3D} gradient). With {@link ImportOptions#computeBfloat16()} an ungrouped
+ * convolution against a frozen bfloat16 weight runs in bfloat16 up to the bias; grouped ones stay float32.
  */
 final class ConvHandler {
     private ConvHandler() {
@@ -31,7 +32,6 @@ final class ConvHandler {
                     + "; specialise the graph's input shapes (ImportOptions.inputShape)");
         }
         long[] ws = c.staticShape(1, "Conv");
-        long group = c.attrInt("group", 1);
         long[] kernel = Arrays.copyOfRange(ws, 2, ws.length);
         long[] strides = c.attrInts("strides", ones(spatial));
         long[] dilations = c.attrInts("dilations", ones(spatial));
@@ -60,8 +60,14 @@ final class ConvHandler {
             }
             default -> throw c.fail("auto_pad '" + autoPad + "' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID");
         }
-        Output<?> x = c.in(0);
-        Output<?> w = c.in(1);
+        long group = c.attrInt("group", 1);
+        // bfloat16 compute: only the ungrouped Conv2D path (its bfloat16 kernels and gradients are checked)
+        Output<?>[] bf = group == 1 ? c.bfloat16Operands(0, 1) : null;
+        if (group != 1) {
+            c.float32Fallback(1);
+        }
+        Output<?> x = bf != null ? bf[0] : c.in(0);
+        Output<?> w = bf != null ? bf[1] : c.in(1);
         if (spatial == 1) {
             x = o.binary("ExpandDims", x, o.scalarInt(2));
             w = o.binary("ExpandDims", w, o.scalarInt(2));
@@ -106,6 +112,7 @@ final class ConvHandler {
             }
             y = o.concat(parts, 3);
         }
+        y = NnHandlers.toFloat(o, y, bf);
         if (c.has(2)) {
             y = o.binary("AddV2", y, c.in(2));
         }

@@ -34,6 +34,7 @@ final class EinsumHandler {
     }
 
     static Value[] einsum(NodeContext c) {
+        c.float32Fallback(java.util.stream.IntStream.range(0, c.inputCount()).toArray()); // no bfloat16 path here
         String raw = c.attrString("equation", null);
         if (raw == null) {
             throw c.fail("the attribute 'equation' is required");

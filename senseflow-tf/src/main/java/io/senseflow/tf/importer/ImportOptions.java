@@ -34,7 +34,8 @@ import java.util.regex.Pattern;
  *   <li><b>Shared initializers</b>: frozen float initializers may be read from TensorFlow outputs the caller built
  *       once (the reads of a {@code io.senseflow.tf.lora.SharedBase}), so several modules imported into one graph
  *       use one copy of their weights instead of a constant or variable each. A trainable initializer is never
- *       taken from there.</li>
+ *       taken from there. A shared value may be bfloat16 for a float32 initializer (a bfloat16 base): it is cast to
+ *       float32 at use, or used as it is by bfloat16 products ({@link Builder#computeBfloat16}).</li>
  *   <li><b>Float64</b> (default off): every float32 tensor of the graph (inputs, initializers, constants, casts) is
  *       imported as float64, e.g. to check gradients against finite differences in double precision.</li>
  *   <li><b>Frozen bfloat16</b> (default off): frozen float32 tensors of at least
@@ -43,6 +44,13 @@ import java.util.regex.Pattern;
  *       float32, trainable variables and their optimizer state stay float32. Halves the resident size of a frozen
  *       base; during a backward the float32 casts a matrix product's gradient needs are held like activations
  *       (docs/memory.md).</li>
+ *   <li><b>Compute bfloat16</b> (default off; implies frozen bfloat16 storage): the matrix products against a frozen
+ *       bfloat16-stored weight ({@code MatMul}, {@code Gemm}, batched {@code MatMul}, ungrouped {@code Conv}) run in
+ *       bfloat16: the other operand is cast to bfloat16, the stored weight is used as it is, and the product is cast
+ *       back to float32 before anything else (bias, softmax, normalisations, the loss) sees it. Products against
+ *       trainable (float32) weights, such as LoRA adapters, and everything else stay float32. A product against a
+ *       bfloat16 weight that has no bfloat16 path (grouped or depthwise convolution, Einsum) stays float32 and is
+ *       counted ({@link ImportedGraph#float32Fallbacks()}).</li>
  * </ul>
  *
  * <p>Immutable: safe to share between threads.
@@ -58,6 +66,7 @@ public final class ImportOptions {
     private final Map<String, TensorValue> constantInputs;
     private final boolean float64;
     private final boolean frozenBfloat16;
+    private final boolean computeBfloat16;
 
     /** Smallest frozen float32 tensor (elements) that {@link Builder#frozenBfloat16} stores as bfloat16. */
     public static final long FROZEN_BFLOAT16_MIN_ELEMENTS = 1024;
@@ -75,7 +84,12 @@ public final class ImportOptions {
         this.foldLimitBytes = b.foldLimitBytes;
         this.constantInputs = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(b.constantInputs));
         this.float64 = b.float64;
-        this.frozenBfloat16 = b.frozenBfloat16;
+        this.computeBfloat16 = b.computeBfloat16;
+        this.frozenBfloat16 = b.frozenBfloat16 || b.computeBfloat16;
+        if (float64 && computeBfloat16) {
+            throw InvalidRequestException.of("import options", "float64 or bfloat16 compute, not both",
+                    "float64 and computeBfloat16");
+        }
         if (float64 && frozenBfloat16) {
             throw InvalidRequestException.of("import options", "float64 or frozen bfloat16, not both",
                     "float64 and frozenBfloat16");
@@ -106,6 +120,7 @@ public final class ImportOptions {
         b.constantInputs.putAll(constantInputs);
         b.float64 = float64;
         b.frozenBfloat16 = frozenBfloat16;
+        b.computeBfloat16 = computeBfloat16;
         b.sharedInitializers.putAll(sharedInitializers);
         return b;
     }
@@ -174,13 +189,21 @@ public final class ImportOptions {
         return frozenBfloat16;
     }
 
+    /**
+     * @return whether matrix products against frozen bfloat16 weights run in bfloat16 (then {@link #frozenBfloat16()}
+     *     is true too)
+     */
+    public boolean computeBfloat16() {
+        return computeBfloat16;
+    }
+
     @Override
     public String toString() {
         StringBuilder s = new StringBuilder("ImportOptions[trainable=").append(trainableDescription);
         inputShapes.forEach((k, v) -> s.append(", ").append(k).append('=').append(java.util.Arrays.toString(v)));
         constantInputs.forEach((k, v) -> s.append(", ").append(k).append(":=const").append(java.util.Arrays.toString(v.dims())));
         return s.append(", untie=").append(untieSharedParameters).append(", outputs=").append(outputs)
-                .append(float64 ? ", float64" : "").append(frozenBfloat16 ? ", frozen bfloat16" : "")
+                .append(float64 ? ", float64" : "").append(computeBfloat16 ? ", bfloat16 compute" : frozenBfloat16 ? ", frozen bfloat16" : "")
                 .append(sharedInitializers.isEmpty() ? "" : ", shared=" + sharedInitializers.size()).append(']').toString();
     }
 
@@ -196,6 +219,7 @@ public final class ImportOptions {
         private final Map<String, TensorValue> constantInputs = new LinkedHashMap<>();
         private boolean float64;
         private boolean frozenBfloat16;
+        private boolean computeBfloat16;
         private final Map<String, org.tensorflow.Output<?>> sharedInitializers = new LinkedHashMap<>();
 
         private Builder() {
@@ -295,8 +319,24 @@ public final class ImportOptions {
         }
 
         /**
+         * Runs the matrix products against frozen weights in bfloat16 ({@code MatMul}, {@code Gemm}, batched
+         * {@code MatMul}, ungrouped {@code Conv}): the activation is cast to bfloat16, the weight is used as stored
+         * (this implies {@link #frozenBfloat16}), the product is cast back to float32. Biases, softmax,
+         * normalisations, the loss, trainable weights (LoRA adapters) and their optimizer state stay float32.
+         * TensorFlow's CPU kernels accumulate these products in bfloat16 (docs/memory.md gives the measured error).
+         *
+         * @param on whether to compute the frozen-weight products in bfloat16
+         * @return this
+         */
+        public Builder computeBfloat16(boolean on) {
+            this.computeBfloat16 = on;
+            return this;
+        }
+
+        /**
          * Frozen initializers read from values built once in the target graph (one copy of a base shared by several
-         * imports); each must have the initializer's type and shape (checked at import).
+         * imports); each must have the initializer's type (or be bfloat16 for a float32 one) and shape (checked at
+         * import).
          *
          * @param reads TensorFlow outputs by initializer name, in the graph the options import into
          * @return this

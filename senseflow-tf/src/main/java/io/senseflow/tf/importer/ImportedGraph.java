@@ -31,10 +31,12 @@ public final class ImportedGraph {
     private final int importedNodes;
     private final int foldedNodes;
     private final long opset;
+    private final int bfloat16Products;
+    private final int float32Fallbacks;
 
     ImportedGraph(Graph graph, String scope, Map<String, Output<?>> inputs, Map<String, Output<?>> outputs,
                   List<TfVariable> variables, Map<String, Output<?>> reads, Map<String, String> originalNames,
-                  int importedNodes, int foldedNodes, long opset) {
+                  int importedNodes, int foldedNodes, long opset, int bfloat16Products, int float32Fallbacks) {
         this.graph = graph;
         this.scope = scope;
         this.inputs = Collections.unmodifiableMap(new LinkedHashMap<>(inputs));
@@ -45,6 +47,8 @@ public final class ImportedGraph {
         this.importedNodes = importedNodes;
         this.foldedNodes = foldedNodes;
         this.opset = opset;
+        this.bfloat16Products = bfloat16Products;
+        this.float32Fallbacks = float32Fallbacks;
     }
 
     /** @return the graph the ops were added to */
@@ -126,6 +130,22 @@ public final class ImportedGraph {
         return opset;
     }
 
+    /**
+     * @return matrix products run in bfloat16 against frozen bfloat16 weights ({@link ImportOptions#computeBfloat16()};
+     *     0 otherwise)
+     */
+    public int bfloat16Products() {
+        return bfloat16Products;
+    }
+
+    /**
+     * @return products against a frozen bfloat16 weight that stayed float32 because the op has no bfloat16 path
+     *     (grouped or depthwise convolution, Einsum); 0 unless {@link ImportOptions#computeBfloat16()}
+     */
+    public int float32Fallbacks() {
+        return float32Fallbacks;
+    }
+
     /** @param session a session of {@link #graph()} in which to set every variable to its initial value */
     public void initializeVariables(Session session) {
         VariableInitializer.run(session, variables);
@@ -134,6 +154,7 @@ public final class ImportedGraph {
     @Override
     public String toString() {
         return "ImportedGraph[" + scope + ": " + importedNodes + " nodes imported, " + foldedNodes + " folded, "
-                + variables.size() + " variables, inputs " + inputs.keySet() + ", outputs " + outputs.keySet() + "]";
+                + variables.size() + " variables, " + (bfloat16Products + float32Fallbacks > 0 ? bfloat16Products
+                + " bfloat16 products, " + float32Fallbacks + " float32 fallbacks, " : "") + "inputs " + inputs.keySet() + ", outputs " + outputs.keySet() + "]";
     }
 }

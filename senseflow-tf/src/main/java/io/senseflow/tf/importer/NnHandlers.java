@@ -61,10 +61,11 @@ final class NnHandlers {
         GraphOps o = c.ops();
         int ra = c.rank(0);
         int rb = c.rank(1);
-        Output<?> a = c.in(0);
-        Output<?> b = c.in(1);
+        Output<?>[] bf = c.bfloat16Operands(0, 1);
+        Output<?> a = bf != null ? bf[0] : c.in(0);
+        Output<?> b = bf != null ? bf[1] : c.in(1);
         if (ra == 2 && rb == 2) {
-            return NodeContext.one(o.binary("MatMul", a, b));
+            return NodeContext.one(toFloat(o, o.binary("MatMul", a, b), bf));
         }
         long[] sa = c.shape(0);
         long[] sb = c.shape(1);
@@ -74,7 +75,7 @@ final class NnHandlers {
             Output<?> y = o.binary("MatMul", o.reshape(a, rows, sa[ra - 1]), b);
             long[] out = Arrays.copyOf(sa, ra);
             out[ra - 1] = sb[1];
-            return NodeContext.one(o.reshape(y, out));
+            return NodeContext.one(toFloat(o, o.reshape(y, out), bf));
         }
         boolean squeezeA = false;
         boolean squeezeB = false;
@@ -97,15 +98,22 @@ final class NnHandlers {
             }
             y = o.op("Squeeze").in(y).attr("squeeze_dims", dims.stream().mapToLong(Long::longValue).toArray()).out();
         }
-        return NodeContext.one(y);
+        return NodeContext.one(toFloat(o, y, bf));
+    }
+
+    /** A bfloat16 product ({@code bf} non-null) back to float32; a float32 one as it is. */
+    static Output<?> toFloat(GraphOps o, Output<?> y, Output<?>[] bf) {
+        return bf == null ? y : o.cast(y, DataType.DT_FLOAT);
     }
 
     private static Value[] gemm(NodeContext c) {
         GraphOps o = c.ops();
         float alpha = c.attrFloat("alpha", 1f);
         float beta = c.attrFloat("beta", 1f);
-        Output<?> y = o.op("MatMul").in(c.in(0)).in(c.in(1)).attr("transpose_a", c.attrInt("transA", 0) == 1)
-                .attr("transpose_b", c.attrInt("transB", 0) == 1).out();
+        Output<?>[] bf = c.bfloat16Operands(0, 1);
+        Output<?> y = o.op("MatMul").in(bf != null ? bf[0] : c.in(0)).in(bf != null ? bf[1] : c.in(1))
+                .attr("transpose_a", c.attrInt("transA", 0) == 1).attr("transpose_b", c.attrInt("transB", 0) == 1).out();
+        y = toFloat(o, y, bf);
         DataType dt = y.dataType();
         if (alpha != 1f) {
             y = o.binary("Mul", y, o.scalarOf(alpha, dt));

@@ -18,6 +18,18 @@ final class NodeContext {
     /** Puts a value into the target graph. */
     interface Materializer {
         Output<?> materialize(Value v, GraphOps ops);
+
+        /**
+         * @return the value as its stored bfloat16 tensor when the import computes frozen-weight products in
+         *     bfloat16 and the value is such a weight, else null
+         */
+        default Output<?> bfloat16Weight(Value v, GraphOps ops) {
+            return null;
+        }
+
+        /** Counts a product against a bfloat16 weight: run in bfloat16, or left in float32 (no bfloat16 path). */
+        default void countBfloat16(boolean inBfloat16) {
+        }
     }
 
     private final OnnxNode node;
@@ -176,6 +188,52 @@ final class NodeContext {
             d[k] = f[k];
         }
         return d;
+    }
+
+    /**
+     * For {@link ImportOptions#computeBfloat16()}: when one of the inputs {@code which} is a frozen weight stored in
+     * bfloat16 and the others are float32, returns them all in bfloat16 (the weight as stored, the others cast) and
+     * counts the product as bfloat16; otherwise null (compute in float32 as usual).
+     *
+     * @param which the operand indices of a matrix product
+     * @return the operands in bfloat16, or null
+     */
+    Output<?>[] bfloat16Operands(int... which) {
+        Output<?>[] stored = new Output<?>[which.length];
+        boolean any = false;
+        for (int k = 0; k < which.length; k++) {
+            Value v = value(which[k]);
+            stored[k] = materializer.bfloat16Weight(v, ops);
+            if (stored[k] != null) {
+                any = true;
+            } else if (v.dtype() != org.tensorflow.proto.DataType.DT_FLOAT) {
+                return null;
+            }
+        }
+        if (!any) {
+            return null;
+        }
+        Output<?>[] out = new Output<?>[which.length];
+        for (int k = 0; k < which.length; k++) {
+            out[k] = stored[k] != null ? stored[k] : ops.cast(in(which[k]), org.tensorflow.proto.DataType.DT_BFLOAT16);
+        }
+        materializer.countBfloat16(true);
+        return out;
+    }
+
+    /**
+     * Counts a product that stays float32 although one of the inputs {@code which} is a frozen bfloat16 weight of a
+     * bfloat16-compute import (the op has no bfloat16 path here).
+     *
+     * @param which the operand indices
+     */
+    void float32Fallback(int... which) {
+        for (int k : which) {
+            if (has(k) && materializer.bfloat16Weight(value(k), ops) != null) {
+                materializer.countBfloat16(false);
+                return;
+            }
+        }
     }
 
     // ------------------------------------------------------------------ attributes

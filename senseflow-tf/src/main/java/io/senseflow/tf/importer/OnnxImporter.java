@@ -187,7 +187,7 @@ public final class OnnxImporter {
             run.names.put(named.op().name(), name);
         }
         ImportedGraph result = new ImportedGraph(graph, root.scope(), run.inputs, outputs, run.used, run.reads, run.names,
-                run.imported, run.folded, opset);
+                run.imported, run.folded, opset, run.bfloat16Products, run.float32Fallbacks);
         LOG.debug("{}", result);
         return result;
     }
@@ -248,7 +248,7 @@ public final class OnnxImporter {
     }
 
     /** The state of one import. */
-    private final class Run {
+    private final class Run implements NodeContext.Materializer {
         final GraphOps root;
         final GraphOps constOps;
         final Map<String, Output<?>> provided;
@@ -261,6 +261,8 @@ public final class OnnxImporter {
         final Map<String, String> names = new LinkedHashMap<>();
         int imported;
         int folded;
+        int bfloat16Products;
+        int float32Fallbacks;
 
         Run(GraphOps root, Map<String, Output<?>> provided, Map<String, TfVariable> variables, Map<String, String> untied) {
             this.root = root;
@@ -325,12 +327,19 @@ public final class OnnxImporter {
                     return Value.constant(t);
                 }
                 DataType want = tfType(t.dataType(), "initializer '" + t.name() + "'");
-                if (shared.dataType() != want || !Arrays.equals(shared.shape().asArray(), t.dims())) {
+                boolean storedBfloat16 = want == DataType.DT_FLOAT && shared.dataType() == DataType.DT_BFLOAT16;
+                if (!storedBfloat16 && shared.dataType() != want || !Arrays.equals(shared.shape().asArray(), t.dims())) {
                     throw new OnnxImportException("ONNX import: initializer '" + t.name() + "' is "
                             + DataTypes.name(want) + Arrays.toString(t.dims()) + ", but its shared value is "
                             + DataTypes.name(shared.dataType()) + shared.shape());
                 }
                 names.put(shared.op().name(), t.name());
+                if (storedBfloat16) {
+                    // a bfloat16 shared base: float32 at use, the stored tensor for bfloat16 products
+                    Value v = Value.of(root.scoped("reads").cast(shared, DataType.DT_FLOAT));
+                    v.setBfloat16(shared);
+                    return v;
+                }
                 return Value.of(shared);
             }
             DataType dt = tfType(t.dataType(), "initializer '" + t.name() + "'");
@@ -350,7 +359,8 @@ public final class OnnxImporter {
             return Value.of(read);
         }
 
-        Output<?> materialize(Value v, GraphOps where) {
+        @Override
+        public Output<?> materialize(Value v, GraphOps where) {
             if (v.output() != null) {
                 return v.output();
             }
@@ -380,10 +390,31 @@ public final class OnnxImporter {
                 out = var.read(root.scoped("reads"));
             }
             if (bf16) {
+                v.setBfloat16(out);
                 out = root.scoped("reads").cast(out, DataType.DT_FLOAT); // stored bfloat16, computed in float32
             }
             v.setOutput(out);
             return out;
+        }
+
+        @Override
+        public Output<?> bfloat16Weight(Value v, GraphOps where) {
+            if (!options.computeBfloat16()) {
+                return null;
+            }
+            if (v.isConstant()) {
+                materialize(v, where);
+            }
+            return v.bfloat16();
+        }
+
+        @Override
+        public void countBfloat16(boolean inBfloat16) {
+            if (inBfloat16) {
+                bfloat16Products++;
+            } else {
+                float32Fallbacks++;
+            }
         }
 
         void node(OnnxNode n, ConstantFolder folder) {
@@ -419,7 +450,7 @@ public final class OnnxImporter {
                     }
                 }
                 if (out == null) {
-                    NodeContext ctx = new NodeContext(n, opset, root.scoped(NodeContext.label(n)), ins, this::materialize,
+                    NodeContext ctx = new NodeContext(n, opset, root.scoped(NodeContext.label(n)), ins, this,
                             options.float64());
                     out = h.apply(ctx);
                     if (java.util.Arrays.stream(out).allMatch(v -> v == null || v.isConstant())) {

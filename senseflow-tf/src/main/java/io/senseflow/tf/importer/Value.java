@@ -16,6 +16,7 @@ final class Value {
     private final long[] shape;
     private final TensorValue constant;
     private Output<?> output;
+    private Output<?> bfloat16;
     private long[] partial;
     private boolean[] partialKnown;
 
@@ -95,6 +96,15 @@ final class Value {
 
     void setOutput(Output<?> o) {
         this.output = o;
+    }
+
+    /** @return the stored bfloat16 tensor a float32 {@link #output()} is cast from (frozen bfloat16), or null */
+    Output<?> bfloat16() {
+        return bfloat16;
+    }
+
+    void setBfloat16(Output<?> o) {
+        this.bfloat16 = o;
     }
 
     @Override

@@ -36,13 +36,15 @@ public final class SharedBase {
     private final TfWorkspace workspace;
     private final Map<String, TfVariable> variables;
     private final Map<String, Output<?>> reads;
+    private final Map<String, Output<?>> floatReads;
     private final long bytes;
 
     private SharedBase(TfWorkspace workspace, Map<String, TfVariable> variables, Map<String, Output<?>> reads,
-                       long bytes) {
+                       Map<String, Output<?>> floatReads, long bytes) {
         this.workspace = workspace;
         this.variables = variables;
         this.reads = reads;
+        this.floatReads = floatReads;
         this.bytes = bytes;
     }
 
@@ -55,27 +57,59 @@ public final class SharedBase {
      * @return the shared base
      */
     public static SharedBase create(TfWorkspace workspace, OnnxModel graph, Predicate<String> trainable) {
+        return create(workspace, graph, trainable, false);
+    }
+
+    /**
+     * Creates and initialises the variables, optionally in bfloat16: float32 weights of at least
+     * {@link io.senseflow.tf.importer.ImportOptions#FROZEN_BFLOAT16_MIN_ELEMENTS} elements are then stored as
+     * bfloat16 variables (rounded to nearest even) and their {@link #reads()} are bfloat16. The importer casts such a
+     * read to float32 where it is used, or, with {@code ImportOptions.Builder.computeBfloat16(true)}, feeds it to the
+     * matrix products as it is.
+     *
+     * @param workspace where
+     * @param graph the graph whose weights to hold
+     * @param trainable initializer names that train (adapters, or anything a module trains): left out
+     * @param bfloat16 whether to store the large float32 weights as bfloat16
+     * @return the shared base
+     */
+    public static SharedBase create(TfWorkspace workspace, OnnxModel graph, Predicate<String> trainable,
+                                    boolean bfloat16) {
         Objects.requireNonNull(workspace, "workspace");
         GraphOps ops = workspace.newScope("shared_base");
         GraphOps readOps = ops.scoped("reads");
         Map<String, TfVariable> vars = new LinkedHashMap<>();
         Map<String, Output<?>> reads = new LinkedHashMap<>();
+        Map<String, Output<?>> floatReads = new LinkedHashMap<>();
         long bytes = 0;
         for (TensorValue t : graph.graph().initializers()) {
             if (!t.dataType().isFloatingPoint() || t.dims().length < 2 || trainable.test(t.name())) {
                 continue;
             }
             org.tensorflow.proto.DataType dt = DataTypes.toTf(t.dataType(), "initializer '" + t.name() + "'");
-            TfVariable v = TfVariable.create(ops, t.name(), t.name(), dt, t.dims(), false, t);
+            TensorValue value = t;
+            if (bfloat16 && dt == org.tensorflow.proto.DataType.DT_FLOAT
+                    && t.elementCount() >= io.senseflow.tf.importer.ImportOptions.FROZEN_BFLOAT16_MIN_ELEMENTS) {
+                value = TensorValue.ofBfloat16(t.name(), t.toFloats(), t.dims());
+                dt = org.tensorflow.proto.DataType.DT_BFLOAT16;
+            }
+            TfVariable v = TfVariable.create(ops, t.name(), t.name(), dt, t.dims(), false, value);
             vars.put(t.name(), v);
-            reads.put(t.name(), v.read(readOps));
+            Output<?> read = v.read(readOps);
+            reads.put(t.name(), read);
+            floatReads.put(t.name(), dt == org.tensorflow.proto.DataType.DT_BFLOAT16
+                    ? readOps.cast(read, org.tensorflow.proto.DataType.DT_FLOAT) : read);
             bytes += v.size() * DataTypes.byteSize(dt);
         }
         VariableInitializer.run(workspace.session(), new ArrayList<>(vars.values()));
-        return new SharedBase(workspace, Collections.unmodifiableMap(vars), Collections.unmodifiableMap(reads), bytes);
+        return new SharedBase(workspace, Collections.unmodifiableMap(vars), Collections.unmodifiableMap(reads),
+                floatReads, bytes);
     }
 
-    /** @return one read per shared initializer, by initializer name (give to the import options) */
+    /**
+     * @return one read per shared initializer, by initializer name (give to the import options); bfloat16 for the
+     *     weights a bfloat16 base stores so
+     */
     public Map<String, Output<?>> reads() {
         return reads;
     }
@@ -101,10 +135,10 @@ public final class SharedBase {
 
     /**
      * @param name a shared initializer
-     * @return its current value, read from the session (float32)
+     * @return its current value, read from the session (float32; a bfloat16 weight converted exactly)
      */
     public Tensor read(String name) {
-        Output<?> r = reads.get(name);
+        Output<?> r = floatReads.get(name);
         if (r == null) {
             throw io.senseflow.InvalidRequestException.of("shared base weight", "one of " + variables.size()
                     + " shared initializers", name);

@@ -219,7 +219,9 @@ public final class PeakMemoryProbe {
     /**
      * Measures passes of the transformer as a frozen module (a teacher, a LoRA base) in this process: {@code mode} is
      * {@code forward} or {@code backward} (gradients with respect to the input), with {@code -bf16} for
-     * {@link ImportOptions.Builder#frozenBfloat16} storage, e.g. {@code backward-bf16}, and {@code -var} at the end for
+     * {@link ImportOptions.Builder#frozenBfloat16} storage, e.g. {@code backward-bf16}, or {@code -bf16c} for
+     * {@link ImportOptions.Builder#computeBfloat16} (storage and the frozen-weight products in bfloat16), and
+     * {@code -var} at the end for
      * weights in frozen variables rather than graph constants (inline limit 16 KiB instead of 1 MiB).
      *
      * @param size the size
@@ -234,6 +236,7 @@ public final class PeakMemoryProbe {
         long acts = GraphActivations.of(model, DenoiserSpec.batchShapes(model, size.batch(),
                 ImportOptions.builder().frozen().build())).bytes();
         boolean bf16 = mode.contains("-bf16");
+        boolean bf16Compute = mode.contains("-bf16c");
         boolean vars = mode.endsWith("-var");
         boolean backward = mode.startsWith("backward");
         System.gc();
@@ -245,7 +248,7 @@ public final class PeakMemoryProbe {
         try (TfModule m = DenoiserSpec.inHouse().applyTo(TfModule.builder(model).name("probe")
                 .sessionOptions(sessionOptions())
                 .importOptions(DenoiserSpec.batchShapes(model, size.batch(), ImportOptions.builder().frozen()
-                        .frozenBfloat16(bf16).inlineConstantBytes(vars ? 16 << 10 : 1L << 20).build()))).build()) {
+                        .frozenBfloat16(bf16).computeBfloat16(bf16Compute).inlineConstantBytes(vars ? 16 << 10 : 1L << 20).build()))).build()) {
             DistillationBatch b = data(size).batch(0, size.batch());
             float[] sig = new float[size.batch()];
             java.util.Arrays.fill(sig, 0.5f);

@@ -37,16 +37,45 @@ class FrozenBfloat16Test {
     static final String TRAINABLE = "transformer_blocks\\.0\\.attn\\.to_[qkv]\\.";
 
     static TfModule module(OnnxModel model, boolean bf16, boolean someTrainable) {
+        return module(model, bf16, someTrainable, false);
+    }
+
+    /** @param bf16Compute also run the frozen-weight products in bfloat16 ({@link ImportOptions.Builder#computeBfloat16}) */
+    static TfModule module(OnnxModel model, boolean bf16, boolean someTrainable, boolean bf16Compute) {
+        Pattern p = Pattern.compile(TRAINABLE);
+        return module(model, bf16, someTrainable ? n -> p.matcher(n).find() : null, bf16Compute);
+    }
+
+    /** @param trainable the trainable initializers, or null for none */
+    static TfModule module(OnnxModel model, boolean bf16, java.util.function.Predicate<String> trainable,
+                           boolean bf16Compute) {
+        return module(model, bf16, trainable, bf16Compute, null, null, bf16Compute ? "bf16c" : bf16 ? "bf16" : "fp32");
+    }
+
+    /**
+     * @param workspace the workspace to import into, or null for its own
+     * @param shared shared initializer reads ({@code SharedBase.reads()}), or null
+     * @param name the module name
+     */
+    static TfModule module(OnnxModel model, boolean bf16, java.util.function.Predicate<String> trainable,
+                           boolean bf16Compute, io.senseflow.tf.TfWorkspace workspace,
+                           java.util.Map<String, ? extends org.tensorflow.Output<?>> shared, String name) {
         ImportOptions.Builder o = ImportOptions.builder().inputShape("hidden_states", BATCH, 16, 8, 8)
                 .inputShape("encoder_hidden_states", BATCH, TOKENS, 80).inputShape("pooled_projections", BATCH, 64)
-                .inputShape("timestep", BATCH).frozenBfloat16(bf16);
-        if (someTrainable) {
-            Pattern p = Pattern.compile(TRAINABLE);
-            o.trainable(n -> p.matcher(n).find(), TRAINABLE);
+                .inputShape("timestep", BATCH).frozenBfloat16(bf16).computeBfloat16(bf16Compute);
+        if (shared != null) {
+            o.sharedInitializers(shared);
+        }
+        if (trainable != null) {
+            o.trainable(trainable, "selected");
         } else {
             o.frozen();
         }
-        return TfModule.builder(model).name(bf16 ? "bf16" : "fp32")
+        TfModule.Builder mb = TfModule.builder(model);
+        if (workspace != null) {
+            mb.workspace(workspace);
+        }
+        return mb.name(name)
                 .input(InputBinding.of(ModuleInputs.X, "hidden_states"))
                 .input(InputBinding.of(ModuleInputs.SIGMA, "timestep").scaled(1000))
                 .input(InputBinding.of(ModuleInputs.TOKENS, "encoder_hidden_states"))
