@@ -158,10 +158,10 @@ public final class SharedBase {
      * @return the values (float32), by initializer name, in graph order
      */
     public Map<String, Tensor> readAll() {
-        Runs run = new Runs(workspace.session(), "reading the " + reads.size() + " shared base weights");
-        List<String> names = new ArrayList<>(reads.keySet());
+        Runs run = new Runs(workspace.session(), "reading the " + floatReads.size() + " shared base weights");
+        List<String> names = new ArrayList<>(floatReads.keySet());
         for (String n : names) {
-            run.fetch(reads.get(n));
+            run.fetch(floatReads.get(n));   // float32 like read(name), also over a bfloat16 base
         }
         Map<String, Tensor> out = new LinkedHashMap<>();
         try (Result res = run.run()) {
