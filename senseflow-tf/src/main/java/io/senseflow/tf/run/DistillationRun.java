@@ -143,6 +143,7 @@ public final class DistillationRun implements AutoCloseable {
     private final Map<String, String> checkpointMetadata;
     private final Map<String, Function<DistillationRun, byte[]>> checkpointExtras;
     private final StudentExporter exporter;
+    private final Function<DistillationRun, byte[]> lossesFile;
     private Checkpoint resumedCheckpoint;
     private boolean closed;
 
@@ -160,6 +161,7 @@ public final class DistillationRun implements AutoCloseable {
         this.checkpointMetadata = new LinkedHashMap<>(b.checkpointMetadata);
         this.checkpointExtras = new LinkedHashMap<>(b.checkpointExtras);
         this.exporter = b.exporter;
+        this.lossesFile = b.lossesFile;
         this.encodedPrompts = p.encodedPrompts;
         this.realCount = p.real == null ? 0 : p.real.count();
         this.encodedImages = p.real == null ? 0 : p.real.encodedImages();
@@ -586,9 +588,13 @@ public final class DistillationRun implements AutoCloseable {
             });
             store.save(snap, extras, checkpointMetadata);
         }
-        StringBuilder sb = new StringBuilder("iteration,term,value\n");
-        losses.forEach(l -> sb.append(l).append('\n'));
-        AtomicFiles.write(folder.resolve(LOSSES), sb.toString().getBytes(StandardCharsets.UTF_8));
+        if (lossesFile != null) {
+            AtomicFiles.write(folder.resolve(LOSSES), Objects.requireNonNull(lossesFile.apply(this), "losses file"));
+        } else {
+            StringBuilder sb = new StringBuilder("iteration,term,value\n");
+            losses.forEach(l -> sb.append(l).append('\n'));
+            AtomicFiles.write(folder.resolve(LOSSES), sb.toString().getBytes(StandardCharsets.UTF_8));
+        }
         runFiles.forEach((name, content) -> AtomicFiles.write(folder.resolve(name), Objects.requireNonNull(
                 content.apply(this), "run file " + name)));
     }
@@ -754,6 +760,8 @@ public final class DistillationRun implements AutoCloseable {
         private final Map<String, String> checkpointMetadata = new LinkedHashMap<>();
         private final Map<String, Function<DistillationRun, byte[]>> checkpointExtras = new LinkedHashMap<>();
         private StudentExporter exporter;
+        private TfSessionOptions tfOptions;
+        private Function<DistillationRun, byte[]> lossesFile;
         private io.senseflow.tf.lora.LoraConfig lora;
         private io.senseflow.tf.lora.LoraConfig resolvedLora;
         private io.senseflow.tf.distributed.CollectiveGroup group;
@@ -1095,6 +1103,34 @@ public final class DistillationRun implements AutoCloseable {
         }
 
         /**
+         * The TensorFlow session options of G and F (and the EMA), in place of the run's default: {@link #threads}
+         * intra-op threads, Grappler off, pruned graph builds. Grappler rewrites change the last bits of the results,
+         * so a run and its resume must use the same options; code that must reproduce a run made with other options
+         * (the Shapes commands, which keep Grappler on) sets them here.
+         *
+         * @param options the options, intra-op threads included
+         * @return this
+         */
+        public Builder sessionOptions(TfSessionOptions options) {
+            this.tfOptions = Objects.requireNonNull(options, "sessionOptions");
+            return this;
+        }
+
+        /**
+         * Writes {@value #LOSSES} with your layout instead of the run's long one ({@code iteration,term,value}), at
+         * every checkpoint: e.g. one row per iteration and one column per term, from a listener's record of the
+         * metrics. A resumed run keeps your file's earlier rows only if your code restores them (say from a
+         * {@link #checkpointExtra}); the run's own long record is not kept alongside.
+         *
+         * @param content the run to the file's bytes
+         * @return this
+         */
+        public Builder lossesFile(Function<DistillationRun, byte[]> content) {
+            this.lossesFile = Objects.requireNonNull(content, "lossesFile");
+            return this;
+        }
+
+        /**
          * Checks everything, then loads the teacher, encodes the prompts and imports G and F.
          *
          * @return the run, ready to {@link DistillationRun#run}
@@ -1406,8 +1442,9 @@ public final class DistillationRun implements AutoCloseable {
                     ? cfg.batchSize() : cfg.batchSize() / group.size())
                     .generatorOptimizer(cfg.generatorOptimizer()).fakeScoreOptimizer(cfg.fakeScoreOptimizer())
                     .ema(cfg.emaDecay() > 0)
-                    .sessionOptions((threads > 0 ? TfSessionOptions.defaults().withIntraOpThreads(threads)
-                            : TfSessionOptions.defaults()).withGraphOptimizations(false).withPrunedGraphBuilds(true));
+                    .sessionOptions(tfOptions != null ? tfOptions : (threads > 0 ? TfSessionOptions.defaults()
+                            .withIntraOpThreads(threads) : TfSessionOptions.defaults()).withGraphOptimizations(false)
+                            .withPrunedGraphBuilds(true));
             estimateShapes(sb, spec, sample, first);
             if (budget != null) {
                 sb.memoryBudget(budget);
