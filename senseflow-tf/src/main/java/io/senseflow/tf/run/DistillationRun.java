@@ -140,6 +140,11 @@ public final class DistillationRun implements AutoCloseable {
     private final Map<String, Function<DistillationRun, byte[]>> runFiles;
     private DifferentiableModule pluginDiscriminator;
     private DifferentiableModule pluginDecoder;
+    private final Map<String, String> checkpointMetadata;
+    private final Map<String, Function<DistillationRun, byte[]>> checkpointExtras;
+    private final StudentExporter exporter;
+    private final Function<DistillationRun, byte[]> lossesFile;
+    private Checkpoint resumedCheckpoint;
     private boolean closed;
 
     private DistillationRun(Builder b, Prepared p) {
@@ -153,6 +158,10 @@ public final class DistillationRun implements AutoCloseable {
         this.listeners = List.copyOf(b.listeners);
         this.hooks = List.copyOf(b.hooks);
         this.runFiles = new java.util.LinkedHashMap<>(b.runFiles);
+        this.checkpointMetadata = new LinkedHashMap<>(b.checkpointMetadata);
+        this.checkpointExtras = new LinkedHashMap<>(b.checkpointExtras);
+        this.exporter = b.exporter;
+        this.lossesFile = b.lossesFile;
         this.encodedPrompts = p.encodedPrompts;
         this.realCount = p.real == null ? 0 : p.real.count();
         this.encodedImages = p.real == null ? 0 : p.real.encodedImages();
@@ -187,6 +196,10 @@ public final class DistillationRun implements AutoCloseable {
                         new io.senseflow.tf.distributed.CollectiveGradientReducer(group));
             }
             b.plugins.applyTo(db, config);
+            if (b.plugins.data != null) {
+                // a plug-in's batch may leave the conditioning or the unconditional embeddings to the teacher's encoder
+                db.promptEncoder(loaded.promptEncoder());
+            }
             if (b.probeEvery > 0) {
                 db.trackingProbe(b.probeEvery);
             }
@@ -238,7 +251,9 @@ public final class DistillationRun implements AutoCloseable {
             }
             if (latest.isPresent()) {
                 Checkpoint cp = latest.get();
+                requireMetadata(cp.folder(), cp.manifest(), b.checkpointMetadata);
                 cp.requireArchitecture("generator", s.generator().parameters());
+                resumedCheckpoint = cp;
                 cp.restore(dist);
                 from = Optional.of(cp.iteration());
                 losses.addAll(p.lossesBefore(cp.iteration()));
@@ -439,12 +454,46 @@ public final class DistillationRun implements AutoCloseable {
         return students.generator().parameters();
     }
 
+    /** @return the weights the student ships with: the EMA's when the config keeps one, else G's */
+    public ParameterStore shippedStudent() {
+        return config.emaDecay() > 0 ? students.ema().parameters() : students.generator().parameters();
+    }
+
+    /**
+     * The bytes a {@link Builder#checkpointExtra} wrote into the checkpoint this run resumed from (the curves so far,
+     * say), or empty for a new run or a name the checkpoint does not hold.
+     *
+     * @param name the extra's name
+     * @return its bytes
+     */
+    public Optional<byte[]> resumedExtra(String name) {
+        return resumedCheckpoint == null ? Optional.empty()
+                : Optional.ofNullable(resumedCheckpoint.extras().get(name)).map(byte[]::clone);
+    }
+
+    /** Every {@link Builder#checkpointMetadata} entry must be in the checkpoint with the same value. */
+    private static void requireMetadata(Path cp, io.senseflow.onnx.checkpoint.CheckpointManifest manifest,
+                                        Map<String, String> want) {
+        Map<String, String> found = manifest.metadata();
+        for (Map.Entry<String, String> e : want.entrySet()) {
+            String have = found.get(e.getKey());
+            if (!e.getValue().equals(have)) {
+                throw new io.senseflow.CheckpointException(cp + ": checkpoint metadata " + e.getKey()
+                        + ": expected " + e.getValue() + " (this run's), found " + (have == null ? "none" : have)
+                        + "; resume with the settings the run started with");
+            }
+        }
+    }
+
     /** @return the generator as the distiller sees it (SDXL: behind the epsilon-to-flow adapter) */
     public DifferentiableModule generatorModule() {
         return generatorView;
     }
 
-    /** @return the run's data: the prompts' cached embeddings, cycled by iteration (no real samples) */
+    /**
+     * @return the run's data: the {@link Builder#data} plug-in's, or the prompts' cached embeddings cycled by iteration
+     *     (with the real samples of {@link Builder#realData})
+     */
     public DistillationDataset dataset() {
         return data;
     }
@@ -529,10 +578,23 @@ public final class DistillationRun implements AutoCloseable {
                 return;
             }
         }
-        store.save(snap);
-        StringBuilder sb = new StringBuilder("iteration,term,value\n");
-        losses.forEach(l -> sb.append(l).append('\n'));
-        AtomicFiles.write(folder.resolve(LOSSES), sb.toString().getBytes(StandardCharsets.UTF_8));
+        if (checkpointMetadata.isEmpty() && checkpointExtras.isEmpty()) {
+            store.save(snap);
+        } else {
+            Map<String, AtomicFiles.Writer> extras = new LinkedHashMap<>();
+            checkpointExtras.forEach((name, content) -> {
+                byte[] bytes = Objects.requireNonNull(content.apply(this), "checkpoint extra " + name);
+                extras.put(name, ch -> ch.write(java.nio.ByteBuffer.wrap(bytes)));
+            });
+            store.save(snap, extras, checkpointMetadata);
+        }
+        if (lossesFile != null) {
+            AtomicFiles.write(folder.resolve(LOSSES), Objects.requireNonNull(lossesFile.apply(this), "losses file"));
+        } else {
+            StringBuilder sb = new StringBuilder("iteration,term,value\n");
+            losses.forEach(l -> sb.append(l).append('\n'));
+            AtomicFiles.write(folder.resolve(LOSSES), sb.toString().getBytes(StandardCharsets.UTF_8));
+        }
         runFiles.forEach((name, content) -> AtomicFiles.write(folder.resolve(name), Objects.requireNonNull(
                 content.apply(this), "run file " + name)));
     }
@@ -556,8 +618,10 @@ public final class DistillationRun implements AutoCloseable {
             throw InvalidRequestException.of("export folder " + dir, "a new or empty folder", "an existing "
                     + (Files.isDirectory(dir) ? "folder with files" : "file"));
         }
-        ParameterStore studentWeights = config.emaDecay() > 0 ? students.ema().parameters() : students.generator()
-                .parameters();
+        ParameterStore studentWeights = shippedStudent();
+        if (exporter != null) {
+            return Objects.requireNonNull(exporter.export(this, dir), "the exporter's folder");
+        }
         if (modelFamily == ModelFamily.SENSEFLOW) {
             try {
                 Files.deleteIfExists(dir);
@@ -693,6 +757,11 @@ public final class DistillationRun implements AutoCloseable {
         private Path backbone;
         private Path realData;
         private final ResearchPlugins plugins = new ResearchPlugins();
+        private final Map<String, String> checkpointMetadata = new LinkedHashMap<>();
+        private final Map<String, Function<DistillationRun, byte[]>> checkpointExtras = new LinkedHashMap<>();
+        private StudentExporter exporter;
+        private TfSessionOptions tfOptions;
+        private Function<DistillationRun, byte[]> lossesFile;
         private io.senseflow.tf.lora.LoraConfig lora;
         private io.senseflow.tf.lora.LoraConfig resolvedLora;
         private io.senseflow.tf.distributed.CollectiveGroup group;
@@ -971,6 +1040,97 @@ public final class DistillationRun implements AutoCloseable {
         }
 
         /**
+         * Takes the run's batches from {@code plugin} instead of the prompt file ({@link DataPlugin}: e.g. images
+         * rendered and captioned per iteration, encoded with the teacher's own encoders). A run with a data plug-in
+         * needs no {@link #prompts} and takes no {@link #realData} (the plug-in gives the real samples). Recorded in
+         * {@code run.json} under {@code plugins}, so a resume must set the same one.
+         *
+         * @param plugin the data
+         * @return this
+         */
+        public Builder data(DataPlugin plugin) {
+            plugins.data = Objects.requireNonNull(plugin, "data");
+            return this;
+        }
+
+        /**
+         * Puts {@code key = value} into the metadata of every checkpoint the run saves, and requires it of the
+         * checkpoint a resume starts from: a checkpoint without the key, or with another value, is refused with a
+         * {@link io.senseflow.CheckpointException} naming the key, this run's value and the checkpoint's, before the
+         * checkpoint is restored (a preset name, the fingerprint of a file the run depends on).
+         *
+         * @param key a metadata key
+         * @param value its value
+         * @return this
+         */
+        public Builder checkpointMetadata(String key, String value) {
+            if (key == null || key.isBlank()) {
+                throw InvalidRequestException.of("checkpointMetadata key", "a non-blank key", String.valueOf(key));
+            }
+            checkpointMetadata.put(key, Objects.requireNonNull(value, "value"));
+            return this;
+        }
+
+        /**
+         * Writes an extra file into every checkpoint the run saves ({@code extras/NAME}, verified with the
+         * checkpoint): {@code content} gets the run and returns the bytes, e.g. the curves so far; a resumed run reads
+         * the last checkpoint's with {@link DistillationRun#resumedExtra}. A second call with the same name replaces
+         * the first.
+         *
+         * @param name a plain file name
+         * @param content the run to the file's bytes
+         * @return this
+         */
+        public Builder checkpointExtra(String name, Function<DistillationRun, byte[]> content) {
+            Objects.requireNonNull(name, "name");
+            if (name.isEmpty() || name.startsWith(".") || name.contains("/") || name.contains("\\")) {
+                throw InvalidRequestException.of("checkpointExtra name", "a plain file name", name);
+            }
+            checkpointExtras.put(name, Objects.requireNonNull(content, "content"));
+            return this;
+        }
+
+        /**
+         * Writes the student with {@code exporter} when {@link DistillationRun#exportStudent} is called, in place of
+         * the default copy of the teacher's folder (the folder check, new or empty, still happens first).
+         *
+         * @param exporter the export
+         * @return this
+         */
+        public Builder exporter(StudentExporter exporter) {
+            this.exporter = Objects.requireNonNull(exporter, "exporter");
+            return this;
+        }
+
+        /**
+         * The TensorFlow session options of G and F (and the EMA), in place of the run's default: {@link #threads}
+         * intra-op threads, Grappler off, pruned graph builds. Grappler rewrites change the last bits of the results,
+         * so a run and its resume must use the same options; code that must reproduce a run made with other options
+         * (the Shapes commands, which keep Grappler on) sets them here.
+         *
+         * @param options the options, intra-op threads included
+         * @return this
+         */
+        public Builder sessionOptions(TfSessionOptions options) {
+            this.tfOptions = Objects.requireNonNull(options, "sessionOptions");
+            return this;
+        }
+
+        /**
+         * Writes {@value #LOSSES} with your layout instead of the run's long one ({@code iteration,term,value}), at
+         * every checkpoint: e.g. one row per iteration and one column per term, from a listener's record of the
+         * metrics. A resumed run keeps your file's earlier rows only if your code restores them (say from a
+         * {@link #checkpointExtra}); the run's own long record is not kept alongside.
+         *
+         * @param content the run to the file's bytes
+         * @return this
+         */
+        public Builder lossesFile(Function<DistillationRun, byte[]> content) {
+            this.lossesFile = Objects.requireNonNull(content, "lossesFile");
+            return this;
+        }
+
+        /**
          * Checks everything, then loads the teacher, encodes the prompts and imports G and F.
          *
          * @return the run, ready to {@link DistillationRun#run}
@@ -1011,7 +1171,7 @@ public final class DistillationRun implements AutoCloseable {
                     throw InvalidRequestException.of("resume " + runJson, "a run.json written by DistillationRun",
                             e.getMessage());
                 }
-                if (prompts == null) {
+                if (prompts == null && plugins.data == null && recorded.has("prompts")) {
                     prompts = Path.of(recorded.getString("prompts"));
                 }
                 resumeDefaults(recorded);
@@ -1041,10 +1201,32 @@ public final class DistillationRun implements AutoCloseable {
                             Files.isDirectory(folder) ? "a folder with other files and no " + RUN_JSON : "a file");
                 }
             }
-            if (prompts == null) {
+            if (prompts == null && plugins.data == null) {
                 throw InvalidRequestException.of("prompts", "a prompt file (one prompt per line)", "none");
             }
-            PromptFile promptFile = PromptFile.read(prompts);
+            if (plugins.data != null && prompts != null) {
+                throw InvalidRequestException.of("prompts " + prompts, "no prompt file with a data plug-in (the"
+                        + " plug-in gives the prompts)", "a prompt file");
+            }
+            if (plugins.data != null && realData != null) {
+                throw InvalidRequestException.of("data " + realData, "no real data with a data plug-in (the plug-in"
+                        + " gives the real samples)", "a data file or folder");
+            }
+            PromptFile promptFile = prompts == null ? null : PromptFile.read(prompts);
+            if (resume && group == null && !checkpointMetadata.isEmpty()) {
+                // the caller's checkpoint metadata, checked on the manifest before the teacher loads
+                Optional<Path> latest = Files.isDirectory(folder.resolve(CHECKPOINTS)) ? CheckpointStore.builder(
+                        folder.resolve(CHECKPOINTS)).keepLast(2).build().latest() : Optional.empty();
+                if (latest.isPresent()) {
+                    Path manifest = latest.get().resolve(io.senseflow.onnx.checkpoint.CheckpointManifest.FILE_NAME);
+                    try {
+                        requireMetadata(latest.get(), io.senseflow.onnx.checkpoint.CheckpointManifest.fromJson(
+                                Files.readString(manifest), manifest.toString()), checkpointMetadata);
+                    } catch (IOException e) {
+                        throw new io.senseflow.CheckpointException(manifest + ": not readable (" + e + ")");
+                    }
+                }
+            }
             OnnxModel backboneModel = backbone == null ? null : VisionDiscriminator.readBackbone(backbone);
             if (realData != null && !Files.exists(realData)) {
                 throw InvalidRequestException.of("data " + realData, "a folder of PNG images or a latents"
@@ -1136,8 +1318,9 @@ public final class DistillationRun implements AutoCloseable {
             if (recorded != null) {
                 requireSame(runJson, "teacher_fingerprint", recorded.getString("teacher_fingerprint", ""),
                         fingerprint, "the teacher " + teacher);
-                requireSame(runJson, "prompts_sha256", recorded.getString("prompts_sha256", ""), promptFile.sha256(),
-                        "the prompt file " + promptFile.file());
+                requireSame(runJson, "prompts_sha256", recorded.getString("prompts_sha256", "none"),
+                        promptFile == null ? "none" : promptFile.sha256(), promptFile == null ? "the data plug-in"
+                        : "the prompt file " + promptFile.file());
                 requireSame(runJson, "image_size", recorded.getString("image_size", ""), w + "x" + h, "this size");
                 if (recorded.has("t5_sequence_length")) {
                     requireSame(runJson, "t5_sequence_length", Long.toString(recorded.getLong("t5_sequence_length", 0)),
@@ -1168,71 +1351,84 @@ public final class DistillationRun implements AutoCloseable {
             } else if (recorded != null) {
                 requireSame(runJson, "data_sha256", recorded.getString("data_sha256", "none"), "none", "no data");
             }
-            RealData real = p.real;
-            // prompts: encoded once with the teacher's encoders, cached in the run folder (embeddings/) for resumes
-            if (promptFile.hasGuidance() && cfg.dmd().enabled() && cfg.dmd().guidance()
-                    instanceof io.senseflow.distill.TeacherGuidance.None) {
-                throw InvalidRequestException.of("prompts " + promptFile.file() + " guidance", "no per-prompt"
-                        + " \"guidance\" (the config's DMD guidance is none)", "per-prompt guidance scales");
-            }
-            EmbeddingCache.Key cacheKey = new EmbeddingCache.Key(promptFile.sha256(), fingerprint,
-                    loadOptions.t5SequenceLength().map(String::valueOf).orElse("default"));
-            EmbeddingCache.Embeddings embedded = null;
-            if (recorded != null) {
-                EmbeddingCache.Lookup hit = EmbeddingCache.read(folder, cacheKey, promptFile.prompts().size());
-                embedded = hit.embeddings();
-                p.cacheStatus = embedded != null ? "read" : hit.rejected().equals("none") ? "written" : "rebuilt: "
-                        + hit.rejected();
-                if (embedded == null && !hit.rejected().equals("none")) {
-                    LOG.warn("prompt embedding cache not used, encoding the prompts again and rewriting it: {}",
-                            hit.rejected());
-                }
-            }
-            if (embedded == null) {
-                embedded = encodeAll(loaded, promptFile);
-                p.encodedPrompts = embedded.prompts().size() + embedded.negatives().size();
-                p.writeCache = () -> EmbeddingCache.write(folder, cacheKey, p.embeddings);
-            }
-            p.embeddings = embedded;
-            List<Conditioning> cond = new ArrayList<>();
-            List<Conditioning> uncond = new ArrayList<>();
-            for (int i = 0; i < promptFile.prompts().size(); i++) {
-                cond.add(withSize(mf, embedded.prompts().get(i), w, h));
-                int j = embedded.negatives().indexOf(promptFile.negatives().get(i));
-                uncond.add(withSize(mf, embedded.negativeEmbeddings().get(j), w, h));
-            }
-            float[] guidance = new float[promptFile.prompts().size()];
-            for (int i = 0; i < guidance.length; i++) {
-                guidance[i] = promptFile.guidance().get(i).floatValue();
-            }
-            boolean perPromptGuidance = promptFile.hasGuidance();
-            Conditioning first = cond.get(0);
-            p.textLength = first.tokens().dim(1);
-            p.pooledWidth = first.pooled() == null ? 0 : first.pooled().dim(1);
             p.sample = mf == ModelFamily.FLUX ? new int[] {(lh / 2) * (lw / 2), 4 * format.channels()}
                     : new int[] {format.channels(), lh, lw};
             int[] sample = p.sample;
-            p.dataset = new DistillationDataset() {
-                @Override
-                public DistillationBatch batch(long iteration, int size) {
-                    List<Conditioning> c = new ArrayList<>();
-                    List<Conditioning> u = new ArrayList<>();
-                    float[] g = new float[size];
-                    for (int j = 0; j < size; j++) {
-                        int k = (int) Math.floorMod(iteration * size + j, (long) cond.size());
-                        c.add(cond.get(k));
-                        u.add(uncond.get(k));
-                        g[j] = guidance[k];
+            Conditioning first;
+            if (plugins.data != null) {
+                // the data plug-in: its batches in place of the prompt file's (batch(0, 1) gives the shapes)
+                DistillationDataset own = Objects.requireNonNull(plugins.data.create(new DataPlugin.Context(cfg,
+                        loaded, sample)), "the data plug-in's dataset");
+                if (!java.util.Arrays.equals(own.sampleShape(), sample)) {
+                    throw InvalidRequestException.of("data plug-in " + plugins.data + " sampleShape",
+                            java.util.Arrays.toString(sample), java.util.Arrays.toString(own.sampleShape()));
+                }
+                p.dataset = own;
+                first = own.batch(0, 1).conditioning();
+            } else {
+                RealData real = p.real;
+                // prompts: encoded once with the teacher's encoders, cached in the run folder (embeddings/) for resumes
+                if (promptFile.hasGuidance() && cfg.dmd().enabled() && cfg.dmd().guidance()
+                        instanceof io.senseflow.distill.TeacherGuidance.None) {
+                    throw InvalidRequestException.of("prompts " + promptFile.file() + " guidance", "no per-prompt"
+                            + " \"guidance\" (the config's DMD guidance is none)", "per-prompt guidance scales");
+                }
+                EmbeddingCache.Key cacheKey = new EmbeddingCache.Key(promptFile.sha256(), fingerprint,
+                        loadOptions.t5SequenceLength().map(String::valueOf).orElse("default"));
+                EmbeddingCache.Embeddings embedded = null;
+                if (recorded != null) {
+                    EmbeddingCache.Lookup hit = EmbeddingCache.read(folder, cacheKey, promptFile.prompts().size());
+                    embedded = hit.embeddings();
+                    p.cacheStatus = embedded != null ? "read" : hit.rejected().equals("none") ? "written" : "rebuilt: "
+                            + hit.rejected();
+                    if (embedded == null && !hit.rejected().equals("none")) {
+                        LOG.warn("prompt embedding cache not used, encoding the prompts again and rewriting it: {}",
+                                hit.rejected());
                     }
-                    return new DistillationBatch(List.of(), Conditioning.concat(c), Conditioning.concat(u),
-                            real == null ? null : real.batch(iteration, size), perPromptGuidance ? g : null);
                 }
+                if (embedded == null) {
+                    embedded = encodeAll(loaded, promptFile);
+                    p.encodedPrompts = embedded.prompts().size() + embedded.negatives().size();
+                    p.writeCache = () -> EmbeddingCache.write(folder, cacheKey, p.embeddings);
+                }
+                p.embeddings = embedded;
+                List<Conditioning> cond = new ArrayList<>();
+                List<Conditioning> uncond = new ArrayList<>();
+                for (int i = 0; i < promptFile.prompts().size(); i++) {
+                    cond.add(withSize(mf, embedded.prompts().get(i), w, h));
+                    int j = embedded.negatives().indexOf(promptFile.negatives().get(i));
+                    uncond.add(withSize(mf, embedded.negativeEmbeddings().get(j), w, h));
+                }
+                float[] guidance = new float[promptFile.prompts().size()];
+                for (int i = 0; i < guidance.length; i++) {
+                    guidance[i] = promptFile.guidance().get(i).floatValue();
+                }
+                boolean perPromptGuidance = promptFile.hasGuidance();
+                first = cond.get(0);
+                p.dataset = new DistillationDataset() {
+                    @Override
+                    public DistillationBatch batch(long iteration, int size) {
+                        List<Conditioning> c = new ArrayList<>();
+                        List<Conditioning> u = new ArrayList<>();
+                        float[] g = new float[size];
+                        for (int j = 0; j < size; j++) {
+                            int k = (int) Math.floorMod(iteration * size + j, (long) cond.size());
+                            c.add(cond.get(k));
+                            u.add(uncond.get(k));
+                            g[j] = guidance[k];
+                        }
+                        return new DistillationBatch(List.of(), Conditioning.concat(c), Conditioning.concat(u),
+                                real == null ? null : real.batch(iteration, size), perPromptGuidance ? g : null);
+                    }
 
-                @Override
-                public int[] sampleShape() {
-                    return sample.clone();
-                }
-            };
+                    @Override
+                    public int[] sampleShape() {
+                        return sample.clone();
+                    }
+                };
+            }
+            p.textLength = first.tokens().dim(1);
+            p.pooledWidth = first.pooled() == null ? 0 : first.pooled().dim(1);
 
             p.graph = mf == ModelFamily.SENSEFLOW ? SenseFlowTeacher.component(teacher, p.component)
                     : OnnxModel.read(graphFile);
@@ -1246,8 +1442,9 @@ public final class DistillationRun implements AutoCloseable {
                     ? cfg.batchSize() : cfg.batchSize() / group.size())
                     .generatorOptimizer(cfg.generatorOptimizer()).fakeScoreOptimizer(cfg.fakeScoreOptimizer())
                     .ema(cfg.emaDecay() > 0)
-                    .sessionOptions((threads > 0 ? TfSessionOptions.defaults().withIntraOpThreads(threads)
-                            : TfSessionOptions.defaults()).withGraphOptimizations(false).withPrunedGraphBuilds(true));
+                    .sessionOptions(tfOptions != null ? tfOptions : (threads > 0 ? TfSessionOptions.defaults()
+                            .withIntraOpThreads(threads) : TfSessionOptions.defaults()).withGraphOptimizations(false)
+                            .withPrunedGraphBuilds(true));
             estimateShapes(sb, spec, sample, first);
             if (budget != null) {
                 sb.memoryBudget(budget);
@@ -1439,9 +1636,11 @@ public final class DistillationRun implements AutoCloseable {
             m.put("family", mf.id());
             m.put("denoiser", component);
             m.put("teacher_fingerprint", fingerprint);
-            m.put("prompts", pf.file().toAbsolutePath().normalize().toString());
-            m.put("prompts_sha256", pf.sha256());
-            m.put("prompt_count", (long) pf.prompts().size());
+            if (pf != null) {
+                m.put("prompts", pf.file().toAbsolutePath().normalize().toString());
+                m.put("prompts_sha256", pf.sha256());
+                m.put("prompt_count", (long) pf.prompts().size());
+            }
             m.put("image_size", w + "x" + h);
             loadOptions.t5SequenceLength().ifPresent(n -> m.put("t5_sequence_length", (long) n));
             m.put("threads", (long) threads);

@@ -11,7 +11,7 @@ import java.util.function.Function;
 /**
  * The researcher's plug-ins of a {@link DistillationRun} ({@link DistillationRun.Builder#objectives},
  * {@link DistillationRun.Builder#addObjective}, {@link DistillationRun.Builder#fakeScoreTimesteps},
- * {@link DistillationRun.Builder#discriminator}): how they reach the
+ * {@link DistillationRun.Builder#discriminator}, {@link DistillationRun.Builder#data}): how they reach the
  * {@link Distiller}, and how a run records them so that a resume without them (or with others) is refused.
  *
  * <p>Plug-ins are code, not config: {@code run.json} records their names (objectives' {@code name()}, a record
@@ -26,6 +26,7 @@ final class ResearchPlugins {
     final List<DistillationObjective> extra = new ArrayList<>();
     TimestepSampler fakeScoreTimesteps;
     DiscriminatorPlugin discriminator;
+    DataPlugin data;
 
     /** @return the generator's terms (the function is asked again on every call), or null for the config's own */
     List<DistillationObjective> objectives(DistillationConfig cfg) {
@@ -50,7 +51,7 @@ final class ResearchPlugins {
     /** @return what run.json records of the plug-ins; empty without any */
     String describe(DistillationConfig cfg) {
         List<DistillationObjective> terms = objectives(cfg);
-        if (terms == null && fakeScoreTimesteps == null && discriminator == null) {
+        if (terms == null && fakeScoreTimesteps == null && discriminator == null && data == null) {
             return "";
         }
         StringBuilder sb = new StringBuilder();
@@ -65,6 +66,9 @@ final class ResearchPlugins {
         }
         if (discriminator != null) {
             sb.append(sb.length() == 0 ? "" : ";").append("discriminator=").append(name(discriminator));
+        }
+        if (data != null) {
+            sb.append(sb.length() == 0 ? "" : ";").append("data=").append(name(data));
         }
         return sb.toString();
     }
