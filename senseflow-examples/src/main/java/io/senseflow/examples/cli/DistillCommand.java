@@ -185,6 +185,11 @@ final class DistillCommand implements Callable<Integer> {
             + " projections whose node or weight name contains a match of this regular expression (default: all)")
     String loraTargets;
 
+    @Option(names = "--lora-bf16", description = "with --lora-rank: hold the frozen base (and a TensorFlow teacher) in"
+            + " bfloat16 and run its matrix products in bfloat16; the adapters, their gradients and AdamW moments stay"
+            + " float32 (docs/memory.md, \"bfloat16 compute\")")
+    boolean loraBf16;
+
     @Override
     public Integer call() {
         PrintWriter err = spec.commandLine().getErr();

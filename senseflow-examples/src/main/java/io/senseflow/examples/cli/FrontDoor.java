@@ -288,14 +288,14 @@ final class FrontDoor {
     /** The LoRA settings of {@code --lora-rank/--lora-alpha/--lora-targets}, or null without {@code --lora-rank}. */
     static io.senseflow.tf.lora.LoraConfig loraConfig(DistillCommand c) {
         if (c.loraRank == null) {
-            if (c.loraAlpha != null || c.loraTargets != null) {
-                throw InvalidRequestException.of(c.loraAlpha != null ? "--lora-alpha" : "--lora-targets",
-                        "--lora-rank R as well", "no --lora-rank");
+            if (c.loraAlpha != null || c.loraTargets != null || c.loraBf16) {
+                throw InvalidRequestException.of(c.loraAlpha != null ? "--lora-alpha" : c.loraTargets != null
+                        ? "--lora-targets" : "--lora-bf16", "--lora-rank R as well", "no --lora-rank");
             }
             return null;
         }
         io.senseflow.tf.lora.LoraConfig.Builder l = io.senseflow.tf.lora.LoraConfig.rank(c.loraRank)
-                .targets(c.loraTargets);
+                .targets(c.loraTargets).bfloat16Base(c.loraBf16);
         if (c.loraAlpha != null) {
             l.alpha(c.loraAlpha);
         }

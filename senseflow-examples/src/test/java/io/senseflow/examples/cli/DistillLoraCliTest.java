@@ -78,7 +78,12 @@ class DistillLoraCliTest {
                 .toString(), "--prompts", prompts.toString(), "--lora-rank", "0", "--out", dir.resolve("b").toString());
         assertThat(badRank.code()).isNotZero();
         assertThat(badRank.err()).contains("lora rank").contains("at least 1");
+        DistillCommandTest.Run bf16NoRank = DistillCommandTest.run("distill", "--teacher", dir.resolve("nowhere")
+                .toString(), "--prompts", prompts.toString(), "--lora-bf16", "--out", dir.resolve("c").toString());
+        assertThat(bf16NoRank.code()).isNotZero();
+        assertThat(bf16NoRank.err()).contains("--lora-bf16").contains("--lora-rank");
         assertThat(dir.resolve("a")).doesNotExist();
         assertThat(dir.resolve("b")).doesNotExist();
+        assertThat(dir.resolve("c")).doesNotExist();
     }
 }

@@ -37,6 +37,7 @@ public final class LoraConfig {
     private final Set<String> opTypes;
     private final List<long[]> weightShapes;
     private final OptionalLong seed;
+    private final boolean bfloat16Base;
 
     private LoraConfig(Builder b) {
         this.rank = b.rank;
@@ -47,6 +48,7 @@ public final class LoraConfig {
         b.weightShapes.forEach(s -> shapes.add(s.clone()));
         this.weightShapes = shapes;
         this.seed = b.seed;
+        this.bfloat16Base = b.bfloat16Base;
     }
 
     /**
@@ -94,12 +96,22 @@ public final class LoraConfig {
         return seed;
     }
 
+    /**
+     * @return whether the frozen base is held in bfloat16 and its matrix products against the base run in bfloat16
+     *     ({@link io.senseflow.tf.importer.ImportOptions.Builder#computeBfloat16}); the adapters, their gradients and
+     *     their AdamW moments stay float32
+     */
+    public boolean bfloat16Base() {
+        return bfloat16Base;
+    }
+
     /** @return a builder starting from these settings */
     public Builder toBuilder() {
         Builder b = new Builder(rank).alpha(alpha).opTypes(opTypes.toArray(new String[0]));
         b.targets = targets;
         weightShapes.forEach(s -> b.weightShapes.add(s.clone()));
         b.seed = seed;
+        b.bfloat16Base = bfloat16Base;
         return b;
     }
 
@@ -136,6 +148,9 @@ public final class LoraConfig {
         if (seed.isPresent()) {
             m.put("seed", seed.getAsLong());
         }
+        if (bfloat16Base) {
+            m.put("base_precision", "bfloat16"); // written only when set: float32 runs record what they always did
+        }
         return Json.write(m);
     }
 
@@ -164,6 +179,13 @@ public final class LoraConfig {
         if (o.has("seed")) {
             b.seed(o.getLong("seed", 0));
         }
+        if (o.has("base_precision")) {
+            String precision = o.getString("base_precision");
+            if (!precision.equals("bfloat16") && !precision.equals("float32")) {
+                throw InvalidRequestException.of("lora base_precision", "bfloat16 or float32", precision);
+            }
+            b.bfloat16Base(precision.equals("bfloat16"));
+        }
         return b.build();
     }
 
@@ -190,6 +212,7 @@ public final class LoraConfig {
         private final Set<String> opTypes = new TreeSet<>(List.of("Gemm", "MatMul"));
         private final List<long[]> weightShapes = new ArrayList<>();
         private OptionalLong seed = OptionalLong.empty();
+        private boolean bfloat16Base;
 
         private Builder(int rank) {
             if (rank < 1) {
@@ -252,6 +275,17 @@ public final class LoraConfig {
         /** @param s the seed of the down projections' initial values (default: the run's seed) @return this */
         public Builder seed(long s) {
             this.seed = OptionalLong.of(s);
+            return this;
+        }
+
+        /**
+         * @param on hold the frozen base in bfloat16 (half its float32 bytes) and run its matrix products in bfloat16,
+         *     with float32 adapters and optimizer state (default off: everything float32). The student then starts
+         *     within bfloat16 rounding of the teacher, not bit-identical to it
+         * @return this
+         */
+        public Builder bfloat16Base(boolean on) {
+            this.bfloat16Base = on;
             return this;
         }
 

@@ -69,9 +69,10 @@ public final class StudentModules implements AutoCloseable {
             if (lora != null) {
                 java.util.Set<String> adapters = lora.adapterNames();
                 // one frozen base for G, F and the EMA; each module holds only its adapters
-                this.sharedBase = io.senseflow.tf.lora.SharedBase.create(workspace, student, adapters::contains);
+                boolean bf16 = lora.config().bfloat16Base();
+                this.sharedBase = io.senseflow.tf.lora.SharedBase.create(workspace, student, adapters::contains, bf16);
                 trainable = b.shapes(student, ImportOptions.builder().trainable(adapters::contains, "LoRA adapters ("
-                        + adapters.size() + ")").sharedInitializers(sharedBase.reads()).build());
+                        + adapters.size() + ")").sharedInitializers(sharedBase.reads()).computeBfloat16(bf16).build());
             } else {
                 this.sharedBase = null;
                 trainable = b.shapes(student, b.trainable == null
@@ -82,7 +83,9 @@ public final class StudentModules implements AutoCloseable {
             this.fakeScore = add(made, module(student, studentSpec, "fake_score", trainable, b.fakeScoreOptimizer));
             this.ema = b.ema ? add(made, module(student, studentSpec, "ema", trainable, null)) : null;
             if (b.teacherFormat != null) {
-                ImportOptions frozen = b.shapes(b.teacher, ImportOptions.builder().frozen().build());
+                boolean bf16Teacher = lora != null && lora.config().bfloat16Base();
+                ImportOptions frozen = b.shapes(b.teacher, ImportOptions.builder().frozen()
+                        .computeBfloat16(bf16Teacher).build());
                 this.teacherModule = add(made, module(b.teacher, b.spec, "teacher", frozen, null));
                 this.teacher = new ModuleGenerator(teacherModule, b.teacherFormat);
             } else {
@@ -551,8 +554,9 @@ public final class StudentModules implements AutoCloseable {
                         + " StudentModules.Builder.inputShape(...) to count them", io.senseflow.tf.graph.Runs.firstLine(
                         ex.getMessage()));
             }
+            boolean bf16Teacher = teacherFormat != null && loraConfig != null && loraConfig.bfloat16Base();
             e.frozen(teacherFormat != null ? "teacher (TensorFlow, frozen)" : "teacher (ONNX Runtime)", teacherParams,
-                    false);
+                    false, bf16Teacher ? MemoryEstimate.Precision.BFLOAT16 : MemoryEstimate.Precision.FLOAT32);
             if (counts != null) {
                 e.graphs("generator and fake score graphs (forward + gradient)", counts.totalOps(), 2,
                         TRAINED_RUN_KINDS);
@@ -590,8 +594,11 @@ public final class StudentModules implements AutoCloseable {
         private MemoryEstimate loraEstimate(OnnxModel student, io.senseflow.tf.lora.LoraGraph lora) {
             long adapters = lora.adapterParameters();
             long base = floatParameters(student, name -> !lora.adapterNames().contains(name));
+            MemoryEstimate.Precision basePrecision = lora.config().bfloat16Base()
+                    ? MemoryEstimate.Precision.BFLOAT16 : MemoryEstimate.Precision.FLOAT32;
             MemoryEstimate.Builder e = MemoryEstimate.builder()
-                    .frozen("frozen base, one copy shared by G, F" + (ema ? " and the EMA" : ""), base, false)
+                    .frozen("frozen base, one copy shared by G, F" + (ema ? " and the EMA" : ""), base, false,
+                            basePrecision)
                     .trainable("generator LoRA adapters (rank " + lora.config().rankValue() + ")", adapters, 0)
                     .trainable("fake score LoRA adapters", adapters, 0);
             if (ema) {
