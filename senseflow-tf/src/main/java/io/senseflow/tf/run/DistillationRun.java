@@ -1012,8 +1012,7 @@ public final class DistillationRun implements AutoCloseable {
          */
         public Builder runFile(String name, Function<DistillationRun, byte[]> content) {
             Objects.requireNonNull(name, "name");
-            if (name.isEmpty() || name.startsWith(".") || name.contains("/") || name.contains("\\")
-                    || name.equals(RUN_JSON) || name.equals(LOSSES) || name.equals(CHECKPOINTS)
+            if (!plainFileName(name) || name.equals(RUN_JSON) || name.equals(LOSSES) || name.equals(CHECKPOINTS)
                     || name.startsWith("prompts.") || name.equals("manifest.json")) {
                 throw InvalidRequestException.of("runFile name", "a plain file name the run does not write itself",
                         name);
@@ -1083,11 +1082,16 @@ public final class DistillationRun implements AutoCloseable {
          */
         public Builder checkpointExtra(String name, Function<DistillationRun, byte[]> content) {
             Objects.requireNonNull(name, "name");
-            if (name.isEmpty() || name.startsWith(".") || name.contains("/") || name.contains("\\")) {
+            if (!plainFileName(name)) {
                 throw InvalidRequestException.of("checkpointExtra name", "a plain file name", name);
             }
             checkpointExtras.put(name, Objects.requireNonNull(content, "content"));
             return this;
+        }
+
+        /** @return whether {@code name} names a file directly inside a folder (no separator, not hidden or empty) */
+        private static boolean plainFileName(String name) {
+            return !name.isEmpty() && !name.startsWith(".") && !name.contains("/") && !name.contains("\\");
         }
 
         /**
