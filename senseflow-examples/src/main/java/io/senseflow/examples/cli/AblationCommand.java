@@ -4,7 +4,7 @@ import io.senseflow.InvalidRequestException;
 import io.senseflow.ModelLoadException;
 import io.senseflow.distill.DistillationConfig;
 import io.senseflow.examples.distill.DistillRun;
-import io.senseflow.examples.distill.DistillationSession;
+import io.senseflow.examples.distill.ShapesRun;
 import io.senseflow.examples.distill.PeriodicEvaluation;
 import io.senseflow.examples.distill.RunHistory;
 import io.senseflow.examples.distill.ShapesPresets;
@@ -178,7 +178,7 @@ final class AblationCommand implements Callable<Integer> {
         say(err, preset + " seed " + c.seed() + ": distilling into " + dir + (latest.isPresent() ? " (resuming at "
                 + done + ")" : ""));
         DistillRun run = DistillRun.prepare(new DistillRun.Request(t, c, preset, dir, null, latest.isPresent(), 250,
-                curveEvery, -1, new DistillationSession.Settings(threads, null, null), "senseflow ablation"));
+                curveEvery, -1, new ShapesRun.Settings(threads, null, null), "senseflow ablation"));
         try (InterruptGuard guard = new InterruptGuard(120)) {
             return run.run(guard.token(), quiet ? List.of() : List.of(new DistillProgress(err, preset + " s" + c.seed(),
                     c.iterations())), curves, m -> say(err, m))

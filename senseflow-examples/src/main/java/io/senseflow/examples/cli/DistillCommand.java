@@ -3,7 +3,7 @@ package io.senseflow.examples.cli;
 import io.senseflow.InvalidRequestException;
 import io.senseflow.distill.DistillationConfig;
 import io.senseflow.examples.distill.DistillRun;
-import io.senseflow.examples.distill.DistillationSession;
+import io.senseflow.examples.distill.ShapesRun;
 import io.senseflow.examples.distill.PeriodicEvaluation;
 import io.senseflow.examples.distill.RunHistory;
 import io.senseflow.examples.distill.ShapesPresets;
@@ -201,8 +201,8 @@ final class DistillCommand implements Callable<Integer> {
             return 0;
         }
         resolveOut();
-        // the front door: a prompt file, or a resume of its run (a resume without --teacher is always one: the
-        // Shapes runs name their teacher, and a folder that is no run is refused naming its run.json)
+        // the front door: a prompt file, or a resume of its run (a resume without --teacher of a folder that is not a
+        // Shapes run is one: a folder that is no run is refused naming its run.json)
         if (frontDoor()) {
             if (workers != 1 || cluster != null || task != null) {
                 return FrontDoor.runDataParallel(this, err, stdout);
@@ -212,6 +212,9 @@ final class DistillCommand implements Callable<Integer> {
         if (workers != 1 || cluster != null || task != null) {
             throw InvalidRequestException.of("--workers/--cluster", "a front-door run (--prompts, or --resume of one)",
                     "a Shapes teacher run (not data-parallel)");
+        }
+        if (teacher == null && resume) {
+            teacher = ShapesRun.recordedTeacher(out).orElse(null);   // --resume RUN alone: the teacher run.json names
         }
         if (teacher == null) {
             throw InvalidRequestException.of("--teacher", "a teacher model folder", "none");
@@ -227,7 +230,7 @@ final class DistillCommand implements Callable<Integer> {
         }
         OnnxModel judgeGraph = ShapesModels.classifierOption(classifier);
         DistillRun run = DistillRun.prepare(new DistillRun.Request(t, cfg, presetName(), outDir, null, resume,
-                checkpointEvery, evalEvery, stopAt == null ? -1 : stopAt, new DistillationSession.Settings(threads, backbone, null,
+                checkpointEvery, evalEvery, stopAt == null ? -1 : stopAt, new ShapesRun.Settings(threads, backbone, null,
                 trackEvery).withLora(FrontDoor.loraConfig(this)), commandLine()));
         if (!quiet) {
             err.printf(Locale.ROOT, "senseflow: distilling %s (%s) into %s: %d iterations, batch %d%s%n", t.dir(),
@@ -283,7 +286,12 @@ final class DistillCommand implements Callable<Integer> {
 
     /** @return whether this command is a front-door run ({@link DistillationRun}) */
     boolean frontDoor() {
-        return prompts != null || (resume && (DistillationRun.isRun(out) || teacher == null));
+        if (prompts != null) {
+            return true;
+        }
+        // a Shapes run's folder is a front-door folder too, continued by the Shapes path (its data and discriminator
+        // are the Shapes plug-ins, not a prompt file)
+        return resume && !ShapesRun.isShapesRun(out) && (DistillationRun.isRun(out) || teacher == null);
     }
 
     /** @return the arguments as given on the command line */

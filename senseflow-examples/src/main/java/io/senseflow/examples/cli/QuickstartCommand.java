@@ -4,7 +4,7 @@ import io.senseflow.InvalidRequestException;
 import io.senseflow.ModelLoadException;
 import io.senseflow.distill.DistillationConfig;
 import io.senseflow.examples.distill.DistillRun;
-import io.senseflow.examples.distill.DistillationSession;
+import io.senseflow.examples.distill.ShapesRun;
 import io.senseflow.examples.distill.ShapesPresets;
 import io.senseflow.examples.distill.StudentExport;
 import io.senseflow.examples.distill.TeacherFolder;
@@ -156,7 +156,7 @@ final class QuickstartCommand implements Callable<Integer> {
                     + " batch %d)%s", t.dir(), cfg.anchors().length, cfg.iterations(), cfg.batchSize(),
                     latest.isPresent() ? ", resuming at iteration " + done : ""));
             DistillRun run = DistillRun.prepare(new DistillRun.Request(t, cfg, "senseflow", runDir, student,
-                    latest.isPresent(), 250, 0, -1, new DistillationSession.Settings(threads, null, null),
+                    latest.isPresent(), 250, 0, -1, new ShapesRun.Settings(threads, null, null),
                     "senseflow quickstart --out " + out));
             DistillRun.Result r;
             try (InterruptGuard guard = new InterruptGuard(120)) {

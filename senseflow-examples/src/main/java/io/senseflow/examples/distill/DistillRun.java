@@ -5,13 +5,11 @@ import io.senseflow.CheckpointException;
 import io.senseflow.InvalidRequestException;
 import io.senseflow.distill.DistillationConfig;
 import io.senseflow.distill.DistillationListener;
-import io.senseflow.distill.Distiller;
-import io.senseflow.distill.IterationMetrics;
-import io.senseflow.io.AtomicFiles;
 import io.senseflow.json.Json;
 import io.senseflow.onnx.checkpoint.Checkpoint;
 import io.senseflow.onnx.checkpoint.CheckpointStore;
 import io.senseflow.pipeline.CancellationToken;
+import io.senseflow.tf.run.DistillationRun;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -26,13 +24,16 @@ import java.util.Optional;
 import java.util.function.Consumer;
 
 /**
- * One distillation run into an output folder, the engine behind {@code distill} and {@code quickstart}:
+ * One Shapes distillation run into an output folder, the engine behind {@code distill} (without {@code --prompts}),
+ * {@code quickstart} and {@code ablation}: a {@link DistillationRun} with the Shapes plug-ins ({@link ShapesRun}) and
+ * the Shapes commands' bookkeeping around it. The folder is a front-door run folder:
  *
  * <pre>
+ * OUT/run.json         the front door's record (teacher, fingerprint, config, plug-ins, threads; info: path shapes,
+ *                      preset, discriminator, command)
  * OUT/config.json      the run's DistillationConfig (JSON)
- * OUT/run.json         the teacher (folder, fingerprint), preset, threads, discriminator
  * OUT/checkpoints/     verified, atomic checkpoints (the last two kept); each carries the curves so far
- * OUT/losses.csv       every iteration's losses and time (ms)
+ * OUT/losses.csv       every iteration's losses and time (ms), one column per term
  * OUT/eval.csv         the periodic evaluations (when an evaluation is given)
  * OUT/curves.png       losses (smoothed) and evaluation metrics over iterations
  * OUT/student/         the deployable student (SDK layout, few-step scheduler, provenance.json; or elsewhere)
@@ -40,21 +41,27 @@ import java.util.function.Consumer;
  *
  * <p>{@link #prepare} does every check that can fail before any work: the output folder is writable; a folder that
  * already holds checkpoints is only continued with {@code resume}; a resumed run's checkpoint was written with the
- * same config (the differing fields are named) and the same teacher (fingerprint). {@link #run} then builds the
- * modules, restores the checkpoint, trains with periodic checkpoints and evaluations, and exports the student. A
- * cancelled run (Ctrl-C, {@link Request#stopAt}) saves a checkpoint at the iteration it stopped before and throws
- * {@link CancelledException}; {@code resume} continues it bit for bit.
+ * same config (the differing fields are named) and the same teacher (fingerprint). {@link #run} then builds the run,
+ * trains with periodic checkpoints and evaluations, and exports the student. A cancelled run (Ctrl-C,
+ * {@link Request#stopAt}) saves a checkpoint at the iteration it stopped before and throws {@link CancelledException};
+ * {@code resume} continues it bit for bit. {@code DistillationRun.resume(OUT)} with the same plug-ins continues it
+ * too.
  */
 public final class DistillRun {
     /** Sub-folder of the checkpoints. */
-    public static final String CHECKPOINTS = "checkpoints";
+    public static final String CHECKPOINTS = DistillationRun.CHECKPOINTS;
     /** Sub-folder of the exported student. */
     public static final String STUDENT = "student";
-    private static final String LOSSES_CSV = "losses.csv";
+    private static final String LOSSES_CSV = DistillationRun.LOSSES;
     private static final String EVAL_CSV = "eval.csv";
+    private static final String CONFIG_JSON = "config.json";
+    private static final String CURVES_PNG = "curves.png";
+    /** The files this class writes in the run folder beside the front door's own. */
+    private static final List<String> OWN_FILES = List.of(DistillationRun.RUN_JSON, CONFIG_JSON, LOSSES_CSV, EVAL_CSV,
+            CURVES_PNG);
 
     private final Request request;
-    private final CheckpointStore store;
+    private final Path out;
     private final Checkpoint checkpoint;
 
     /**
@@ -74,7 +81,7 @@ public final class DistillRun {
      */
     public record Request(TeacherFolder teacher, DistillationConfig config, String preset, Path out, Path student,
                           boolean resume,
-                          long checkpointEvery, long evalEvery, long stopAt, DistillationSession.Settings settings,
+                          long checkpointEvery, long evalEvery, long stopAt, ShapesRun.Settings settings,
                           String command) {
         public Request {
             Objects.requireNonNull(teacher, "teacher");
@@ -101,11 +108,12 @@ public final class DistillRun {
     @FunctionalInterface
     public interface Evaluation {
         /**
-         * @param session the run's modules (sample the student with {@link DistillationSession#studentPipeline()})
+         * @param run the run (sample the student with {@link ShapesRun#studentPipeline}, the teacher with
+         *     {@link DistillationRun#teacherModel()})
          * @param iteration completed iterations
          * @return named metrics (FD-T, adherence, ...)
          */
-        Map<String, Double> evaluate(DistillationSession session, long iteration);
+        Map<String, Double> evaluate(DistillationRun run, long iteration);
     }
 
     /**
@@ -121,9 +129,9 @@ public final class DistillRun {
                          RunHistory history) {
     }
 
-    private DistillRun(Request request, CheckpointStore store, Checkpoint checkpoint) {
+    private DistillRun(Request request, Path out, Checkpoint checkpoint) {
         this.request = request;
-        this.store = store;
+        this.out = out;
         this.checkpoint = checkpoint;
     }
 
@@ -132,19 +140,33 @@ public final class DistillRun {
      *
      * @param request the run
      * @return the prepared run (holding the checkpoint to resume from, if any)
-     * @throws InvalidRequestException if the output folder is unusable or holds another run
+     * @throws InvalidRequestException if the output folder is unusable or holds another run, or a run of an earlier
+     *     version of this command
      * @throws CheckpointException if the checkpoint to resume from is damaged or of another config or teacher
      */
     public static DistillRun prepare(Request request) {
         Path out = requireWritableFolder(request.out(), "--out");
         CheckpointStore store = CheckpointStore.builder(out.resolve(CHECKPOINTS)).keepLast(2).build();
         Optional<Path> latest = Files.isDirectory(store.root()) ? store.latest() : Optional.empty();
+        Path runJson = out.resolve(DistillationRun.RUN_JSON);
+        if (Files.exists(runJson) && !DistillationRun.isRun(out)) {
+            throw InvalidRequestException.of("--out " + runJson, "the run.json of a run this version of senseflow"
+                    + " distill started (a front-door run folder)", "another run.json (a run of an earlier version, or"
+                    + " not a run); start the run again in a new folder");
+        }
         if (!request.resume()) {
             if (latest.isPresent()) {
                 throw InvalidRequestException.of("--out", "a folder without a run in it, or --resume to continue the run"
                         + " there", out + " (it holds checkpoints up to " + latest.get().getFileName() + ")");
             }
-            return new DistillRun(request, store, null);
+            if (ShapesRun.isShapesRun(out)) {
+                // an earlier attempt that never reached its first checkpoint: its files are made again from scratch
+                for (String f : OWN_FILES) {
+                    deleteIfExists(out.resolve(f));
+                }
+                deleteIfExists(store.root());
+            }
+            return new DistillRun(request, out, null);
         }
         if (latest.isEmpty()) {
             throw new CheckpointException("--resume: no checkpoint to resume from in " + store.root()
@@ -156,7 +178,8 @@ public final class DistillRun {
         if (fingerprint != null && !fingerprint.equals(request.teacher().fingerprint())) {
             throw new CheckpointException(latest.get() + ": the checkpoint was distilled from another teacher (fingerprint "
                     + abbrev(fingerprint) + ", " + request.teacher().dir() + " has " + abbrev(request.teacher().fingerprint())
-                    + "); resume with the teacher the run started with (" + cp.manifest().metadata().get("teacher") + ")");
+                    + "); resume with the teacher the run started with ("
+                    + ShapesRun.recordedTeacher(out).map(Path::toString).orElse("see " + runJson) + ")");
         }
         if (cp.iteration() >= request.config().iterations()) {
             throw InvalidRequestException.of("--resume", "a run that has iterations left", "the checkpoint at iteration "
@@ -167,7 +190,7 @@ public final class DistillRun {
             throw InvalidRequestException.of("--stop-at", "an iteration after the checkpoint's " + cp.iteration(),
                     request.stopAt());
         }
-        return new DistillRun(request, store, cp);
+        return new DistillRun(request, out, cp);
     }
 
     /** @return the checkpoint the run resumes from, if any */
@@ -189,93 +212,83 @@ public final class DistillRun {
                       Consumer<String> log) {
         long start = System.nanoTime();
         DistillationConfig cfg = request.config();
-        Path out = store.root().getParent();
-        writeText(out.resolve("config.json"), cfg.toJson() + "\n");
-        writeText(out.resolve("run.json"), Json.writePretty(runInfo()) + "\n");
+        TeacherFolder teacher = request.teacher();
         RunHistory history = checkpoint == null ? new RunHistory() : RunHistory.restore(
                 RunHistory.text(checkpoint.extras().get(LOSSES_CSV)), RunHistory.text(checkpoint.extras().get(EVAL_CSV)),
                 checkpoint.iteration());
-        try (DistillationSession session = DistillationSession.open(request.teacher(), cfg, request.settings())) {
-            Distiller d = session.distiller();
+        DistillationRun.Builder b = ShapesRun.builder(teacher, cfg, request.settings(), out)
+                .resume(checkpoint != null).checkpointEvery(request.checkpointEvery())
+                .listener(history::add)
+                .lossesFile(r -> utf8(history.lossesCsv()))
+                .checkpointMetadata("teacher_fingerprint", teacher.fingerprint())
+                .checkpointMetadata("preset", String.valueOf(request.preset()))
+                .checkpointExtra(LOSSES_CSV, r -> utf8(history.lossesCsv()))
+                .checkpointExtra(EVAL_CSV, r -> utf8(history.evaluationsCsv()))
+                .runFile(CONFIG_JSON, r -> utf8(cfg.toJson() + "\n"))
+                .runFile(EVAL_CSV, r -> history.evaluations().isEmpty() ? null : utf8(history.evaluationsCsv()))
+                .runFile(CURVES_PNG, r -> Curves.plot(history).render().toPng())
+                .runInfo("preset", String.valueOf(request.preset()))
+                .runInfo("discriminator", cfg.gan().enabled() ? cfg.gan().discriminator().id() : "none")
+                .runInfo("command", String.valueOf(request.command()))
+                .exporter((r, dir) -> StudentExport.write(teacher, r.modules().studentGraph(), r.shippedStudent(),
+                        cfg.anchors(), "senseflow-shapes-student", provenance(cfg, r.iteration(),
+                                trainingSeconds(history), history), dir));
+        listeners.forEach(b::listener);
+        if (evaluation != null) {
+            b.every(request.evalEvery() > 0 ? request.evalEvery() : cfg.iterations(),
+                    (r, done, m) -> history.addEvaluation(done, evaluation.evaluate(r, done)));
+        }
+        try (DistillationRun run = b.build()) {
             if (checkpoint != null) {
-                checkpoint.restore(d);
                 log.accept("resumed from " + checkpoint.folder() + " (iteration " + checkpoint.iteration() + ")");
             }
-            long[] lastSaved = {checkpoint == null ? -1 : checkpoint.iteration()};
-            d.addListener(history::add);
-            d.addListener(m -> {
-                long done = m.iteration() + 1;
-                boolean evalNow = evaluation != null && (request.evalEvery() > 0 && done % request.evalEvery() == 0
-                        || done == cfg.iterations());
-                if (evalNow) {
-                    history.addEvaluation(done, evaluation.evaluate(session, done));
-                }
-                if (done % request.checkpointEvery() == 0 || done == cfg.iterations()) {
-                    save(d, history);
-                    lastSaved[0] = done;
-                    writeCurves(out, history);
-                }
-            });
-            listeners.forEach(d::addListener);
-            if (evaluation != null && d.iteration() == 0 && request.evalEvery() > 0) {
+            if (evaluation != null && run.iteration() == 0 && request.evalEvery() > 0) {
                 // the starting point of the curves: G is still the teacher, sampled in the student's few steps
-                history.addEvaluation(0, evaluation.evaluate(session, 0));
+                history.addEvaluation(0, evaluation.evaluate(run, 0));
             }
-            // the distiller checks its token before each iteration; an outer cancel or the stop iteration reaches it
-            // at the end of the iteration in flight
-            CancellationToken inner = new CancellationToken();
             long stopAt = request.stopAt() == -1 ? cfg.iterations() : request.stopAt();
-            d.addListener(m -> {
-                if (token.isCancelled() || m.iteration() + 1 >= stopAt && stopAt < cfg.iterations()) {
-                    inner.cancel();
-                }
-            });
-            if (token.isCancelled()) {
-                inner.cancel();
-            }
             try {
-                d.run(inner);
+                run.runUntil(stopAt, token);
             } catch (CancelledException e) {
-                if (lastSaved[0] != d.iteration()) {
-                    save(d, history);
-                }
-                writeCurves(out, history);
-                throw new CancelledException("distillation stopped before iteration " + d.iteration() + " of "
-                        + cfg.iterations() + "; checkpoint " + store.folderFor(d.iteration()) + "; continue with --resume"
-                        + " --out " + out);
+                throw stopped(run, cfg);
             }
-            double trainingSeconds = history.losses().stream().mapToDouble(r -> r.values().getOrDefault("ms", 0.0))
-                    .sum() / 1e3;
-            Map<String, Object> provenance = provenance(cfg, d.iteration(), trainingSeconds, history);
-            Path student = StudentExport.write(request.teacher(), session.students().studentGraph(),
-                    session.studentWeights(), cfg.anchors(), "senseflow-shapes-student", provenance, request.student());
+            if (run.iteration() < cfg.iterations()) {
+                throw stopped(run, cfg);
+            }
+            double trainingSeconds = trainingSeconds(history);
+            Path student = run.exportStudent(request.student());
             log.accept("student exported to " + student);
-            return new Result(student, d.iteration(), trainingSeconds, (System.nanoTime() - start) / 1e9, history);
+            return new Result(student, run.iteration(), trainingSeconds, (System.nanoTime() - start) / 1e9, history);
         }
     }
 
-    private void save(Distiller d, RunHistory history) {
-        Map<String, AtomicFiles.Writer> extras = new LinkedHashMap<>();
-        byte[] losses = history.lossesCsv().getBytes(StandardCharsets.UTF_8);
-        byte[] evals = history.evaluationsCsv().getBytes(StandardCharsets.UTF_8);
-        extras.put(LOSSES_CSV, ch -> ch.write(java.nio.ByteBuffer.wrap(losses)));
-        extras.put(EVAL_CSV, ch -> ch.write(java.nio.ByteBuffer.wrap(evals)));
-        Map<String, String> metadata = new LinkedHashMap<>();
-        metadata.put("teacher", request.teacher().dir().toString());
-        metadata.put("teacher_fingerprint", request.teacher().fingerprint());
-        metadata.put("preset", String.valueOf(request.preset()));
-        store.save(d.snapshot(), extras, metadata);
+    private CancelledException stopped(DistillationRun run, DistillationConfig cfg) {
+        return new CancelledException("distillation stopped before iteration " + run.iteration() + " of "
+                + cfg.iterations() + "; checkpoint " + CheckpointStore.builder(out.resolve(CHECKPOINTS)).keepLast(2)
+                .build().folderFor(run.iteration()) + "; continue with --resume --out " + out);
     }
 
-    private Map<String, Object> runInfo() {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("teacher", request.teacher().dir().toString());
-        m.put("teacher_fingerprint", request.teacher().fingerprint());
-        m.put("preset", String.valueOf(request.preset()));
-        m.put("discriminator", request.config().gan().enabled() ? request.config().gan().discriminator().id() : "none");
-        m.put("threads", (long) request.settings().threads());
-        m.put("command", String.valueOf(request.command()));
-        return m;
+    private static double trainingSeconds(RunHistory history) {
+        return history.losses().stream().mapToDouble(r -> r.values().getOrDefault("ms", 0.0)).sum() / 1e3;
+    }
+
+    private static byte[] utf8(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static void deleteIfExists(Path p) {
+        try {
+            if (Files.isDirectory(p)) {
+                if (io.senseflow.io.FileTrees.isEmptyDirectory(p)) {
+                    Files.delete(p);
+                }
+            } else {
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException e) {
+            throw InvalidRequestException.of("--out " + p, "a file this process can remove (left by an earlier"
+                    + " attempt that never reached a checkpoint)", e.toString());
+        }
     }
 
     private Map<String, Object> provenance(DistillationConfig cfg, long iterations, double seconds, RunHistory h) {
@@ -313,18 +326,6 @@ public final class DistillRun {
                 System.getProperty("java.version"));
     }
 
-    private static void writeCurves(Path out, RunHistory history) {
-        writeText(out.resolve(LOSSES_CSV), history.lossesCsv());
-        if (!history.evaluations().isEmpty()) {
-            writeText(out.resolve(EVAL_CSV), history.evaluationsCsv());
-        }
-        Curves.plot(history).writePng(out.resolve("curves.png"));
-    }
-
-    private static void writeText(Path file, String text) {
-        AtomicFiles.write(file, text.getBytes(StandardCharsets.UTF_8));
-    }
-
     private static String abbrev(String sha) {
         return sha.length() > 12 ? sha.substring(0, 12) + "…" : sha;
     }
@@ -354,12 +355,11 @@ public final class DistillRun {
 
     /** @return the folders a finished run wrote, for messages */
     public List<Path> outputs() {
-        Path out = store.root().getParent();
         List<Path> p = new ArrayList<>();
         p.add(request.student());
-        p.add(out.resolve("curves.png"));
+        p.add(out.resolve(CURVES_PNG));
         p.add(out.resolve(LOSSES_CSV));
-        p.add(store.root());
+        p.add(out.resolve(CHECKPOINTS));
         return p;
     }
 }

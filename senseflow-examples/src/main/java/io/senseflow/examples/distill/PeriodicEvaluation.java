@@ -8,6 +8,7 @@ import io.senseflow.examples.shapes.eval.AttributeJudge;
 import io.senseflow.examples.shapes.eval.ShapesEvaluation;
 import io.senseflow.pipeline.CancellationToken;
 import io.senseflow.pipeline.TextToImagePipeline;
+import io.senseflow.tf.run.DistillationRun;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -41,19 +42,19 @@ public final class PeriodicEvaluation implements DistillRun.Evaluation {
     }
 
     @Override
-    public Map<String, Double> evaluate(DistillationSession session, long iteration) {
-        int chunk = session.config().batchSize();   // the training batch: no new graph variant to import
+    public Map<String, Double> evaluate(DistillationRun run, long iteration) {
+        int chunk = run.config().batchSize();   // the training batch: no new graph variant to import
         if (teacher == null) {
             prompts = ShapesEvaluation.seenPrompts(seed, count);
             ShapesEvaluation.Settings t = new ShapesEvaluation.Settings(count, 0, 50, null, seed, chunk);
-            teacher = stats(ShapesEvaluation.generate(session.teacherModel().pipeline(), prompts, t, seed, n -> { },
+            teacher = stats(ShapesEvaluation.generate(run.teacherModel().pipeline(), prompts, t, seed, n -> { },
                     CancellationToken.none()).images());
             real = stats(ShapesEvaluation.renders(prompts, seed + 101));
         }
-        ShapesEvaluation.Settings s = new ShapesEvaluation.Settings(count, 0, session.config().anchors().length, null,
+        ShapesEvaluation.Settings s = new ShapesEvaluation.Settings(count, 0, run.config().anchors().length, null,
                 seed, chunk);
         ShapesEvaluation.Samples samples;
-        try (TextToImagePipeline student = session.studentPipeline()) {
+        try (TextToImagePipeline student = ShapesRun.studentPipeline(run)) {
             samples = ShapesEvaluation.generate(student, prompts, s, seed, n -> { }, CancellationToken.none());
         }
         AttributeJudge.Judgement j = judge.judge(samples.images());

@@ -13,8 +13,8 @@ import java.util.Objects;
 /**
  * The Shapes runs' discriminator as a {@link DiscriminatorPlugin}: heads on the fake score's features after block
  * {@code tapAfterBlock} (DMD2's design: no extra network, no decoder), conditioned like the generator, behind the
- * geometric DiffAugment on fake and real samples. {@link DistillationSession} builds its {@code fake-score-features}
- * discriminator through it; {@code DistillationRun.Builder.discriminator(ShapesDiscriminator.forTeacher(...))} gives a
+ * geometric DiffAugment on fake and real samples. {@link ShapesRun#builder} sets it for the {@code fake-score-features}
+ * discriminator; {@code DistillationRun.Builder.discriminator(ShapesDiscriminator.forTeacher(...))} gives any
  * front-door run the same one.
  *
  * @param tapAfterBlock the fake score's block whose image tokens the heads read

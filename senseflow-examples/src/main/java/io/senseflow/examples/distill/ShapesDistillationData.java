@@ -9,6 +9,7 @@ import io.senseflow.model.Conditioning;
 import io.senseflow.model.ImageEncoder;
 import io.senseflow.model.PromptEncoder;
 import io.senseflow.tensor.Tensor;
+import io.senseflow.tf.run.DataPlugin;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -42,6 +43,28 @@ public final class ShapesDistillationData implements DistillationDataset {
         this.prompts = prompts;
         this.images = images;
         this.latentShape = latentShape.clone();
+    }
+
+    /**
+     * The Shapes data as a {@link DataPlugin} of a {@link io.senseflow.tf.run.DistillationRun}: the teacher's own
+     * prompt encoder and autoencoder encoder, the run's latent shape. Its identity (recorded in the run's
+     * {@code run.json}, required on resume) is the data seed.
+     *
+     * @param seed the data seed (the Shapes runs use the config's seed)
+     */
+    public record Plugin(long seed) implements DataPlugin {
+        @Override
+        public DistillationDataset create(Context c) {
+            ImageEncoder encoder = c.teacher().imageEncoder().orElseThrow(() -> InvalidRequestException.of(
+                    "teacher vae_encoder", "an autoencoder encoder (the Shapes images are encoded into real latents)",
+                    "none"));
+            return new ShapesDistillationData(seed, c.teacher().promptEncoder(), encoder, c.sampleShape());
+        }
+
+        @Override
+        public String toString() {
+            return "ShapesDistillationData.Plugin[seed=" + seed + "]";
+        }
     }
 
     @Override

@@ -3,14 +3,16 @@ package io.senseflow.examples.distill;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.senseflow.distill.DistillationConfig;
-import io.senseflow.distill.Distiller;
 import io.senseflow.distill.IterationMetrics;
 import io.senseflow.distill.TrackingProbe;
+import io.senseflow.pipeline.CancellationToken;
 import io.senseflow.tensor.Tensor;
 import io.senseflow.testing.AdamWReplay;
 import io.senseflow.train.AdamWConfig;
 import io.senseflow.train.DifferentiableModule;
 import io.senseflow.train.LearningRateSchedule;
+import io.senseflow.tf.run.DiscriminatorPlugin;
+import io.senseflow.tf.run.DistillationRun;
 import java.nio.file.Path;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -18,7 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Issue 15's optimizer read-back on the engine the Shapes runs use: TensorFlow's {@code TfAdamW} under G, F and the
- * fake-score-features discriminator of a {@link DistillationSession} (the {@code senseflow} preset's terms, on a tiny
+ * fake-score-features discriminator of a Shapes run ({@link ShapesRun}; the {@code senseflow} preset's terms, on a tiny
  * random teacher). Each step is replayed in float64 from the state before it: the learning rate (warm-up position
  * included), betas, epsilon and weight decay each module was configured with are the ones it stepped with; the
  * gradients still in its accumulators after the iteration are the clipped ones it stepped with (nothing — the
@@ -45,18 +47,26 @@ class TfOptimizerReadBackTest {
         Path teacher = TinyShapesTeacher.write(dir.resolve("teacher"), 5);
         DistillationConfig cfg = ShapesPresets.named("senseflow").toBuilder().batchSize(2).iterations(3).ttur(2)
                 .generatorOptimizer(G).fakeScoreOptimizer(F).discriminatorOptimizer(D).build();
-        try (DistillationSession s = DistillationSession.open(TeacherFolder.read(teacher), cfg,
-                DistillationSession.Settings.defaults().withThreads(1).withTrackEvery(2))) {
-            Distiller distiller = s.distiller();
-            DifferentiableModule g = s.students().generator();
-            DifferentiableModule f = s.students().fakeScore();
-            DifferentiableModule d = s.discriminator();
+        TeacherFolder shapes = TeacherFolder.read(teacher);
+        ShapesDiscriminator heads = ShapesDiscriminator.forTeacher(shapes.transformerConfig(), null);
+        DifferentiableModule[] made = new DifferentiableModule[1];
+        try (DistillationRun run = ShapesRun.builder(shapes, cfg, ShapesRun.Settings.defaults().withThreads(1)
+                .withTrackEvery(2), dir.resolve("run")).checkpointEvery(cfg.iterations())
+                // the Shapes discriminator, kept in hand to read its optimizer back
+                .discriminator(c -> {
+                    DiscriminatorPlugin.Parts p = heads.create(c);
+                    made[0] = p.discriminator();
+                    return p;
+                }).build()) {
+            DifferentiableModule g = run.modules().generator();
+            DifferentiableModule f = run.modules().fakeScore();
+            DifferentiableModule d = made[0];
             int checked = 0;
             for (int it = 0; it < cfg.iterations(); it++) {
                 AdamWReplay.Before gb = capture(g);
                 AdamWReplay.Before fb = capture(f);
                 AdamWReplay.Before db = capture(d);
-                IterationMetrics m = distiller.step();
+                IterationMetrics m = run.runUntil(it + 1, CancellationToken.none());
                 Map<String, Tensor> fStart = fb.parameters();
                 if (m.generatorUpdated()) {
                     AdamWReplay.Report rg = AdamWReplay.check("G", gb, gb.parameters(), g.parameters(), g.optimizer(),

@@ -3,14 +3,15 @@ package io.senseflow.examples.research;
 import io.senseflow.distill.DistillationConfig;
 import io.senseflow.distill.DistillationObjective;
 import io.senseflow.distill.TeacherGuidance;
-import io.senseflow.examples.distill.DistillationSession;
 import io.senseflow.examples.distill.PeriodicEvaluation;
 import io.senseflow.examples.distill.ShapesPresets;
+import io.senseflow.examples.distill.ShapesRun;
 import io.senseflow.examples.distill.TeacherFolder;
 import io.senseflow.examples.shapes.ShapesModels;
 import io.senseflow.examples.shapes.eval.AttributeJudge;
 import io.senseflow.io.AtomicFiles;
 import io.senseflow.pipeline.CancellationToken;
+import io.senseflow.tf.run.DistillationRun;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -58,14 +59,17 @@ public final class OdeRegressionPilot {
         terms.add(DistillationObjective.weighted(new TeacherOdeRegression(steps,
                 new TeacherGuidance.Cfg(guidance, guidance)), weight));
         StringBuilder csv = new StringBuilder("iteration,adherence_seen,fd_data,fd_teacher,seconds\n");
+        Runnable[] record = new Runnable[1];
+        long[] at = new long[1];
         try (AttributeJudge judge = AttributeJudge.of(ShapesModels.classifier(), 0);
-             DistillationSession s = DistillationSession.open(teacher, cfg,
-                     DistillationSession.Settings.defaults().withThreads(1).withTrackEvery(0),
-                     b -> b.objectives(terms))) {
+             DistillationRun s = ShapesRun.builder(teacher, cfg, ShapesRun.Settings.defaults().withThreads(1)
+                     .withTrackEvery(0), scratch.resolve("run")).checkpointEvery(iterations).objectives(c -> terms)
+                     .every(every, (r, done, m) -> {
+                         at[0] = done;
+                         record[0].run();
+                     }).build()) {
             PeriodicEvaluation eval = new PeriodicEvaluation(judge, samples, 77);
             long t0 = System.nanoTime();
-            Runnable[] record = new Runnable[1];
-            long[] at = new long[1];
             record[0] = () -> {
                 Map<String, Double> m = eval.evaluate(s, at[0]);
                 String row = String.format(Locale.ROOT, "%d,%s,%s,%s,%.0f", at[0], m.get("adherence_seen"),
@@ -75,14 +79,7 @@ public final class OdeRegressionPilot {
                 AtomicFiles.write(out, csv.toString().getBytes(StandardCharsets.UTF_8));
             };
             record[0].run();
-            s.distiller().addListener(it -> {
-                long done = it.iteration() + 1;
-                if (done % every == 0 || done == iterations) {
-                    at[0] = done;
-                    record[0].run();
-                }
-            });
-            s.distiller().run(CancellationToken.none());
+            s.run(CancellationToken.none());
         }
     }
 }

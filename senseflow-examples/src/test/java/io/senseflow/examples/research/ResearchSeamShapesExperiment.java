@@ -1,15 +1,15 @@
 package io.senseflow.examples.research;
 
 import io.senseflow.distill.DistillationConfig;
-import io.senseflow.distill.Distiller;
-import io.senseflow.examples.distill.DistillationSession;
 import io.senseflow.examples.distill.PeriodicEvaluation;
 import io.senseflow.examples.distill.ShapesPresets;
+import io.senseflow.examples.distill.ShapesRun;
 import io.senseflow.examples.distill.TeacherFolder;
 import io.senseflow.examples.shapes.ShapesModels;
 import io.senseflow.examples.shapes.eval.AttributeJudge;
 import io.senseflow.io.AtomicFiles;
 import io.senseflow.pipeline.CancellationToken;
+import io.senseflow.tf.run.DistillationRun;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -22,7 +22,7 @@ import java.util.function.Consumer;
 
 /**
  * The measurement behind docs/distillation.md "Your own objective": the bundled Shapes teacher distilled with the
- * {@code senseflow} preset through the Shapes path ({@link DistillationSession}), once as it is and once per plug-in
+ * {@code senseflow} preset through the Shapes path ({@link ShapesRun} on a {@link DistillationRun}), once as it is and once per plug-in
  * arm, each student judged by {@link PeriodicEvaluation} (FD-T against the teacher's 50-step images of the same prompts
  * and noise, FD-data against real renders, all-attribute adherence on seen prompts, by the bundled classifier).
  * A measurement, not a test (minutes per arm): run it by hand, with the test classpath,
@@ -38,12 +38,12 @@ public final class ResearchSeamShapesExperiment {
     private ResearchSeamShapesExperiment() {
     }
 
-    static Consumer<Distiller.Builder> arm(String name, DistillationConfig cfg) {
+    static Consumer<DistillationRun.Builder> arm(String name) {
         return switch (name) {
             case "baseline" -> b -> { };
-            case "ode" -> b -> b.objectives(ResearchSeamExample.withOdeRegression(cfg, ResearchSeamExample.WEIGHT));
+            case "ode" -> b -> b.objectives(c -> ResearchSeamExample.withOdeRegression(c, ResearchSeamExample.WEIGHT));
             case "kumaraswamy" -> b -> b.fakeScoreTimesteps(ResearchSeamExample.FAKE_SCORE_LEVELS);
-            case "ode+kumaraswamy" -> b -> b.objectives(ResearchSeamExample.withOdeRegression(cfg,
+            case "ode+kumaraswamy" -> b -> b.objectives(c -> ResearchSeamExample.withOdeRegression(c,
                     ResearchSeamExample.WEIGHT)).fakeScoreTimesteps(ResearchSeamExample.FAKE_SCORE_LEVELS);
             default -> throw new IllegalArgumentException("unknown arm " + name);
         };
@@ -69,17 +69,20 @@ public final class ResearchSeamShapesExperiment {
                 long t0 = System.nanoTime();
                 Map<String, Double> m;
                 double trainSeconds;
-                try (DistillationSession s = DistillationSession.open(teacher, cfg,
-                        DistillationSession.Settings.defaults().withTrackEvery(0), arm(a, cfg))) {
-                    long t1 = System.nanoTime();
-                    s.distiller().addListener(it -> {
-                        if ((it.iteration() + 1) % 25 == 0) {
-                            System.out.printf(Locale.ROOT, "%s: iteration %d, %.0f s%n", a, it.iteration() + 1,
-                                    (System.nanoTime() - t1) / 1e9);
-                        }
-                    });
-                    s.distiller().run(CancellationToken.none());
-                    trainSeconds = (System.nanoTime() - t1) / 1e9;
+                long[] t1 = new long[1];
+                DistillationRun.Builder b = ShapesRun.builder(teacher, cfg, ShapesRun.Settings.defaults()
+                        .withTrackEvery(0), scratch.resolve("run-" + a.replace('+', '_'))).checkpointEvery(iterations)
+                        .listener(it -> {
+                            if ((it.iteration() + 1) % 25 == 0) {
+                                System.out.printf(Locale.ROOT, "%s: iteration %d, %.0f s%n", a, it.iteration() + 1,
+                                        (System.nanoTime() - t1[0]) / 1e9);
+                            }
+                        });
+                arm(a).accept(b);
+                try (DistillationRun s = b.build()) {
+                    t1[0] = System.nanoTime();
+                    s.run(CancellationToken.none());
+                    trainSeconds = (System.nanoTime() - t1[0]) / 1e9;
                     m = eval.evaluate(s, iterations);
                 }
                 String row = String.format(Locale.ROOT, "| %s | %.2f | %.2f | %.1f %% | %.0f | %.0f |", a,

@@ -344,6 +344,16 @@ public final class DistillationRun implements AutoCloseable {
         return config;
     }
 
+    /**
+     * @return the teacher as {@link Models#load} loaded it (its pipeline samples with the teacher's own scheduler; its
+     *     encoders and decoder stay open until the run closes), e.g. for an {@link Builder#every} hook that compares the
+     *     in-training student with the teacher
+     */
+    public LoadedModel teacherModel() {
+        requireOpen();
+        return loaded;
+    }
+
     /** @return the teacher's family as {@link Models#load} read it */
     public ModelFamily family() {
         return modelFamily;
@@ -595,8 +605,12 @@ public final class DistillationRun implements AutoCloseable {
             losses.forEach(l -> sb.append(l).append('\n'));
             AtomicFiles.write(folder.resolve(LOSSES), sb.toString().getBytes(StandardCharsets.UTF_8));
         }
-        runFiles.forEach((name, content) -> AtomicFiles.write(folder.resolve(name), Objects.requireNonNull(
-                content.apply(this), "run file " + name)));
+        runFiles.forEach((name, content) -> {
+            byte[] bytes = content.apply(this);
+            if (bytes != null) {
+                AtomicFiles.write(folder.resolve(name), bytes);
+            }
+        });
     }
 
     /**
@@ -768,6 +782,7 @@ public final class DistillationRun implements AutoCloseable {
         private long probeEvery;
         private final List<Periodic> hooks = new ArrayList<>();
         private final Map<String, Function<DistillationRun, byte[]>> runFiles = new java.util.LinkedHashMap<>();
+        private final Map<String, String> runInfo = new LinkedHashMap<>();
 
         /** A hook and its period. */
         private record Periodic(long every, RunHook hook) {
@@ -1003,7 +1018,8 @@ public final class DistillationRun implements AutoCloseable {
         /**
          * Writes an extra file into the run folder at every checkpoint (after {@code losses.csv}, atomically, by
          * worker 0 alone in a data-parallel run): {@code content} gets the run and returns the file's bytes, e.g. a CSV
-         * of what an {@link #every} hook measured, or a plot. A second call with the same name replaces the first.
+         * of what an {@link #every} hook measured, or a plot, or null to leave the file as it is this time (nothing
+         * measured yet). A second call with the same name replaces the first.
          *
          * @param name a plain file name, not one the run writes itself ({@value #RUN_JSON}, {@value #LOSSES},
          *     {@value #CHECKPOINTS}, the prompt cache)
@@ -1018,6 +1034,23 @@ public final class DistillationRun implements AutoCloseable {
                         name);
             }
             runFiles.put(name, Objects.requireNonNull(content, "content"));
+            return this;
+        }
+
+        /**
+         * Records a fact about the run in {@code run.json} under {@code info} (the command line, the preset name, the
+         * tool that started it). A description only: written once, when the run starts, and not compared on resume (a
+         * resume keeps the recorded file). A second call with the same key replaces the first.
+         *
+         * @param key a non-blank key
+         * @param value the value
+         * @return this
+         */
+        public Builder runInfo(String key, String value) {
+            if (key == null || key.isBlank()) {
+                throw InvalidRequestException.of("runInfo key", "a non-blank key", String.valueOf(key));
+            }
+            runInfo.put(key, Objects.requireNonNull(value, "value"));
             return this;
         }
 
@@ -1667,6 +1700,9 @@ public final class DistillationRun implements AutoCloseable {
             }
             if (resolvedLora != null) {
                 m.put("lora", resolvedLora.toJson());
+            }
+            if (!runInfo.isEmpty()) {
+                m.put("info", new LinkedHashMap<String, Object>(runInfo));
             }
             Map<String, Object> prov = new LinkedHashMap<>();
             prov.put("created_utc", Instant.now().toString());
