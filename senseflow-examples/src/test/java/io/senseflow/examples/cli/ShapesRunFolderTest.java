@@ -43,8 +43,12 @@ class ShapesRunFolderTest {
     }
 
     private String[] tiny(Path teacher, Path out, String... more) {
+        return tiny(teacher, out, 4, more);
+    }
+
+    private String[] tiny(Path teacher, Path out, int iterations, String... more) {
         List<String> a = new java.util.ArrayList<>(List.of("distill", "--teacher", teacher.toString(), "--out",
-                out.toString(), "--iterations", "4", "--batch", "2", "--checkpoint-every", "2", "--threads", "1",
+                out.toString(), "--iterations", Integer.toString(iterations), "--batch", "2", "--checkpoint-every", "2", "--threads", "1",
                 "--classifier", "none", "--quiet"));
         a.addAll(List.of(more));
         return a.toArray(new String[0]);
@@ -65,8 +69,8 @@ class ShapesRunFolderTest {
                 "senseflow").containsEntry("discriminator", "fake-score-features").containsKey("command");
         assertThat(runJson.getString("plugins", "")).contains("ShapesDistillationData.Plugin[seed=")
                 .contains("ShapesDiscriminator[");
-        assertThat(Files.readString(whole.resolve("config.json")).trim())
-                .isEqualTo(ShapesPresets.named("senseflow").toBuilder().iterations(4).batchSize(2).build().toJson());
+        assertThat(Files.readString(whole.resolve("config.json")).trim()).isEqualTo(ShapesPresets.named("senseflow")
+                .toBuilder().iterations(4).batchSize(2).build().toJson().trim());
 
         // stopped at 2, resumed with the folder alone: the teacher comes from run.json, the bits are the same
         Path split = dir.resolve("split");
@@ -88,7 +92,7 @@ class ShapesRunFolderTest {
         Path teacher = TinyShapesTeacher.write(dir.resolve("teacher"), 5);
         // an attempt killed before its first checkpoint: run.json (a Shapes run's) and nothing else
         Path killed = dir.resolve("killed");
-        Run first = cli(tiny(teacher, killed, "--iterations", "2", "--checkpoint-every", "2"));
+        Run first = cli(tiny(teacher, killed, 2));
         assertThat(first.code()).as(first.err()).isZero();
         byte[] runJson = Files.readAllBytes(killed.resolve(DistillationRun.RUN_JSON));
         io.senseflow.io.FileTrees.deleteQuietly(killed);
