@@ -3,6 +3,8 @@ package io.senseflow.examples.cli;
 import io.senseflow.InvalidRequestException;
 import io.senseflow.distill.DistillationConfig;
 import io.senseflow.distill.Recipe;
+import io.senseflow.examples.distill.Curves;
+import io.senseflow.examples.distill.RunHistory;
 import io.senseflow.io.FileTrees;
 import io.senseflow.onnx.folders.LoadOptions;
 import io.senseflow.onnx.runtime.SessionConfig;
@@ -26,7 +28,18 @@ import java.util.Map;
 
 /** {@code senseflow distill --prompts}: the front door, a {@link DistillationRun} from an Optimum folder. */
 final class FrontDoor {
+    /** The run folder's loss-curve chart. */
+    static final String CURVES = "curves.png";
+
     private FrontDoor() {
+    }
+
+    private static List<String> readLines(Path file) {
+        try {
+            return Files.readAllLines(file);
+        } catch (IOException e) {
+            throw new UncheckedIOException("reading " + file, e);
+        }
     }
 
     static int run(DistillCommand c, PrintWriter err, PrintWriter stdout, DistillationConfig ignoredShapesConfig) {
@@ -49,6 +62,7 @@ final class FrontDoor {
                 }
                 run.runUntil(stopAt, guard.token());
                 stdout.printf(Locale.ROOT, "losses:      %s%n", run.folder().resolve(DistillationRun.LOSSES));
+                stdout.printf(Locale.ROOT, "curves:      %s%n", run.folder().resolve(CURVES));
                 stdout.printf(Locale.ROOT, "checkpoints: %s%n", run.folder().resolve(DistillationRun.CHECKPOINTS));
                 if (run.iteration() >= run.config().iterations()) {
                     stdout.printf(Locale.ROOT, "student:     %s%n", exportStudent(run));
@@ -278,6 +292,9 @@ final class FrontDoor {
             lo.sessionConfig(SessionConfig.builder().intraOpThreads(c.threads).interOpThreads(1).build());
         }
         b.loadOptions(lo.build()).threads(c.threads).checkpointEvery(c.checkpointEvery);
+        // the curves, drawn at every checkpoint from the losses.csv the run has just written (earlier runs' rows too)
+        b.runFile(CURVES, r -> Curves.png(RunHistory.fromLongLosses(readLines(
+                r.folder().resolve(DistillationRun.LOSSES)), r.folder().resolve(DistillationRun.LOSSES).toString())));
         io.senseflow.tf.lora.LoraConfig lora = loraConfig(c);
         if (lora != null) {
             b.lora(lora);

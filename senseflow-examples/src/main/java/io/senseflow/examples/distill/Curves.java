@@ -4,23 +4,40 @@ import io.senseflow.distill.TrackingProbe;
 import io.senseflow.examples.report.LinePlot;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.TreeSet;
 
 /**
- * The training-curve chart of a run: generator terms, fake-score and discriminator losses, the fake-score tracking probe
- * (when measured), evaluation metrics.
+ * The training-curve chart of a run: generator terms (the recipe's, then any plug-in term by name), fake-score and
+ * discriminator losses, the fake-score tracking probe (when measured), evaluation metrics.
  */
-final class Curves {
+public final class Curves {
     private static final int SMOOTHING = 50;
+    private static final List<String> RECIPE_TERMS = List.of("dmd", "isg", "gan");
+    private static final Set<String> NOT_GENERATOR = Set.of("fake_score", "discriminator_real", "discriminator_fake",
+            "ms");
 
     private Curves() {
     }
 
+    /**
+     * @param h a run's history
+     * @return the chart as a PNG file's bytes
+     */
+    public static byte[] png(RunHistory h) {
+        return plot(h).render().toPng();
+    }
+
     static LinePlot plot(RunHistory h) {
         List<RunHistory.Row> rows = h.losses();
+        List<String> generator = new ArrayList<>(RECIPE_TERMS);
+        TreeSet<String> others = new TreeSet<>();
+        rows.forEach(r -> r.values().keySet().stream().filter(k -> !RECIPE_TERMS.contains(k)
+                && !NOT_GENERATOR.contains(k) && !k.startsWith("track.")).forEach(others::add));
+        generator.addAll(others);
         LinePlot plot = new LinePlot();
         plot.add(new LinePlot.Panel("Generator terms (moving average over " + SMOOTHING + " generator steps)",
-                "iteration", "loss", series(rows, List.of("dmd", "isg", "gan"), true)));
+                "iteration", "loss", series(rows, generator, true)));
         plot.add(new LinePlot.Panel("Fake score and discriminator (moving average over " + SMOOTHING + " iterations)",
                 "iteration", "loss", series(rows, List.of("fake_score", "discriminator_real", "discriminator_fake"), true)));
         List<LinePlot.Series> tracking = series(rows, List.of(TrackingProbe.FAKE_LOSS, TrackingProbe.TEACHER_LOSS), false);

@@ -226,7 +226,7 @@ public final class DistillRun {
                 .checkpointExtra(EVAL_CSV, r -> utf8(history.evaluationsCsv()))
                 .runFile(CONFIG_JSON, r -> utf8(cfg.toJson() + "\n"))
                 .runFile(EVAL_CSV, r -> history.evaluations().isEmpty() ? null : utf8(history.evaluationsCsv()))
-                .runFile(CURVES_PNG, r -> Curves.plot(history).render().toPng())
+                .runFile(CURVES_PNG, r -> Curves.png(history))
                 .runInfo("preset", String.valueOf(request.preset()))
                 .runInfo("discriminator", cfg.gan().enabled() ? cfg.gan().discriminator().id() : "none")
                 .runInfo("command", String.valueOf(request.command()))

@@ -103,6 +103,40 @@ public final class RunHistory {
         return h;
     }
 
+    /**
+     * Reads a front-door run's long {@code losses.csv} ({@code iteration,term,value}, one line per term of an
+     * iteration, as {@code DistillationRun} writes it) into loss rows, every term kept under its name (the research
+     * plug-ins' terms too); no evaluations, no {@code ms}.
+     *
+     * @param lines the file's lines, header first
+     * @param name the file, for messages
+     * @return the history
+     * @throws io.senseflow.InvalidRequestException if a line is not {@code iteration,term,value}
+     */
+    public static RunHistory fromLongLosses(List<String> lines, String name) {
+        RunHistory h = new RunHistory();
+        java.util.TreeMap<Long, Map<String, Double>> rows = new java.util.TreeMap<>();
+        for (int i = 1; i < lines.size(); i++) {
+            String line = lines.get(i);
+            if (line.isBlank()) {
+                continue;
+            }
+            String[] f = line.split(",", -1);
+            try {
+                if (f.length != 3) {
+                    throw new NumberFormatException("3 fields expected");
+                }
+                rows.computeIfAbsent(Long.parseLong(f[0]), k -> new LinkedHashMap<>()).put(f[1],
+                        Double.parseDouble(f[2]));
+            } catch (NumberFormatException e) {
+                throw io.senseflow.InvalidRequestException.of(name + " line " + (i + 1), "iteration,term,value",
+                        line);
+            }
+        }
+        rows.forEach((it, v) -> h.losses.add(new Row(it, v)));
+        return h;
+    }
+
     /** @param bytes file content @return it as UTF-8 text, or null for null */
     static String text(byte[] bytes) {
         return bytes == null ? null : new String(bytes, StandardCharsets.UTF_8);

@@ -84,7 +84,7 @@ class DistillFrontDoorTest {
                 .contains("--resume " + runB);
         assertThat(runB.resolve("student")).doesNotExist();
         Map<String, byte[]> stopped = files(runB);
-        assertThat(stopped).containsKeys("run.json", "losses.csv");
+        assertThat(stopped).containsKeys("run.json", "losses.csv", "curves.png");
         assertThat(Files.readAllLines(runB.resolve("losses.csv")).get(Files.readAllLines(runB.resolve("losses.csv"))
                 .size() - 1)).startsWith((STOP - 1) + ",");
 
@@ -101,6 +101,10 @@ class DistillFrontDoorTest {
 
         assertThat(Files.readAllBytes(runB.resolve("losses.csv"))).as(name + " losses.csv")
                 .isEqualTo(Files.readAllBytes(runA.resolve("losses.csv")));
+        // the curves are drawn from losses.csv, earlier runs' rows included: the resumed run's chart is the same file
+        assertThat(Files.readAllBytes(runB.resolve("curves.png"))).as(name + " curves.png")
+                .isEqualTo(Files.readAllBytes(runA.resolve("curves.png")));
+        assertThat(io.senseflow.image.Image.read(runA.resolve("curves.png")).width()).isGreaterThan(100);
         List<String> losses = Files.readAllLines(runA.resolve("losses.csv"));
         assertThat(losses.get(0)).isEqualTo("iteration,term,value");
         Map<String, Integer> terms = new TreeMap<>();
