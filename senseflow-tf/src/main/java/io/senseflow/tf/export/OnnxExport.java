@@ -83,9 +83,11 @@ public final class OnnxExport {
      * @return a copy with these entries
      */
     public OnnxExport withProvenance(Map<String, String> values) {
+        // sorted, so the written model and safetensors are the same bytes whatever map the caller passed (Map.of's
+        // iteration order differs from one JVM to the next)
         Map<String, String> p = new TreeMap<>(provenance);
         p.putAll(values);
-        return new OnnxExport(source, trained, Map.copyOf(p));
+        return new OnnxExport(source, trained, java.util.Collections.unmodifiableMap(p));
     }
 
     private static Map<String, String> untiedOf(OnnxModel source, Map<String, Tensor> trained) {

@@ -206,6 +206,10 @@ public final class StudentModules implements AutoCloseable {
         private final Map<String, io.senseflow.onnx.ir.TensorValue> constantInputs = new LinkedHashMap<>();
         private io.senseflow.tf.lora.LoraConfig loraConfig;
         private long loraSeed;
+        /** The last {@link #estimate()} and the graph it was made on, until a setter changes anything. */
+        private MemoryEstimate estimated;
+        private OnnxModel estimatedStudent;
+        private io.senseflow.tf.lora.LoraGraph estimatedLora;
 
         private Builder(OnnxModel teacher, DenoiserSpec spec) {
             this.teacher = Objects.requireNonNull(teacher, "teacher");
@@ -218,7 +222,7 @@ public final class StudentModules implements AutoCloseable {
                 throw InvalidRequestException.of("batchSize", "at least 1", n);
             }
             batchSize = n;
-            return this;
+            return changed();
         }
 
         /**
@@ -228,32 +232,32 @@ public final class StudentModules implements AutoCloseable {
          */
         public Builder bindConstant(String input, float value) {
             constants.put(input, value);
-            return this;
+            return changed();
         }
 
         /** @param input a teacher input no node reads, removed in G and F @return this */
         public Builder removeInput(String input) {
             removed.add(input);
-            return this;
+            return changed();
         }
 
         /** @param c G's AdamW settings @return this */
         public Builder generatorOptimizer(AdamWConfig c) {
             generatorOptimizer = Objects.requireNonNull(c);
-            return this;
+            return changed();
         }
 
         /** @param c F's AdamW settings @return this */
         public Builder fakeScoreOptimizer(AdamWConfig c) {
             fakeScoreOptimizer = Objects.requireNonNull(c);
-            return this;
+            return changed();
         }
 
         /** @param regex train only initializers whose name matches (find); default all @return this */
         public Builder trainablePattern(String regex) {
             Pattern.compile(regex);
             trainable = regex;
-            return this;
+            return changed();
         }
 
         /**
@@ -263,7 +267,7 @@ public final class StudentModules implements AutoCloseable {
          */
         public Builder trainBuffers(boolean on) {
             trainBuffers = on;
-            return this;
+            return changed();
         }
 
         /**
@@ -276,7 +280,7 @@ public final class StudentModules implements AutoCloseable {
          */
         public Builder inputShape(String graphInput, long... dims) {
             inputShapes.put(Objects.requireNonNull(graphInput), dims.clone());
-            return this;
+            return changed();
         }
 
         /**
@@ -290,7 +294,7 @@ public final class StudentModules implements AutoCloseable {
          */
         public Builder estimateShape(String graphInput, long... dims) {
             estimateShapes.put(Objects.requireNonNull(graphInput), dims.clone());
-            return this;
+            return changed();
         }
 
         /**
@@ -303,7 +307,7 @@ public final class StudentModules implements AutoCloseable {
          */
         public Builder constantInput(String graphInput, io.senseflow.onnx.ir.TensorValue value) {
             constantInputs.put(Objects.requireNonNull(graphInput), Objects.requireNonNull(value));
-            return this;
+            return changed();
         }
 
         /**
@@ -329,7 +333,7 @@ public final class StudentModules implements AutoCloseable {
          */
         public Builder tieSharedParameters(boolean on) {
             tieShared = on;
-            return this;
+            return changed();
         }
 
         private ImportOptions shapes(OnnxModel graph, ImportOptions base) {
@@ -360,7 +364,7 @@ public final class StudentModules implements AutoCloseable {
         /** @param on also build an EMA copy of G @return this */
         public Builder ema(boolean on) {
             ema = on;
-            return this;
+            return changed();
         }
 
         /**
@@ -371,7 +375,7 @@ public final class StudentModules implements AutoCloseable {
          */
         public Builder teacherInTensorFlow(LatentFormat format) {
             teacherFormat = Objects.requireNonNull(format);
-            return this;
+            return changed();
         }
 
         /**
@@ -384,13 +388,13 @@ public final class StudentModules implements AutoCloseable {
                 throw InvalidRequestException.of("teacherBatchFactor", "at least 1", factor);
             }
             teacherBatchFactor = factor;
-            return this;
+            return changed();
         }
 
         /** @param w a workspace to build in (the caller closes it); default: the modules' own @return this */
         public Builder workspace(TfWorkspace w) {
             workspace = w;
-            return this;
+            return changed();
         }
 
         /**
@@ -401,19 +405,19 @@ public final class StudentModules implements AutoCloseable {
          */
         public Builder sessionOptions(TfSessionOptions o) {
             sessionOptions = Objects.requireNonNull(o);
-            return this;
+            return changed();
         }
 
         /** @param b what the run may use; default {@link MemoryBudget#detect()} @return this */
         public Builder memoryBudget(MemoryBudget b) {
             budget = b;
-            return this;
+            return changed();
         }
 
         /** @param more adds items to the estimate (a discriminator, a VAE decoder) @return this */
         public Builder estimateAlso(Consumer<MemoryEstimate.Builder> more) {
             moreEstimate = Objects.requireNonNull(more);
-            return this;
+            return changed();
         }
 
         /**
@@ -428,7 +432,7 @@ public final class StudentModules implements AutoCloseable {
         public Builder lora(io.senseflow.tf.lora.LoraConfig config, long seed) {
             loraConfig = config;
             loraSeed = seed;
-            return this;
+            return changed();
         }
 
         /** @return the adapters the modules will train, on the graph with teacher-only inputs bound; null without LoRA */
@@ -461,13 +465,29 @@ public final class StudentModules implements AutoCloseable {
 
         /**
          * Estimates the run's memory without building anything (imports the graph's ops once, with the run's trainable
-         * weights, into a scratch graph with its gradient, to read its tensor sizes).
+         * weights, into a scratch graph with its gradient, to read its tensor sizes). The estimate is kept until a
+         * setter is called again, and {@link #build()} uses it: estimating, then building, imports for the estimate once.
          *
          * @return the estimate
          */
         public MemoryEstimate estimate() {
-            io.senseflow.tf.lora.LoraGraph l = loraGraph();
-            return estimate(l != null ? l.model() : boundGraph(), l);
+            if (estimated == null) {
+                io.senseflow.tf.lora.LoraGraph l = loraGraph();
+                OnnxModel student = l != null ? l.model() : boundGraph();
+                MemoryEstimate e = estimate(student, l);
+                estimatedLora = l;
+                estimatedStudent = student;
+                estimated = e;
+            }
+            return estimated;
+        }
+
+        /** Forgets the memoised estimate (every setter calls it). */
+        private Builder changed() {
+            estimated = null;
+            estimatedStudent = null;
+            estimatedLora = null;
+            return this;
         }
 
         private MemoryEstimate estimate(OnnxModel student, io.senseflow.tf.lora.LoraGraph lora) {
@@ -618,11 +638,10 @@ public final class StudentModules implements AutoCloseable {
                 throw InvalidRequestException.of("trainablePattern", "none with LoRA (only the adapters train)",
                         trainable);
             }
-            io.senseflow.tf.lora.LoraGraph l = loraGraph();
-            OnnxModel student = l != null ? l.model() : boundGraph();
-            MemoryEstimate e = estimate(student, l);
+            // the estimate of an unchanged builder is made once (a caller that checked it before building pays once)
+            MemoryEstimate e = estimate();
             e.requireFits(budget != null ? budget : MemoryBudget.detect());
-            return new StudentModules(this, student, studentSpec(), e, l);
+            return new StudentModules(this, estimatedStudent, studentSpec(), e, estimatedLora);
         }
     }
 }
