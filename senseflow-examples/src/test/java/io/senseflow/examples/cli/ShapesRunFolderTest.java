@@ -1,12 +1,16 @@
 package io.senseflow.examples.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.senseflow.InvalidRequestException;
+import io.senseflow.examples.distill.ShapesDistillationData;
 import io.senseflow.examples.distill.ShapesPresets;
 import io.senseflow.examples.distill.ShapesRun;
 import io.senseflow.examples.distill.TinyShapesTeacher;
 import io.senseflow.json.Json;
 import io.senseflow.json.JsonObject;
+import io.senseflow.tf.TfSessionOptions;
 import io.senseflow.tf.run.DistillationRun;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -85,6 +89,14 @@ class ShapesRunFolderTest {
                 split.resolve("checkpoints/checkpoint-000000004"));
         assertThat(Files.readAllBytes(split.resolve("student/transformer/model.onnx")))
                 .isEqualTo(Files.readAllBytes(whole.resolve("student/transformer/model.onnx")));
+
+        // the Shapes runs keep Grappler on; run.json says so, and a resume with it off is refused naming the field
+        assertThat(runJson.getBoolean("tf_graph_optimizations", false)).isTrue();
+        assertThatThrownBy(() -> DistillationRun.resume(split).iterations(6)
+                .data(new ShapesDistillationData.Plugin(0)).sessionOptions(TfSessionOptions.defaults()
+                        .withIntraOpThreads(1).withGraphOptimizations(false)).build())
+                .isInstanceOf(InvalidRequestException.class).hasMessageContaining("tf_graph_optimizations")
+                .hasMessageContaining("true (the run's)");
     }
 
     @Test

@@ -110,6 +110,10 @@ public final class DistillationRun implements AutoCloseable {
     /** The run folder's checkpoint folder. */
     public static final String CHECKPOINTS = "checkpoints";
     static final String FORMAT = "senseflow-distillation-run";
+    /** {@code run.json}'s record of whether Grappler rewrote G's and F's graphs ({@link Builder#sessionOptions}). */
+    static final String TF_GRAPH_OPTIMIZATIONS = "tf_graph_optimizations";
+    /** {@code run.json}'s record of {@link TfSessionOptions#prunedGraphBuilds()} for G and F. */
+    static final String TF_PRUNED_GRAPH_BUILDS = "tf_pruned_graph_builds";
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(DistillationRun.class);
 
     private final Path teacherDir;
@@ -1143,7 +1147,9 @@ public final class DistillationRun implements AutoCloseable {
          * The TensorFlow session options of G and F (and the EMA), in place of the run's default: {@link #threads}
          * intra-op threads, Grappler off, pruned graph builds. Grappler rewrites change the last bits of the results,
          * so a run and its resume must use the same options; code that must reproduce a run made with other options
-         * (the Shapes commands, which keep Grappler on) sets them here.
+         * (the Shapes commands, which keep Grappler on) sets them here. {@code run.json} records whether Grappler and
+         * the pruned graph builds were on ({@code tf_graph_optimizations}, {@code tf_pruned_graph_builds}); a resume
+         * without this call takes them from there, one with other settings is refused naming the field.
          *
          * @param options the options, intra-op threads included
          * @return this
@@ -1364,6 +1370,15 @@ public final class DistillationRun implements AutoCloseable {
                             loadOptions.t5SequenceLength().map(String::valueOf).orElse("the folder's default"),
                             "this T5 length");
                 }
+                // Grappler's rewrites change the last bits: a run folder written before this field existed ran with it off
+                requireSame(runJson, TF_GRAPH_OPTIMIZATIONS, Boolean.toString(recorded.getBoolean(
+                        TF_GRAPH_OPTIMIZATIONS, false)), Boolean.toString(tfOptions().graphOptimizations()),
+                        "these TensorFlow session options (Builder.sessionOptions)");
+                if (recorded.has(TF_PRUNED_GRAPH_BUILDS)) {
+                    requireSame(runJson, TF_PRUNED_GRAPH_BUILDS, Boolean.toString(recorded.getBoolean(
+                            TF_PRUNED_GRAPH_BUILDS, true)), Boolean.toString(tfOptions().prunedGraphBuilds()),
+                            "these TensorFlow session options (Builder.sessionOptions)");
+                }
                 requireSame(runJson, "backbone_fingerprint", recorded.getString("backbone_fingerprint", "none"),
                         backbone == null ? "none" : fileFingerprint(backbone), backbone == null ? "no backbone"
                         : "the backbone " + backbone);
@@ -1479,9 +1494,7 @@ public final class DistillationRun implements AutoCloseable {
                     ? cfg.batchSize() : cfg.batchSize() / group.size())
                     .generatorOptimizer(cfg.generatorOptimizer()).fakeScoreOptimizer(cfg.fakeScoreOptimizer())
                     .ema(cfg.emaDecay() > 0)
-                    .sessionOptions(tfOptions != null ? tfOptions : (threads > 0 ? TfSessionOptions.defaults()
-                            .withIntraOpThreads(threads) : TfSessionOptions.defaults()).withGraphOptimizations(false)
-                            .withPrunedGraphBuilds(true));
+                    .sessionOptions(tfOptions());
             estimateShapes(sb, spec, sample, first);
             if (budget != null) {
                 sb.memoryBudget(budget);
@@ -1546,10 +1559,6 @@ public final class DistillationRun implements AutoCloseable {
             return p;
         }
 
-        /**
-         * What a resume takes from {@code run.json} when the builder leaves it unset: the image size, the T5 length,
-         * the TensorFlow and ONNX Runtime thread counts (so {@code --resume RUN} alone continues the run as it was).
-         */
         /** The data-parallel checks, on the final config, before anything is written. */
         private void requireDataParallel(DistillationConfig cfg) {
             if (cfg.gan().enabled() && backbone != null) {
@@ -1564,6 +1573,17 @@ public final class DistillationRun implements AutoCloseable {
             }
         }
 
+        /** @return G's and F's TensorFlow options: {@link #sessionOptions}'s, else the front door's defaults */
+        private TfSessionOptions tfOptions() {
+            return tfOptions != null ? tfOptions : (threads > 0 ? TfSessionOptions.defaults().withIntraOpThreads(threads)
+                    : TfSessionOptions.defaults()).withGraphOptimizations(false).withPrunedGraphBuilds(true);
+        }
+
+        /**
+         * What a resume takes from {@code run.json} when the builder leaves it unset: the image size, the T5 length,
+         * the TensorFlow and ONNX Runtime thread counts, TensorFlow's Grappler and pruned-build settings (so
+         * {@code --resume RUN} alone continues the run as it was).
+         */
         private void resumeDefaults(JsonObject recorded) {
             String size = recorded.getString("image_size", "");
             int x = size.indexOf('x');
@@ -1588,6 +1608,14 @@ public final class DistillationRun implements AutoCloseable {
             }
             if (threads == 0) {
                 threads = (int) recorded.getLong("threads", 0);
+            }
+            if (tfOptions == null && recorded.has(TF_GRAPH_OPTIMIZATIONS)) {
+                TfSessionOptions base = tfOptions();   // the defaults, with the threads resolved above
+                boolean grappler = recorded.getBoolean(TF_GRAPH_OPTIMIZATIONS, false);
+                boolean pruned = recorded.getBoolean(TF_PRUNED_GRAPH_BUILDS, base.prunedGraphBuilds());
+                if (grappler != base.graphOptimizations() || pruned != base.prunedGraphBuilds()) {
+                    tfOptions = base.withGraphOptimizations(grappler).withPrunedGraphBuilds(pruned);
+                }
             }
         }
 
@@ -1681,6 +1709,8 @@ public final class DistillationRun implements AutoCloseable {
             m.put("image_size", w + "x" + h);
             loadOptions.t5SequenceLength().ifPresent(n -> m.put("t5_sequence_length", (long) n));
             m.put("threads", (long) threads);
+            m.put(TF_GRAPH_OPTIMIZATIONS, tfOptions().graphOptimizations());
+            m.put(TF_PRUNED_GRAPH_BUILDS, tfOptions().prunedGraphBuilds());
             m.put("ort_intra_op_threads", (long) sessionConfig.intraOpThreads());
             m.put("ort_inter_op_threads", (long) sessionConfig.interOpThreads());
             m.put("recipe", recipe == null ? (config == null ? "senseflow" : "config") : recipe.id());
