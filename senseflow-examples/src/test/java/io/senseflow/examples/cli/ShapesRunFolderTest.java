@@ -12,14 +12,11 @@ import io.senseflow.json.Json;
 import io.senseflow.json.JsonObject;
 import io.senseflow.tf.TfSessionOptions;
 import io.senseflow.tf.run.DistillationRun;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /**
  * The Shapes commands on the front door: the folder of {@code senseflow distill} on a Shapes teacher (no
@@ -33,17 +30,8 @@ class ShapesRunFolderTest {
     @TempDir
     Path dir;
 
-    record Run(int code, String out, String err) {
-    }
-
-    static Run cli(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        CommandLine cl = SenseFlowCli.commandLine();
-        cl.setOut(new PrintWriter(out, true));
-        cl.setErr(new PrintWriter(err, true));
-        int code = cl.execute(args);
-        return new Run(code, out.toString(), err.toString());
+    private static DistillCommandTest.Run cli(String... args) {
+        return DistillCommandTest.run(args);
     }
 
     private String[] tiny(Path teacher, Path out, String... more) {
@@ -62,7 +50,7 @@ class ShapesRunFolderTest {
     void aShapesRunIsAFrontDoorRunThatResumesFromItsFolderAlone() throws Exception {
         Path teacher = TinyShapesTeacher.write(dir.resolve("teacher"), 5);
         Path whole = dir.resolve("whole");
-        Run full = cli(tiny(teacher, whole));
+        DistillCommandTest.Run full = cli(tiny(teacher, whole));
         assertThat(full.code()).as(full.err()).isZero();
 
         JsonObject runJson = Json.parseObject(Files.readString(whole.resolve(DistillationRun.RUN_JSON)));
@@ -78,10 +66,10 @@ class ShapesRunFolderTest {
 
         // stopped at 2, resumed with the folder alone: the teacher comes from run.json, the bits are the same
         Path split = dir.resolve("split");
-        Run stopped = cli(tiny(teacher, split, "--stop-at", "2"));
+        DistillCommandTest.Run stopped = cli(tiny(teacher, split, "--stop-at", "2"));
         assertThat(stopped.code()).as(stopped.err()).isEqualTo(SenseFlowCli.EXIT_CANCELLED);
         byte[] recorded = Files.readAllBytes(split.resolve(DistillationRun.RUN_JSON));
-        Run resumed = cli("distill", "--resume", split.toString(), "--iterations", "4", "--batch", "2",
+        DistillCommandTest.Run resumed = cli("distill", "--resume", split.toString(), "--iterations", "4", "--batch", "2",
                 "--checkpoint-every", "2", "--threads", "1", "--classifier", "none", "--quiet");
         assertThat(resumed.code()).as(resumed.err()).isZero();
         assertThat(Files.readAllBytes(split.resolve(DistillationRun.RUN_JSON))).as("run.json kept").isEqualTo(recorded);
@@ -104,13 +92,13 @@ class ShapesRunFolderTest {
         Path teacher = TinyShapesTeacher.write(dir.resolve("teacher"), 5);
         // an attempt killed before its first checkpoint: run.json (a Shapes run's) and nothing else
         Path killed = dir.resolve("killed");
-        Run first = cli(tiny(teacher, killed, 2));
+        DistillCommandTest.Run first = cli(tiny(teacher, killed, 2));
         assertThat(first.code()).as(first.err()).isZero();
         byte[] runJson = Files.readAllBytes(killed.resolve(DistillationRun.RUN_JSON));
         io.senseflow.io.FileTrees.deleteQuietly(killed);
         Files.createDirectories(killed);
         Files.write(killed.resolve(DistillationRun.RUN_JSON), runJson);
-        Run again = cli(tiny(teacher, killed));
+        DistillCommandTest.Run again = cli(tiny(teacher, killed));
         assertThat(again.code()).as(again.err()).isZero();
         assertThat(killed.resolve("checkpoints/checkpoint-000000004")).isDirectory();
 
@@ -120,7 +108,7 @@ class ShapesRunFolderTest {
         String oldJson = "{\"teacher\": \"" + teacher + "\", \"preset\": \"senseflow\"}\n";
         Files.writeString(old.resolve(DistillationRun.RUN_JSON), oldJson);
         for (String[] args : List.of(tiny(teacher, old), tiny(teacher, old, "--resume"))) {
-            Run r = cli(args);
+            DistillCommandTest.Run r = cli(args);
             assertThat(r.code()).as(r.err()).isEqualTo(SenseFlowCli.EXIT_INVALID);
             assertThat(r.err()).contains(old.resolve(DistillationRun.RUN_JSON).toString())
                     .contains("a run this version of senseflow distill started");
