@@ -145,6 +145,7 @@ public final class DistillRun {
      * @throws CheckpointException if the checkpoint to resume from is damaged or of another config or teacher
      */
     public static DistillRun prepare(Request request) {
+        ShapesRun.requireBackboneFits(request.config(), request.settings());
         Path out = requireWritableFolder(request.out(), "--out");
         CheckpointStore store = CheckpointStore.builder(out.resolve(CHECKPOINTS)).keepLast(2).build();
         Optional<Path> latest = Files.isDirectory(store.root()) ? store.latest() : Optional.empty();
@@ -179,7 +180,8 @@ public final class DistillRun {
             throw new CheckpointException(latest.get() + ": the checkpoint was distilled from another teacher (fingerprint "
                     + abbrev(fingerprint) + ", " + request.teacher().dir() + " has " + abbrev(request.teacher().fingerprint())
                     + "); resume with the teacher the run started with ("
-                    + ShapesRun.recordedTeacher(out).map(Path::toString).orElse("see " + runJson) + ")");
+                    + ShapesRun.recordedTeacher(out).map(Path::toString).or(() -> Optional.ofNullable(cp.manifest()
+                            .metadata().get("teacher"))).orElse("see " + runJson) + ")");
         }
         if (cp.iteration() >= request.config().iterations()) {
             throw InvalidRequestException.of("--resume", "a run that has iterations left", "the checkpoint at iteration "

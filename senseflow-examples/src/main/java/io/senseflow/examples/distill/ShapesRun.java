@@ -34,8 +34,8 @@ import java.util.Optional;
  *   <li>data: {@link ShapesDistillationData.Plugin}, the training split's images and captions (the images encoded by
  *       the teacher's autoencoder are the GAN's real side and the forward-noised generator inputs);</li>
  *   <li>discriminator: {@link ShapesDiscriminator} (heads on the fake score's middle block) for
- *       {@code fake-score-features}, {@link ShapesVisionDiscriminator} (a vision backbone behind the VAE decoder) for
- *       {@code vfm};</li>
+ *       {@code fake-score-features}; for {@code vfm}, the front door's own VFM discriminator on
+ *       {@link Settings#backbone()} ({@link DistillationRun.Builder#backbone});</li>
  *   <li>engines: {@link Settings#threads()} for ONNX Runtime and TensorFlow, TensorFlow's Grappler left on (the
  *       Shapes runs' numbers and bundled student were made so), the tracking probe every
  *       {@link Settings#trackEvery()} iterations;</li>
@@ -58,8 +58,8 @@ public final class ShapesRun {
      *
      * @param threads intra-op threads for ONNX Runtime and TensorFlow; 0 for each engine's default
      * @param backbone an ONNX vision backbone for {@code gan.discriminator: vfm}, or null
-     * @param heads the discriminator heads, or null for {@link HeadSpec#defaults()} conditioned on the pooled text
-     *     embedding (projection {@value ShapesDiscriminator#PROJECTION})
+     * @param heads the {@code fake-score-features} discriminator's heads, or null for {@link HeadSpec#defaults()}
+     *     conditioned on the pooled text embedding (projection {@value ShapesDiscriminator#PROJECTION})
      * @param trackEvery iterations between measurements of the {@link io.senseflow.distill.TrackingProbe} (0: none);
      *     a measurement, it changes nothing of the run
      * @param lora LoRA adapters for G and F over one frozen base, or null for full distillation
@@ -139,15 +139,7 @@ public final class ShapesRun {
      */
     public static DistillationRun.Builder builder(TeacherFolder teacher, DistillationConfig config, Settings settings,
                                                   Path folder) {
-        DiscriminatorKind kind = config.gan().enabled() ? config.gan().discriminator() : DiscriminatorKind.NONE;
-        if (kind == DiscriminatorKind.VFM && settings.backbone() == null) {
-            throw InvalidRequestException.of("gan.discriminator", "fake-score-features, or vfm together with a vision"
-                    + " backbone (--backbone FILE.onnx, e.g. a DINOv2 export)", "vfm without a backbone");
-        }
-        if (kind != DiscriminatorKind.VFM && settings.backbone() != null) {
-            throw InvalidRequestException.of("--backbone " + settings.backbone(), "no backbone (the config's"
-                    + " discriminator is " + kind.id() + "; a backbone serves gan.discriminator: vfm)", "a backbone");
-        }
+        DiscriminatorKind kind = requireBackboneFits(config, settings);
         TfSessionOptions tf = settings.threads() > 0
                 ? TfSessionOptions.defaults().withIntraOpThreads(settings.threads()) : TfSessionOptions.defaults();
         DistillationRun.Builder b = DistillationRun.builder(teacher.dir()).folder(folder).config(config)
@@ -158,12 +150,35 @@ public final class ShapesRun {
         if (kind == DiscriminatorKind.FAKE_SCORE_FEATURES) {
             b.discriminator(ShapesDiscriminator.forTeacher(teacher.transformerConfig(), settings.heads()));
         } else if (kind == DiscriminatorKind.VFM) {
-            b.discriminator(new ShapesVisionDiscriminator(teacher, settings.backbone(), settings.heads()));
+            // the front door's VFM discriminator: heads on the frozen backbone behind the teacher's VAE decoder in
+            // TensorFlow (scaling and shift undone), fed the Shapes batches' real latents on its real side
+            b.backbone(settings.backbone());
         }
         if (settings.lora() != null) {
             b.lora(settings.lora());
         }
         return b;
+    }
+
+    /**
+     * Checks that a backbone is given exactly when the config's GAN term uses the {@code vfm} discriminator.
+     *
+     * @param config the run's config
+     * @param settings the settings
+     * @return the discriminator kind ({@code NONE} without a GAN term)
+     * @throws InvalidRequestException naming {@code gan.discriminator} or {@code --backbone}
+     */
+    public static DiscriminatorKind requireBackboneFits(DistillationConfig config, Settings settings) {
+        DiscriminatorKind kind = config.gan().enabled() ? config.gan().discriminator() : DiscriminatorKind.NONE;
+        if (kind == DiscriminatorKind.VFM && settings.backbone() == null) {
+            throw InvalidRequestException.of("gan.discriminator", "fake-score-features, or vfm together with a vision"
+                    + " backbone (--backbone FILE.onnx, e.g. a DINOv2 export)", "vfm without a backbone");
+        }
+        if (kind != DiscriminatorKind.VFM && settings.backbone() != null) {
+            throw InvalidRequestException.of("--backbone " + settings.backbone(), "no backbone (the config's"
+                    + " discriminator is " + kind.id() + "; a backbone serves gan.discriminator: vfm)", "a backbone");
+        }
+        return kind;
     }
 
     /**

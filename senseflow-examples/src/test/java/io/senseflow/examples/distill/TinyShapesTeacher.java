@@ -27,9 +27,20 @@ public final class TinyShapesTeacher {
 
     /** @param dir destination @param seed weights seed @return {@code dir} */
     public static Path write(Path dir, long seed) {
+        return write(dir, seed, 0);
+    }
+
+    /**
+     * @param dir destination
+     * @param seed weights seed
+     * @param shiftFactor the autoencoder's latent shift (the bundled Shapes teacher's is -0.0398)
+     * @return {@code dir}
+     */
+    public static Path write(Path dir, long seed, double shiftFactor) {
         TextTransformer.Config text = TextTransformer.Config.builder().vocab(ShapesTokenizer.vocabSize())
                 .length(ShapesTokenizer.LENGTH).width(16).depth(1).heads(2).mlpRatio(2).build();
-        Autoencoder.Config vae = Autoencoder.Config.builder().channels(8, 8, 8).groups(4).scalingFactor(1.5).build();
+        Autoencoder.Config vae = Autoencoder.Config.builder().channels(8, 8, 8).groups(4).scalingFactor(1.5)
+                .shiftFactor(shiftFactor).build();
         return SenseFlowFolder.builder().name("tiny-shapes-teacher")
                 .transformer(FlowTransformer.build(transformer(), seed, Init.RANDOM_ALL))
                 .textEncoder(TextTransformer.build(text, seed + 1, Init.RANDOM_ALL))

@@ -1331,7 +1331,7 @@ public final class DistillationRun implements AutoCloseable {
                 throw InvalidRequestException.of("backbone " + backbone, "no backbone with a discriminator plug-in"
                         + " (Builder.discriminator builds the discriminator)", "a backbone");
             }
-            if (backboneModel != null && realData == null) {
+            if (backboneModel != null && realData == null && plugins.data == null) {
                 LOG.warn("backbone {} without real data: the discriminator trains only on batches with real samples"
                         + " (Builder.realData, --data)", backbone);
             }
