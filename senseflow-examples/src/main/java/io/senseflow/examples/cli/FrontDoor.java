@@ -293,8 +293,10 @@ final class FrontDoor {
         }
         b.loadOptions(lo.build()).threads(c.threads).checkpointEvery(c.checkpointEvery);
         // the curves, drawn at every checkpoint from the losses.csv the run has just written (earlier runs' rows too)
-        b.runFile(CURVES, r -> Curves.png(RunHistory.fromLongLosses(readLines(
-                r.folder().resolve(DistillationRun.LOSSES)), r.folder().resolve(DistillationRun.LOSSES).toString())));
+        b.runFile(CURVES, r -> {
+            Path losses = r.folder().resolve(DistillationRun.LOSSES);
+            return Curves.png(RunHistory.fromLongLosses(readLines(losses), losses.toString()));
+        });
         io.senseflow.tf.lora.LoraConfig lora = loraConfig(c);
         if (lora != null) {
             b.lora(lora);

@@ -62,6 +62,7 @@ public final class DistillRun {
 
     private final Request request;
     private final Path out;
+    private final CheckpointStore store;
     private final Checkpoint checkpoint;
 
     /**
@@ -129,9 +130,10 @@ public final class DistillRun {
                          RunHistory history) {
     }
 
-    private DistillRun(Request request, Path out, Checkpoint checkpoint) {
+    private DistillRun(Request request, Path out, CheckpointStore store, Checkpoint checkpoint) {
         this.request = request;
         this.out = out;
+        this.store = store;
         this.checkpoint = checkpoint;
     }
 
@@ -167,7 +169,7 @@ public final class DistillRun {
                 }
                 deleteIfExists(store.root());
             }
-            return new DistillRun(request, out, null);
+            return new DistillRun(request, out, store, null);
         }
         if (latest.isEmpty()) {
             throw new CheckpointException("--resume: no checkpoint to resume from in " + store.root()
@@ -192,7 +194,7 @@ public final class DistillRun {
             throw InvalidRequestException.of("--stop-at", "an iteration after the checkpoint's " + cp.iteration(),
                     request.stopAt());
         }
-        return new DistillRun(request, out, cp);
+        return new DistillRun(request, out, store, cp);
     }
 
     /** @return the checkpoint the run resumes from, if any */
@@ -266,8 +268,7 @@ public final class DistillRun {
 
     private CancelledException stopped(DistillationRun run, DistillationConfig cfg) {
         return new CancelledException("distillation stopped before iteration " + run.iteration() + " of "
-                + cfg.iterations() + "; checkpoint " + CheckpointStore.builder(out.resolve(CHECKPOINTS)).keepLast(2)
-                .build().folderFor(run.iteration()) + "; continue with --resume --out " + out);
+                + cfg.iterations() + "; checkpoint " + store.folderFor(run.iteration()) + "; continue with --resume --out " + out);
     }
 
     private static double trainingSeconds(RunHistory history) {

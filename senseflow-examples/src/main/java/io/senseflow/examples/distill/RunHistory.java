@@ -122,19 +122,22 @@ public final class RunHistory {
                 continue;
             }
             String[] f = line.split(",", -1);
+            if (f.length != 3) {
+                throw badLongLine(name, i, line);
+            }
             try {
-                if (f.length != 3) {
-                    throw new NumberFormatException("3 fields expected");
-                }
                 rows.computeIfAbsent(Long.parseLong(f[0]), k -> new LinkedHashMap<>()).put(f[1],
                         Double.parseDouble(f[2]));
             } catch (NumberFormatException e) {
-                throw io.senseflow.InvalidRequestException.of(name + " line " + (i + 1), "iteration,term,value",
-                        line);
+                throw badLongLine(name, i, line);
             }
         }
         rows.forEach((it, v) -> h.losses.add(new Row(it, v)));
         return h;
+    }
+
+    private static io.senseflow.InvalidRequestException badLongLine(String name, int index, String line) {
+        return io.senseflow.InvalidRequestException.of(name + " line " + (index + 1), "iteration,term,value", line);
     }
 
     /** @param bytes file content @return it as UTF-8 text, or null for null */

@@ -1051,10 +1051,7 @@ public final class DistillationRun implements AutoCloseable {
          * @return this
          */
         public Builder runInfo(String key, String value) {
-            if (key == null || key.isBlank()) {
-                throw InvalidRequestException.of("runInfo key", "a non-blank key", String.valueOf(key));
-            }
-            runInfo.put(key, Objects.requireNonNull(value, "value"));
+            runInfo.put(requireKey("runInfo key", key), Objects.requireNonNull(value, "value"));
             return this;
         }
 
@@ -1100,11 +1097,15 @@ public final class DistillationRun implements AutoCloseable {
          * @return this
          */
         public Builder checkpointMetadata(String key, String value) {
-            if (key == null || key.isBlank()) {
-                throw InvalidRequestException.of("checkpointMetadata key", "a non-blank key", String.valueOf(key));
-            }
-            checkpointMetadata.put(key, Objects.requireNonNull(value, "value"));
+            checkpointMetadata.put(requireKey("checkpointMetadata key", key), Objects.requireNonNull(value, "value"));
             return this;
+        }
+
+        private static String requireKey(String field, String key) {
+            if (key == null || key.isBlank()) {
+                throw InvalidRequestException.of(field, "a non-blank key", String.valueOf(key));
+            }
+            return key;
         }
 
         /**

@@ -207,9 +207,11 @@ public final class StudentModules implements AutoCloseable {
         private io.senseflow.tf.lora.LoraConfig loraConfig;
         private long loraSeed;
         /** The last {@link #estimate()} and the graph it was made on, until a setter changes anything. */
-        private MemoryEstimate estimated;
-        private OnnxModel estimatedStudent;
-        private io.senseflow.tf.lora.LoraGraph estimatedLora;
+        private Estimated estimated;
+
+        /** An estimate, the student graph it counted and its adapters (null without LoRA). */
+        private record Estimated(MemoryEstimate estimate, OnnxModel student, io.senseflow.tf.lora.LoraGraph lora) {
+        }
 
         private Builder(OnnxModel teacher, DenoiserSpec spec) {
             this.teacher = Objects.requireNonNull(teacher, "teacher");
@@ -471,13 +473,14 @@ public final class StudentModules implements AutoCloseable {
          * @return the estimate
          */
         public MemoryEstimate estimate() {
+            return estimated().estimate();
+        }
+
+        private Estimated estimated() {
             if (estimated == null) {
                 io.senseflow.tf.lora.LoraGraph l = loraGraph();
                 OnnxModel student = l != null ? l.model() : boundGraph();
-                MemoryEstimate e = estimate(student, l);
-                estimatedLora = l;
-                estimatedStudent = student;
-                estimated = e;
+                estimated = new Estimated(estimate(student, l), student, l);
             }
             return estimated;
         }
@@ -485,8 +488,6 @@ public final class StudentModules implements AutoCloseable {
         /** Forgets the memoised estimate (every setter calls it). */
         private Builder changed() {
             estimated = null;
-            estimatedStudent = null;
-            estimatedLora = null;
             return this;
         }
 
@@ -639,9 +640,9 @@ public final class StudentModules implements AutoCloseable {
                         trainable);
             }
             // the estimate of an unchanged builder is made once (a caller that checked it before building pays once)
-            MemoryEstimate e = estimate();
-            e.requireFits(budget != null ? budget : MemoryBudget.detect());
-            return new StudentModules(this, estimatedStudent, studentSpec(), e, estimatedLora);
+            Estimated e = estimated();
+            e.estimate().requireFits(budget != null ? budget : MemoryBudget.detect());
+            return new StudentModules(this, e.student(), studentSpec(), e.estimate(), e.lora());
         }
     }
 }
